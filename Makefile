@@ -1,0 +1,56 @@
+# NexusForge: `make run` and `make test` set themselves up on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-stamp
+CORE_STAMP := $(VENV)/.core-stamp
+RUST_SOURCES := $(shell find rust/src -name '*.rs' 2>/dev/null) rust/Cargo.toml
+SHARED ?= ../shared
+STORE ?= .store
+
+.PHONY: setup run test test-rust lint typecheck pytest bench clean
+
+setup: $(CORE_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Dependencies (and dev extras) from pyproject.toml; re-run only when it changes.
+$(DEPS_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet $$($(PY) scripts/list_requirements.py pyproject.toml dev)
+	touch $@
+
+# The Rust core, built in release mode and installed in develop (editable) mode.
+$(CORE_STAMP): $(DEPS_STAMP) $(RUST_SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+		$(VENV)/bin/maturin develop --release
+	touch $@
+
+run: setup
+	$(VENV)/bin/nexusforge demo --shared $(SHARED) --store $(STORE)
+
+test: setup test-rust lint typecheck pytest
+
+test-rust:
+	cargo test --quiet --manifest-path rust/Cargo.toml
+
+lint:
+	$(VENV)/bin/ruff check python tests benchmarks scripts
+	$(VENV)/bin/ruff format --check python tests benchmarks scripts
+	cargo fmt --manifest-path rust/Cargo.toml -- --check
+	cargo clippy --quiet --manifest-path rust/Cargo.toml --all-targets -- -D warnings
+
+typecheck:
+	$(VENV)/bin/mypy
+
+pytest:
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) benchmarks/book_replay.py
+	$(PY) benchmarks/features_batch.py
+
+clean:
+	rm -rf $(VENV) rust/target $(STORE) python/nexusforge/_core*.so

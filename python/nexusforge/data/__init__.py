@@ -1,0 +1,1 @@
+"""Reading recorded market data, recording live feeds, and the parquet store."""

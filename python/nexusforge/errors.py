@@ -1,0 +1,44 @@
+"""Exceptions raised by NexusForge, grouped by what the caller can do about them.
+
+    NexusForgeError                 base of everything we raise on purpose
+    ├── DataError                   a file or message could not be read; fix or skip the input
+    │   └── MalformedMessageError   one venue message is malformed (also raised by the Rust core)
+    ├── BookError                   an order book was misused (wrong arrays, bad tick size)
+    └── ConfigError                 a configuration value is invalid; the message names the key
+
+Exceptions raised inside the Rust core (`CoreInputError`, `CoreMalformedError`) are `ValueError`
+subclasses; the Python faces catch them at the boundary and re-raise one of the classes above.
+"""
+
+from nexusforge._core import CoreInputError, CoreMalformedError
+
+
+class NexusForgeError(Exception):
+    """Base class of every error NexusForge raises on purpose."""
+
+
+class DataError(NexusForgeError):
+    """Input data (a file, a recording, a message) cannot be used as it is."""
+
+
+class MalformedMessageError(DataError):
+    """One venue message is malformed: bad JSON, wrong types, or missing fields."""
+
+
+class BookError(NexusForgeError):
+    """An order book was given input it cannot apply."""
+
+
+class ConfigError(NexusForgeError):
+    """A configuration value is invalid."""
+
+
+__all__ = [
+    "BookError",
+    "ConfigError",
+    "CoreInputError",
+    "CoreMalformedError",
+    "DataError",
+    "MalformedMessageError",
+    "NexusForgeError",
+]
