@@ -15,6 +15,12 @@ BARS = "bars"
 QUOTES = "quotes"
 FUNDING = "funding"
 
+# Venue names join the exchange and its market: BTCUSDT on Binance spot and on Binance USD-M
+# futures are different instruments, so a venue name alone would mix them.
+VENUE_BYBIT_LINEAR = "bybit_linear"
+VENUE_BINANCE_USDM = "binance_usdm"
+VENUE_BINANCE_SPOT = "binance_spot"
+
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     # One row per price level changed by a book message (see market/events.py for the flags).
     BOOK_EVENTS: {
