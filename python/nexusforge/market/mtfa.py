@@ -1,0 +1,224 @@
+"""Multi-timeframe bars, bar features and backward-only alignment, one bar at a time (streaming).
+
+Bars cover [open_ts, open_ts + every) and are stamped by their CLOSE time `close_ts` when used as
+features; a bar is complete only once its interval has ended. Bar features (n = `n_bars`):
+    ret          log(close / previous close)
+    clv          ((close − low) − (high − close)) / (high − low), NaN when high == low
+    rv           sqrt(Σ ret² over the last n bars), NaN until n returns exist
+    vol_z        (volume − mean) / std of volume over the last n bars (current included, ddof 1)
+    range_close  (high − low) / close
+    vwap_dev_bps (close − vwap) / vwap · 1e4, vwap = turnover / volume
+Sums over bars are differences of running cumulative sums, as in `batch_mtfa.py`; group sums are
+running sums in bar order. Alignment: a fast row stamped t sees only higher-timeframe bars with
+close_ts ≤ t (never a bar still open). Must never use a bar that closes after the row it feeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from nexusforge.errors import ConfigError, DataError
+
+NAN = math.nan
+NS_PER_S = 1_000_000_000
+BAR_FEATURES = ("ret", "clv", "rv", "vol_z", "range_close", "vwap_dev_bps")
+SUM_FIELDS = ("volume", "turnover", "trade_count", "buy_volume")
+
+
+def tf_label(every_ns: int) -> str:
+    """Column prefix of a timeframe: `s1`, `m1`, `m15`, `h1`, `d1`."""
+    s, rem = divmod(every_ns, NS_PER_S)
+    if rem or s <= 0:
+        raise ConfigError(f"timeframe must be a whole number of seconds, got {every_ns} ns")
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if s % size == 0:
+            return f"{unit}{s // size}"
+    return f"s{s}"
+
+
+@dataclass(frozen=True, slots=True)
+class MtfaConfig:
+    """Base timeframe, higher timeframes (ns) and the bar window of the rolling features."""
+
+    base_ns: int = 60 * NS_PER_S
+    timeframes_ns: tuple[int, ...] = (15 * 60 * NS_PER_S, 3_600 * NS_PER_S)
+    n_bars: int = 20
+
+    def __post_init__(self) -> None:
+        if self.n_bars < 2:
+            raise ConfigError(f"n_bars must be at least 2, got {self.n_bars}")
+        for tf in self.timeframes_ns:
+            if tf <= self.base_ns or tf % self.base_ns:
+                raise ConfigError(f"timeframe {tf} ns is not a multiple of base {self.base_ns} ns")
+        tf_label(self.base_ns)
+
+    def columns(self) -> list[str]:
+        """Output columns of an MTFA row, in order."""
+        cols = ["close_ts"]
+        for tf in (self.base_ns, *self.timeframes_ns):
+            cols += [f"{tf_label(tf)}_{f}" for f in BAR_FEATURES]
+        return cols
+
+
+@dataclass(slots=True)
+class Bar:
+    """One OHLCV bar; `turnover` is Σ price·qty (or its typical-price estimate for candles)."""
+
+    open_ts: int
+    close_ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    turnover: float
+    trade_count: int
+    buy_volume: float
+
+    @property
+    def vwap(self) -> float:
+        return self.turnover / self.volume if self.volume > 0 else NAN
+
+
+def _merge(agg: Bar, bar: Bar) -> None:
+    """Fold a later base bar into a running higher-timeframe bar."""
+    agg.high = max(agg.high, bar.high)
+    agg.low = min(agg.low, bar.low)
+    agg.close = bar.close
+    agg.volume = agg.volume + bar.volume
+    agg.turnover = agg.turnover + bar.turnover
+    agg.trade_count = agg.trade_count + bar.trade_count
+    agg.buy_volume = agg.buy_volume + bar.buy_volume
+
+
+@dataclass(slots=True)
+class BarFeatureStream:
+    """Bar features of one timeframe, one complete bar at a time."""
+
+    n_bars: int
+    _prev_close: float = NAN
+    _cum: tuple[float, float, float] = (0.0, 0.0, 0.0)  # Σ ret², Σ volume, Σ volume²
+    _before: deque[tuple[float, float, float]] = field(default_factory=deque)
+    _count: int = 0
+
+    def update(self, bar: Bar) -> dict[str, float]:
+        """Features of `bar`, which must be the next complete bar of this timeframe."""
+        h, lo, c, v = bar.high, bar.low, bar.close, bar.volume
+        ret = math.log(c / self._prev_close) if self._count > 0 else NAN
+        r2 = ret * ret if self._count > 0 else 0.0
+        self._prev_close = c
+        before = self._cum
+        self._before.append(before)
+        if len(self._before) > self.n_bars:
+            self._before.popleft()
+        self._cum = (before[0] + r2, before[1] + v, before[2] + v * v)
+        i, n = self._count, self.n_bars
+        self._count += 1
+        start = self._before[0]  # cum before bar i − n + 1 once n bars are held
+        rv = vol_z = NAN
+        if i >= n:
+            rv = math.sqrt(max(self._cum[0] - start[0], 0.0))
+        if i >= n - 1:
+            s1, s2 = self._cum[1] - start[1], self._cum[2] - start[2]
+            var = (s2 - s1 * s1 / n) / (n - 1)
+            if var > 0:
+                vol_z = (v - s1 / n) / math.sqrt(var)
+        vwap = bar.vwap
+        return {
+            "ret": ret,
+            "clv": ((c - lo) - (h - c)) / (h - lo) if h != lo else NAN,
+            "rv": rv,
+            "vol_z": vol_z,
+            "range_close": (h - lo) / c,
+            "vwap_dev_bps": (c - vwap) / vwap * 1e4 if not math.isnan(vwap) else NAN,
+        }
+
+
+class BarBuilder:
+    """Trades to bars of one interval; a bar is emitted only once a later trade or `flush` closes it."""
+
+    def __init__(self, every_ns: int) -> None:
+        if every_ns <= 0:
+            raise ConfigError(f"bar interval must be positive, got {every_ns}")
+        self.every_ns = every_ns
+        self._bar: Bar | None = None
+
+    def on_trade(self, exch_ts: int, price: float, qty: float, side: int) -> Bar | None:
+        """Add a trade; returns the previous bar when this trade opens a new one."""
+        open_ts = exch_ts - exch_ts % self.every_ns
+        done = None
+        if self._bar is not None and open_ts != self._bar.open_ts:
+            if open_ts < self._bar.open_ts:
+                raise DataError(f"trade at {exch_ts} is older than the open bar")
+            done, self._bar = self._bar, None
+        buy = qty if side == 1 else 0.0
+        if self._bar is None:
+            self._bar = Bar(
+                open_ts, open_ts + self.every_ns, price, price, price, price, 0.0, 0.0, 0, 0.0
+            )
+        b = self._bar
+        b.high, b.low, b.close = max(b.high, price), min(b.low, price), price
+        b.volume, b.turnover = b.volume + qty, b.turnover + price * qty
+        b.trade_count, b.buy_volume = b.trade_count + 1, b.buy_volume + buy
+        return done
+
+    def flush(self, now_ts: int | None = None) -> Bar | None:
+        """Emit the open bar if its interval has ended by `now_ts` (always, when None)."""
+        if self._bar is None or (now_ts is not None and now_ts < self._bar.close_ts):
+            return None
+        done, self._bar = self._bar, None
+        return done
+
+
+class _Resampler:
+    """Base bars to one higher timeframe; emits a bar only when its interval is over."""
+
+    def __init__(self, every_ns: int) -> None:
+        self.every_ns = every_ns
+        self._agg: Bar | None = None
+
+    def on_bar(self, bar: Bar) -> list[Bar]:
+        out: list[Bar] = []
+        open_ts = bar.open_ts - bar.open_ts % self.every_ns
+        if self._agg is not None and self._agg.open_ts != open_ts:
+            out.append(self._agg)
+            self._agg = None
+        if self._agg is None:
+            self._agg = Bar(open_ts, open_ts + self.every_ns, bar.open, bar.high, bar.low,
+                            bar.close, 0.0, 0.0, 0, 0.0)  # fmt: skip
+        _merge(self._agg, bar)
+        if bar.close_ts >= self._agg.close_ts:  # the last base bar of the interval: complete
+            out.append(self._agg)
+            self._agg = None
+        return out
+
+
+class MtfaStream:
+    """Base bars in, one MTFA row per base bar out (the same row `mtfa_table` gives)."""
+
+    def __init__(self, cfg: MtfaConfig) -> None:
+        self.cfg = cfg
+        self._base = BarFeatureStream(cfg.n_bars)
+        self._tfs = [(_Resampler(tf), BarFeatureStream(cfg.n_bars)) for tf in cfg.timeframes_ns]
+        nan_row = dict.fromkeys(BAR_FEATURES, NAN)
+        self._latest = [dict(nan_row) for _ in cfg.timeframes_ns]
+        self._last_open: int | None = None
+
+    def on_bar(self, bar: Bar) -> dict[str, float | int]:
+        """Add the next complete base bar; returns its row stamped `close_ts`."""
+        if bar.close_ts - bar.open_ts != self.cfg.base_ns:
+            raise DataError(f"bar at {bar.open_ts} is not a {self.cfg.base_ns} ns base bar")
+        if self._last_open is not None and bar.open_ts <= self._last_open:
+            raise DataError(f"bar at {bar.open_ts} is not after the previous bar")
+        self._last_open = bar.open_ts
+        row: dict[str, float | int] = {"close_ts": bar.close_ts}
+        base = self._base.update(bar)
+        row.update({f"{tf_label(self.cfg.base_ns)}_{k}": v for k, v in base.items()})
+        for k, (res, feats) in enumerate(self._tfs):
+            for done in res.on_bar(bar):
+                self._latest[k] = feats.update(done)
+            lab = tf_label(self.cfg.timeframes_ns[k])
+            row.update({f"{lab}_{f}": v for f, v in self._latest[k].items()})
+        return row
