@@ -1,0 +1,349 @@
+//! The L2 order book: Bybit v5 snapshot/delta rules, generalised so Binance diff depth fits.
+//!
+//! Rows are grouped into messages (BEGIN..END). A snapshot (flag, or `update_id == 1`, a venue
+//! restart) replaces the book; a delta covers ids `(prev_update_id, update_id]` and applies
+//! only when it continues the book. Anything else is skipped and counted, never fatal.
+
+mod decimal;
+pub mod json;
+#[cfg(test)]
+mod proptests;
+mod replay;
+mod rows;
+mod side;
+
+pub use json::{parse_book_messages, BookFormat, ParsedBook};
+pub use replay::{replay_top_levels, TopLevels};
+pub use rows::{
+    BookRows, MessageFields, RowBuffer, FLAG_BEGIN, FLAG_EMPTY, FLAG_END, FLAG_SNAPSHOT,
+};
+use side::{BookSide, SideKind};
+
+use crate::error::{CoreError, CoreResult};
+
+/// Largest |price / tick_size| accepted; keeps ticks exact in f64 and far from i64 overflow.
+const MAX_TICK: f64 = 4.0e15;
+
+/// What happened to the messages a book has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BookCounters {
+    pub snapshots: u64,
+    pub deltas_applied: u64,
+    pub level_updates: u64,
+    pub deltas_before_snapshot: u64,
+    pub skipped_while_invalid: u64,
+    pub stale: u64,
+    pub gaps: u64,
+    pub crossed: u64,
+    pub bad_messages: u64,
+}
+
+/// Result of walking one side of the book for a quantity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WalkFill {
+    /// Volume-weighted price of what was filled (NaN when nothing was).
+    pub avg_price: f64,
+    pub filled_qty: f64,
+    pub notional: f64,
+}
+
+/// A price level as (price, qty).
+pub type Level = (f64, f64);
+
+/// An L2 book keyed by integer tick.
+#[derive(Clone, Debug)]
+pub struct OrderBook {
+    tick_size: f64,
+    bids: BookSide,
+    asks: BookSide,
+    valid: bool,
+    has_snapshot: bool,
+    last_update_id: i64,
+    counters: BookCounters,
+    json_rows: RowBuffer,
+}
+
+impl OrderBook {
+    pub fn new(tick_size: f64) -> CoreResult<Self> {
+        if !(tick_size.is_finite() && tick_size > 0.0) {
+            return Err(CoreError::InvalidInput(format!(
+                "tick_size must be finite and > 0, got {tick_size}"
+            )));
+        }
+        Ok(Self {
+            tick_size,
+            bids: BookSide::new(SideKind::Bid),
+            asks: BookSide::new(SideKind::Ask),
+            valid: false,
+            has_snapshot: false,
+            last_update_id: 0,
+            counters: BookCounters::default(),
+            json_rows: RowBuffer::default(),
+        })
+    }
+
+    pub fn tick_size(&self) -> f64 {
+        self.tick_size
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.valid
+    }
+
+    pub fn last_update_id(&self) -> i64 {
+        self.last_update_id
+    }
+
+    pub fn counters(&self) -> BookCounters {
+        self.counters
+    }
+
+    /// Apply a batch of level rows (whole messages only).
+    pub fn apply_rows(&mut self, rows: &BookRows<'_>) -> CoreResult<()> {
+        self.apply_rows_with(rows, |_, _| {})
+    }
+
+    /// Apply rows, calling `after(book, end_row)` once each message has been handled.
+    pub fn apply_rows_with(
+        &mut self,
+        rows: &BookRows<'_>,
+        mut after: impl FnMut(&Self, usize),
+    ) -> CoreResult<()> {
+        rows.check()?;
+        let mut start = 0;
+        for (i, f) in rows.flags.iter().enumerate() {
+            if f & FLAG_END != 0 {
+                self.apply_message(rows, start, i + 1);
+                after(self, i);
+                start = i + 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Parse raw venue messages and apply the book ones, without leaving Rust.
+    /// Returns how many messages were malformed (they are skipped).
+    pub fn apply_json(
+        &mut self,
+        messages: &[&[u8]],
+        format: BookFormat,
+        local_ts: Option<&[i64]>,
+    ) -> CoreResult<usize> {
+        let mut buf = std::mem::take(&mut self.json_rows);
+        buf.clear();
+        let parsed = json::parse_into(messages, format, local_ts, &mut buf);
+        let result = parsed.and_then(|summary| {
+            self.apply_rows(&buf.as_rows())?;
+            Ok(summary.malformed)
+        });
+        self.json_rows = buf;
+        result
+    }
+
+    fn apply_message(&mut self, rows: &BookRows<'_>, start: usize, end: usize) {
+        let uid = rows.update_id[start];
+        if rows.flags[start] & FLAG_SNAPSHOT != 0 || uid == 1 {
+            if !self.levels_ok(rows, start, end) {
+                return self.reject_bad();
+            }
+            self.bids.clear();
+            self.asks.clear();
+            self.apply_levels(rows, start, end);
+            self.counters.snapshots += 1;
+            self.has_snapshot = true;
+            self.valid = true;
+        } else {
+            if !self.delta_applies(uid, rows.prev_update_id[start]) {
+                return;
+            }
+            if !self.levels_ok(rows, start, end) {
+                return self.reject_bad();
+            }
+            self.apply_levels(rows, start, end);
+            self.counters.deltas_applied += 1;
+        }
+        self.last_update_id = uid;
+        self.bids.recenter_if_needed();
+        self.asks.recenter_if_needed();
+        self.check_crossed();
+    }
+
+    /// The id rules for a delta; counts the reason when it does not apply.
+    fn delta_applies(&mut self, uid: i64, prev: i64) -> bool {
+        let c = &mut self.counters;
+        if !self.has_snapshot {
+            c.deltas_before_snapshot += 1;
+        } else if !self.valid {
+            c.skipped_while_invalid += 1;
+        } else if uid <= self.last_update_id {
+            c.stale += 1;
+        } else if prev > self.last_update_id {
+            c.gaps += 1;
+            self.valid = false;
+        } else {
+            return true;
+        }
+        false
+    }
+
+    fn reject_bad(&mut self) {
+        self.counters.bad_messages += 1;
+        self.valid = false;
+    }
+
+    fn check_crossed(&mut self) {
+        if let (Some((b, _)), Some((a, _))) = (self.bids.best(), self.asks.best()) {
+            if b >= a {
+                self.counters.crossed += 1;
+                self.valid = false;
+            }
+        }
+    }
+
+    /// Validate every level of a message before any of it is applied.
+    fn levels_ok(&self, rows: &BookRows<'_>, start: usize, end: usize) -> bool {
+        (start..end).all(|i| {
+            if rows.flags[i] & FLAG_EMPTY != 0 {
+                return true;
+            }
+            let (p, q, s) = (rows.price[i], rows.qty[i], rows.side[i]);
+            let ticks = p / self.tick_size;
+            (s == 1 || s == -1)
+                && p.is_finite()
+                && p > 0.0
+                && q.is_finite()
+                && q >= 0.0
+                && ticks <= MAX_TICK
+        })
+    }
+
+    #[inline]
+    fn apply_levels(&mut self, rows: &BookRows<'_>, start: usize, end: usize) {
+        for i in start..end {
+            if rows.flags[i] & FLAG_EMPTY != 0 {
+                continue;
+            }
+            let tick = (rows.price[i] / self.tick_size).round() as i64;
+            if rows.side[i] == 1 {
+                self.bids.set(tick, rows.qty[i]);
+            } else {
+                self.asks.set(tick, rows.qty[i]);
+            }
+            self.counters.level_updates += 1;
+        }
+    }
+
+    fn price(&self, tick: i64) -> f64 {
+        tick as f64 * self.tick_size
+    }
+
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.best().map(|(t, q)| (self.price(t), q))
+    }
+
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.best().map(|(t, q)| (self.price(t), q))
+    }
+
+    /// Top `n` levels per side: bids best (highest) first, asks best (lowest) first.
+    pub fn depth(&self, n: usize) -> (Vec<Level>, Vec<Level>) {
+        (
+            self.side_depth(&self.bids, n),
+            self.side_depth(&self.asks, n),
+        )
+    }
+
+    fn side_depth(&self, side: &BookSide, n: usize) -> Vec<Level> {
+        let mut out = Vec::with_capacity(n.min(side.len()));
+        self.visit_top(side, n, |p, q| out.push((p, q)));
+        out
+    }
+
+    /// Call `f(price, qty)` for the top `n` levels of `side`.
+    fn visit_top(&self, side: &BookSide, n: usize, mut f: impl FnMut(f64, f64)) {
+        if n == 0 {
+            return;
+        }
+        let mut k = 0;
+        side.for_each_level(|t, q| {
+            f(self.price(t), q);
+            k += 1;
+            k < n
+        });
+    }
+
+    pub fn mid(&self) -> Option<f64> {
+        let ((b, _), (a, _)) = (self.best_bid()?, self.best_ask()?);
+        Some((b + a) / 2.0)
+    }
+
+    pub fn spread(&self) -> Option<f64> {
+        let ((b, _), (a, _)) = (self.best_bid()?, self.best_ask()?);
+        Some(a - b)
+    }
+
+    /// Size-weighted mid: leans towards the side with less size (the likelier next touch).
+    pub fn microprice(&self) -> Option<f64> {
+        let ((b, bq), (a, aq)) = (self.best_bid()?, self.best_ask()?);
+        Some((b * aq + a * bq) / (bq + aq))
+    }
+
+    /// Walk the asks to buy `qty`; partial when the book is too thin.
+    pub fn cost_to_buy(&self, qty: f64) -> CoreResult<WalkFill> {
+        self.walk(&self.asks, qty)
+    }
+
+    /// Walk the bids to sell `qty`; partial when the book is too thin.
+    pub fn cost_to_sell(&self, qty: f64) -> CoreResult<WalkFill> {
+        self.walk(&self.bids, qty)
+    }
+
+    fn walk(&self, side: &BookSide, qty: f64) -> CoreResult<WalkFill> {
+        if !(qty.is_finite() && qty > 0.0) {
+            return Err(CoreError::InvalidInput(format!(
+                "quantity must be finite and > 0, got {qty}"
+            )));
+        }
+        let (mut filled, mut notional) = (0.0, 0.0);
+        side.for_each_level(|t, q| {
+            let take = q.min(qty - filled);
+            filled += take;
+            notional += take * self.price(t);
+            filled < qty
+        });
+        let avg_price = if filled > 0.0 {
+            notional / filled
+        } else {
+            f64::NAN
+        };
+        Ok(WalkFill {
+            avg_price,
+            filled_qty: filled,
+            notional,
+        })
+    }
+
+    /// Write the top `n` levels of each side into the given slices (NaN where no level).
+    pub(crate) fn write_top(
+        &self,
+        n: usize,
+        bid_px: &mut [f64],
+        bid_qty: &mut [f64],
+        ask_px: &mut [f64],
+        ask_qty: &mut [f64],
+    ) {
+        for (side, px, qx) in [(&self.bids, bid_px, bid_qty), (&self.asks, ask_px, ask_qty)] {
+            px.fill(f64::NAN);
+            qx.fill(f64::NAN);
+            let mut k = 0;
+            self.visit_top(side, n, |p, q| {
+                px[k] = p;
+                qx[k] = q;
+                k += 1;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
