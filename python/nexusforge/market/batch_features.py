@@ -154,7 +154,7 @@ def event_features(top: TopLevelsLike, trades: pl.DataFrame, cfg: FeatureConfig)
     book_cols = [f"imb_{d}" for d in cfg.depths] + ["spread_ticks", "microprice_dev_bps"]
     is_trade = pl.col("kind") == KIND_TRADE
     ev = ev.with_columns(
-        [pl.col(c).forward_fill() for c in book_cols],
+        *[pl.col(c).forward_fill() for c in book_cols],
         pl.col("e_ofi").fill_null(0.0),
         pl.col("r2").fill_null(0.0),
         sv=pl.when(is_trade).then(pl.col("side").cast(pl.Float64) * pl.col("qty")).otherwise(0.0),
@@ -162,7 +162,7 @@ def event_features(top: TopLevelsLike, trades: pl.DataFrame, cfg: FeatureConfig)
         nt=is_trade.cast(pl.Int64),
         last_px=pl.col("price").forward_fill(),
     ).with_columns(
-        [pl.col(c).fill_null(float("nan")) for c in book_cols],
+        *[pl.col(c).fill_null(float("nan")) for c in book_cols],
         grp_hi=pl.col("price").cum_max().forward_fill().over("exch_ts"),
         grp_lo=pl.col("price").cum_min().forward_fill().over("exch_ts"),
     )
