@@ -12,6 +12,7 @@ from nexusforge.market.batch_mtfa import (
     bar_features,
     bars_from_candles,
     bars_from_trades,
+    mtfa_plan,
     mtfa_table,
     resample_bars,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "bars_from_trades",
     "event_features",
     "merge_events",
+    "mtfa_plan",
     "mtfa_table",
     "resample_bars",
 ]

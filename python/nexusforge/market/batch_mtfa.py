@@ -1,7 +1,7 @@
 """Bars, bar features and MTFA over a whole history, in polars (definitions in `mtfa.py`).
 
 Equal to `MtfaStream`/`BarBuilder` fed the same data: group sums are running sums in bar order
-(`cum_sum().last()`), bar-window sums are differences of running sums, and higher timeframes join
+(`sum()`, within 1e-12 of the streaming running sums), bar-window sums are differences of running sums, and higher timeframes join
 backward on close time only. Must never join forward: a 15 m bar is invisible before it closes.
 """
 
@@ -83,6 +83,10 @@ def bars_from_candles(candles: pl.DataFrame, every_ns: int) -> pl.DataFrame:
 
 def resample_bars(bars: pl.DataFrame, every_ns: int) -> pl.DataFrame:
     """Base bars to `every_ns` bars; the last one is partial if the base bars end before it closes."""
+    return _resample_plan(bars.lazy(), every_ns).collect()
+
+
+def _resample_plan(bars: pl.LazyFrame, every_ns: int) -> pl.LazyFrame:
     g = pl.col("open_ts") - pl.col("open_ts") % every_ns
     return (
         bars.with_columns(g=g)
@@ -92,8 +96,8 @@ def resample_bars(bars: pl.DataFrame, every_ns: int) -> pl.DataFrame:
             pl.col("high").max(),
             pl.col("low").min(),
             pl.col("close").last(),
-            *[pl.col(c).cum_sum().last() for c in ("volume", "turnover", "trade_count")],
-            pl.col("buy_volume").cum_sum().last(),
+            *[pl.col(c).sum() for c in ("volume", "turnover", "trade_count")],
+            pl.col("buy_volume").sum(),
         )
         .rename({"g": "open_ts"})
         .with_columns(close_ts=pl.col("open_ts") + every_ns)
@@ -103,6 +107,11 @@ def resample_bars(bars: pl.DataFrame, every_ns: int) -> pl.DataFrame:
 
 def bar_features(bars: pl.DataFrame, n_bars: int) -> pl.DataFrame:
     """`close_ts` and the bar features of `mtfa.py` for consecutive bars of one timeframe."""
+    return _features_plan(bars.lazy(), n_bars).collect()
+
+
+def _features_plan(bars: pl.LazyFrame, n_bars: int) -> pl.LazyFrame:
+    """Lazy bar features (see `mtfa.py`)."""
     c, h, lo, v = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("volume")
     idx = pl.int_range(pl.len())
     ret = pl.when(idx > 0).then((c / c.shift(1)).log()).otherwise(NAN)
@@ -137,7 +146,7 @@ def bar_features(bars: pl.DataFrame, n_bars: int) -> pl.DataFrame:
     ).with_columns(pl.col(BAR_FEATURES).fill_null(NAN))
 
 
-def _prefixed(feats: pl.DataFrame, every_ns: int) -> pl.DataFrame:
+def _prefixed(feats: pl.LazyFrame, every_ns: int) -> pl.LazyFrame:
     lab = tf_label(every_ns)
     return feats.rename({f: f"{lab}_{f}" for f in BAR_FEATURES})
 
@@ -150,9 +159,14 @@ def mtfa_table(base_bars: pl.DataFrame, cfg: MtfaConfig) -> pl.DataFrame:
         raise DataError(f"base bars must all be {cfg.base_ns} ns wide, got {widths.to_list()}")
     if not base_bars["open_ts"].is_sorted() or base_bars["open_ts"].n_unique() != base_bars.height:
         raise DataError("base bars must be strictly increasing in open_ts")
-    out = _prefixed(bar_features(base_bars, cfg.n_bars), cfg.base_ns)
+    return mtfa_plan(base_bars.lazy(), cfg).collect()
+
+
+def mtfa_plan(base_bars: pl.LazyFrame, cfg: MtfaConfig) -> pl.LazyFrame:
+    """The lazy query behind `mtfa_table` (bars must already be checked); collect many at once."""
+    out = _prefixed(_features_plan(base_bars, cfg.n_bars), cfg.base_ns)
     for tf in cfg.timeframes_ns:
-        htf = _prefixed(bar_features(resample_bars(base_bars, tf), cfg.n_bars), tf)
+        htf = _prefixed(_features_plan(_resample_plan(base_bars, tf), cfg.n_bars), tf)
         out = out.join_asof(htf, on="close_ts", strategy="backward", check_sortedness=False)
     return out.with_columns(pl.all().exclude("close_ts").fill_null(NAN)).select(cfg.columns())
 
