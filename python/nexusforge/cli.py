@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="NexusForge: research crypto strategies (Forge) and trade them on Bybit (Nexus).",
@@ -11,6 +17,91 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Ingest recordings into a parquet store, inspect it, record feeds.")
 app.add_typer(data_app, name="data")
+
+
+# ---- data commands (python/nexusforge/data) ----
+
+
+@data_app.command("ingest")
+def data_ingest(
+    src: Annotated[Path, typer.Argument(help="A recording file or a folder of them.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Store folder (created if absent).")],
+) -> None:
+    """Read every known recording under SRC into the parquet store OUT."""
+    from rich.progress import Progress
+
+    from nexusforge.data.ingest import ingest, source_files
+    from nexusforge.data.views import ingest_tables
+
+    files = source_files(src)
+    with Progress(console=_console()) as progress:
+        task = progress.add_task("ingest", total=len(files))
+
+        def step(path: Path) -> None:
+            progress.update(task, advance=1, description=path.name[:40])
+
+        report = ingest(src, out, progress=step)
+    for table in ingest_tables(report):
+        _console().print(table)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+@data_app.command("info")
+def data_info(
+    store: Annotated[Path, typer.Argument(help="Store folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Rows, time span, gaps and book stats per table and series of a store."""
+    import json
+
+    from nexusforge.data.info import store_info
+    from nexusforge.data.store import Store
+    from nexusforge.data.views import info_json, info_tables
+
+    if not store.is_dir():
+        raise typer.BadParameter(f"{store} is not a folder", param_hint="STORE")
+    info = store_info(Store(store))
+    if as_json:
+        typer.echo(json.dumps(info_json(info), indent=2))
+        return
+    for table in info_tables(info):
+        _console().print(table)
+
+
+@data_app.command("record")
+def data_record(
+    url: Annotated[str, typer.Option("--url", help="Public v5 websocket URL (ws:// or wss://).")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Symbol, e.g. BTCUSDT.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Store folder.")],
+    depth: Annotated[int, typer.Option("--depth", help="Order book depth topic.")] = 50,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max-messages", help="Stop after N data messages.")
+    ] = None,
+) -> None:
+    """Record a Bybit-v5-compatible public feed into the store until stopped."""
+    import asyncio
+
+    from nexusforge.data.recorder import RecorderConfig, record
+
+    config = RecorderConfig(
+        url=url, symbol=symbol, store=out, depth=depth, duration_s=duration,
+        max_messages=max_messages,
+    )  # fmt: skip
+    stats = asyncio.run(record(config))
+    _console().print(
+        f"recorded {stats.messages} messages in {stats.flushes} files "
+        f"({stats.connects} connections, {stats.skipped} skipped): {stats.rows}"
+    )
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
 
 
 @app.command()

@@ -6,16 +6,19 @@ its rows: a message's rows start at a row flagged BEGIN, and rows come out in me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from nexusforge.data.readers._result import SkipLog, empty_frame
 from nexusforge.data.schema import BOOK_EVENTS, SCHEMAS
 from nexusforge.market.events import FLAG_BEGIN
 
+_ERROR = re.compile(r"^message (\d+): (.*)$", re.DOTALL)
 STATUS_BOOK = 0
 STATUS_OTHER = 1
 STATUS_MALFORMED = 2
@@ -71,13 +74,16 @@ class BookMessages:
             schema=SCHEMAS[BOOK_EVENTS],
         )
 
-    def _log_rejects(self, status: np.ndarray, errors: list[str], skips: SkipLog) -> None:
-        bad = np.flatnonzero(status != STATUS_BOOK)
-        for k, index in enumerate(bad):
-            kind = (
-                "malformed book message"
-                if status[index] == STATUS_MALFORMED
-                else "not a book message"
-            )
-            detail = errors[k] if len(errors) == len(bad) else ""
-            skips.skip(self.lines[index], kind, detail)
+    def _log_rejects(
+        self, status: npt.NDArray[np.uint8], errors: list[str], skips: SkipLog
+    ) -> None:
+        """Skip every rejected message; the parser keeps its first errors as `message i: why`."""
+        details: dict[int, str] = {}
+        for error in errors:
+            match = _ERROR.match(error)
+            if match:
+                details[int(match[1])] = match[2]
+        for index in np.flatnonzero(status != STATUS_BOOK).tolist():
+            malformed = status[index] == STATUS_MALFORMED
+            reason = "malformed book message" if malformed else "not a book message"
+            skips.skip(self.lines[index], reason, details.get(index, ""))

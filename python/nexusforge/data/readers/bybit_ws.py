@@ -16,7 +16,7 @@ types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -49,22 +49,27 @@ class _Quote:
     ask_qty: float | None = None
 
 
-@dataclass
 class BybitPublicReader:
-    """Turns a batch of v5 public messages into trades, quotes, bars and book rows."""
+    """Turns batches of v5 public messages into trades, quotes, bars and book rows.
 
-    source: str
-    skips: SkipLog = field(init=False)
-    trades: RowBuilder = field(default_factory=lambda: RowBuilder(TRADES))
-    quotes: RowBuilder = field(default_factory=lambda: RowBuilder(QUOTES))
-    bars: RowBuilder = field(default_factory=lambda: RowBuilder(BARS))
-    tickers: dict[str, _Quote] = field(default_factory=dict)
+    Ticker state (the merged bid1/ask1 per symbol) lives across `read` calls, so a recorder
+    that reads its stream in several batches gets the same quotes as one read of the whole.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tickers: dict[str, _Quote] = {}
+        self._start_batch()
+
+    def _start_batch(self) -> None:
         self.skips = SkipLog(self.source)
+        self.trades = RowBuilder(TRADES)
+        self.quotes = RowBuilder(QUOTES)
+        self.bars = RowBuilder(BARS)
 
     def read(self, batch: MessageBatch) -> ReadResult:
         """Read every message of `batch`; bad ones are counted in the skip log."""
+        self._start_batch()
         book = BookMessages("bybit", VENUE)
         for index, payload in enumerate(batch.payloads):
             line = batch.lines[index]

@@ -3,7 +3,8 @@
 Layouts: `open_time_ms,open_time_utc,open,high,low,close,volume[,quote_volume,trade_count,
 taker_buy_volume,taker_buy_quote_volume]` (the optional columns may be empty on some rows), the
 Binance archive layout `open_time,open,high,low,close,volume,close_time,quote_volume,count,
-taker_buy_volume,taker_buy_quote_volume,ignore`, and `funding_time_ms,funding_time_utc,funding_rate`.
+taker_buy_volume,taker_buy_quote_volume,ignore`, and
+`funding_time_ms,funding_time_utc,funding_rate`.
 Rows must be strictly increasing in time (else DataError); the interval named in the file name
 must be the step the data actually takes.
 """
@@ -116,7 +117,7 @@ def _read_klines(path: Path, head: bytes, name: HistoryName, skips: SkipLog) -> 
         pl.col(turnover).alias("turnover"),
         pl.col(count).alias("trade_count"),
         "taker_buy_volume",
-    ).cast(SCHEMAS[BARS])  # fmt: skip
+    ).cast(pl.Schema(SCHEMAS[BARS]))  # fmt: skip
 
 
 def _drop_bad_candles(frame: pl.DataFrame, skips: SkipLog) -> pl.DataFrame:
@@ -154,7 +155,7 @@ def _read_funding(path: Path, name: HistoryName, skips: SkipLog) -> pl.DataFrame
         pl.lit(name.symbol).alias("symbol"),
         "ts",
         pl.col("funding_rate").alias("rate"),
-    ).cast(SCHEMAS[FUNDING])
+    ).cast(pl.Schema(SCHEMAS[FUNDING]))
 
 
 __all__ = ["LINE", "HistoryName", "parse_history_name", "read_history", "sniff_history"]

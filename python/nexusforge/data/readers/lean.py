@@ -116,7 +116,7 @@ def _trade_bars(
         pl.lit(None).alias("turnover"),
         pl.lit(None).alias("trade_count"),
         pl.lit(None).alias("taker_buy_volume"),
-    ).cast(SCHEMAS[BARS])  # fmt: skip
+    ).cast(pl.Schema(SCHEMAS[BARS]))  # fmt: skip
 
 
 def _quote_bars(
@@ -137,7 +137,7 @@ def _quote_bars(
         pl.col("bid_size").alias("bid_qty"),
         pl.col("ask_close").alias("ask"),
         pl.col("ask_size").alias("ask_qty"),
-    ).cast(SCHEMAS[QUOTES])
+    ).cast(pl.Schema(SCHEMAS[QUOTES]))
 
 
 def _funding(path: Path, symbol: str, skips: SkipLog) -> pl.DataFrame:
@@ -152,4 +152,4 @@ def _funding(path: Path, symbol: str, skips: SkipLog) -> pl.DataFrame:
         pl.lit(symbol).alias("symbol"),
         "ts",
         "rate",
-    ).cast(SCHEMAS[FUNDING])
+    ).cast(pl.Schema(SCHEMAS[FUNDING]))
