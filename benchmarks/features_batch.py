@@ -1,9 +1,10 @@
-"""Benchmark: bar features + MTFA over the candle histories, polars batch vs an idiomatic pandas twin.
+"""Benchmark: bar features + MTFA over the candle histories, polars batch vs a pandas twin.
 
 Ingests `shared/data/history` into a temporary store (nexusforge.data.ingest), builds for each
 candle series its base-timeframe features plus 15 m, 1 h and 4 h features aligned backward
 (`mtfa_table`), does the same with pandas (resample, rolling, merge_asof), checks both give the
-same numbers and prints the throughput. Last line: `RESULT feature_rows_per_s=<n> ratio_vs_pandas=<r>`.
+same numbers and prints the throughput.
+Last line: `RESULT feature_rows_per_s=<n> ratio_vs_pandas=<r>`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def polars_run(series: list[tuple[str, int, pl.DataFrame]]) -> list[pl.DataFrame
 
 
 def config(width: int) -> MtfaConfig:
-    return MtfaConfig(base_ns=width, timeframes_ns=tuple(t for t in HIGHER if t > width), n_bars=N_BARS)
+    return MtfaConfig(
+        base_ns=width, timeframes_ns=tuple(t for t in HIGHER if t > width), n_bars=N_BARS
+    )
 
 
 def pd_features(df: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -134,10 +137,14 @@ def main() -> None:
             np.array_equal(np.isnan(a[c].to_numpy()), np.isnan(b[c].to_numpy()))
             for c in a.columns if c != "close_ts"
         )  # fmt: skip
-        print(f"  {name}: rows={a.height} cols={a.width} max_abs_diff={diff:.3g} nan_same={nan_same}")
+        print(
+            f"  {name}: rows={a.height} cols={a.width} max_abs_diff={diff:.3g} nan_same={nan_same}"
+        )
         worst = max(worst, diff)
     rows = sum(a.height for a in pl_out)
-    print(f"polars: {t_pl:.3f} s  pandas: {t_pd:.3f} s  (best of {REPEATS}); max abs diff {worst:.3g}")
+    print(
+        f"polars: {t_pl:.3f} s  pandas: {t_pd:.3f} s  (best of {REPEATS}); max abs diff {worst:.3g}"
+    )
     print(f"RESULT feature_rows_per_s={rows / t_pl:.0f} ratio_vs_pandas={t_pd / t_pl:.2f}")
 
 

@@ -43,7 +43,8 @@ def _cut(top: SyntheticTop, trades: TradeArrays, t: int, seed: int):  # type: ig
     )  # fmt: skip
     trades2 = TradeArrays(
         trades.exch_ts, trades.price + np.where(tl, rng.integers(-4, 5, len(tl)) * 0.5, 0.0),
-        trades.qty * np.where(tl, 3.0, 1.0), np.where(tl, -trades.side, trades.side).astype(np.int8),
+        trades.qty * np.where(tl, 3.0, 1.0),
+        np.where(tl, -trades.side, trades.side).astype(np.int8),
     )  # fmt: skip
     return top2, trades2
 

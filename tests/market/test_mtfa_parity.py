@@ -1,4 +1,4 @@
-"""MTFA on real candle histories: batch equals streaming, alignment is backward-only, no look-ahead."""
+"""MTFA on real candle histories: batch equals streaming, backward-only alignment, no look-ahead."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def bybit_5m(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.
 def stream_table(bars: pl.DataFrame, cfg: MtfaConfig) -> pl.DataFrame:
     s = MtfaStream(cfg)
     rows = [s.on_bar(Bar(**r)) for r in bars.iter_rows(named=True)]
-    return pl.DataFrame(rows, schema={c: pl.Float64 for c in cfg.columns()} | {"close_ts": pl.Int64})
+    return pl.DataFrame(
+        rows, schema={c: pl.Float64 for c in cfg.columns()} | {"close_ts": pl.Int64}
+    )
 
 
 def test_batch_equals_stream_on_binance_perp_1m(perp_1m: pl.DataFrame) -> None:
@@ -75,7 +77,9 @@ def test_15m_bar_invisible_before_it_closes(perp_1m: pl.DataFrame) -> None:
     m15 = bar_features(resample_bars(part, 15 * MIN), CFG.n_bars)
     # The bar each row may see: the last 15 m bar with close_ts <= the row's close_ts.
     idx = np.searchsorted(m15["close_ts"].to_numpy(), table["close_ts"].to_numpy(), "right") - 1
-    assert (m15["close_ts"].to_numpy()[idx[idx >= 0]] <= table["close_ts"].to_numpy()[idx >= 0]).all()
+    assert (
+        m15["close_ts"].to_numpy()[idx[idx >= 0]] <= table["close_ts"].to_numpy()[idx >= 0]
+    ).all()
     expect = np.where(idx >= 0, m15["clv"].to_numpy()[np.maximum(idx, 0)], np.nan)
     np.testing.assert_array_equal(table["m15_clv"].to_numpy(), expect)
     # The row at 00:14 close (before the 15 m bar closes) still sees the previous bar.

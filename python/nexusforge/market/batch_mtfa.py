@@ -1,8 +1,8 @@
 """Bars, bar features and MTFA over a whole history, in polars (definitions in `mtfa.py`).
 
-Equal to `MtfaStream`/`BarBuilder` fed the same data: group sums are running sums in bar order
-(`sum()`, within 1e-12 of the streaming running sums), bar-window sums are differences of running sums, and higher timeframes join
-backward on close time only. Must never join forward: a 15 m bar is invisible before it closes.
+Equal to `MtfaStream`/`BarBuilder` fed the same data (≤ 1e-9): resampled group sums use `sum()`
+(within 1e-12 of the streaming running sums), bar-window sums are differences of running sums,
+and higher timeframes join backward on close time only. Must never join forward: a 15 m bar is invisible before it closes.
 """
 
 from __future__ import annotations
@@ -62,7 +62,10 @@ def bars_from_trades(trades: pl.DataFrame, every_ns: int) -> pl.DataFrame:
 
 
 def bars_from_candles(candles: pl.DataFrame, every_ns: int) -> pl.DataFrame:
-    """Store `bars`-table candles (open_ts ns) to bar columns; a missing turnover is volume·(h+l+c)/3."""
+    """Store `bars`-table candles (open_ts ns) to bar columns.
+
+    A missing turnover is estimated as volume·(h+l+c)/3 (typical price), so VWAP stays defined.
+    """
     typical = (pl.col("high") + pl.col("low") + pl.col("close")) / 3.0
     cols = candles.columns
     turnover = pl.col("turnover") if "turnover" in cols else pl.lit(None, pl.Float64)
@@ -82,7 +85,7 @@ def bars_from_candles(candles: pl.DataFrame, every_ns: int) -> pl.DataFrame:
 
 
 def resample_bars(bars: pl.DataFrame, every_ns: int) -> pl.DataFrame:
-    """Base bars to `every_ns` bars; the last one is partial if the base bars end before it closes."""
+    """Base bars to `every_ns` bars; the last is partial if the base bars end before it closes."""
     return _resample_plan(bars.lazy(), every_ns).collect()
 
 
@@ -136,11 +139,11 @@ def _features_plan(bars: pl.LazyFrame, n_bars: int) -> pl.LazyFrame:
         pl.when(idx >= n_bars)
         .then(win("r2").clip(lower_bound=0.0).sqrt())
         .otherwise(NAN)
-        .alias("rv"),  # fmt: skip
+        .alias("rv"),
         pl.when((idx >= n_bars - 1) & (var > 0))
         .then((v - s1 / n_bars) / var.sqrt())
         .otherwise(NAN)
-        .alias("vol_z"),  # fmt: skip
+        .alias("vol_z"),
         ((h - lo) / c).alias("range_close"),
         ((c - vwap) / vwap * 1e4).alias("vwap_dev_bps"),
     ).with_columns(pl.col(BAR_FEATURES).fill_null(NAN))

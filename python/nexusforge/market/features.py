@@ -7,7 +7,8 @@ input order. Every event row carries the current top of book (forward-filled ont
 Features (N = depth, w = trailing time window (t - w, t] in ns; `FEATURES` lists them all):
     imb_N               (Σ_{k<N} bid_qty_k − Σ ask_qty_k) / (Σ bid_qty_k + Σ ask_qty_k)
     spread_ticks        (ask1 − bid1) / tick_size
-    microprice_dev_bps  (micro − mid) / mid · 1e4, micro = (bid1·askq1 + ask1·bidq1) / (bidq1 + askq1)
+    microprice_dev_bps  (micro − mid) / mid · 1e4,
+                        micro = (bid1·askq1 + ask1·bidq1) / (bidq1 + askq1)
     ofi_w               Σ e_n over book events in the window, Cont–Kukanov–Stoikov:
                         e_n = 1{Pb_n ≥ Pb_{n−1}}·qb_n − 1{Pb_n ≤ Pb_{n−1}}·qb_{n−1}
                               − 1{Pa_n ≤ Pa_{n−1}}·qa_n + 1{Pa_n ≥ Pa_{n−1}}·qa_{n−1}
@@ -137,7 +138,7 @@ class _Top:
 
 @dataclass(slots=True)
 class _Window:
-    """Per-window state: cum-before entries of events inside it, and monotonic trade-price deques."""
+    """Per-window state: cum-before entries of events inside it, monotonic trade-price deques."""
 
     width: int
     entries: deque[tuple[int, tuple[float, float, float, float, int]]] = field(
@@ -345,8 +346,8 @@ def replay_events(
         rows.append([out[n] for n in names])
     mat = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
     res: dict[str, npt.NDArray[np.float64]] = {
-        "exch_ts": np.array(ts_out, dtype=np.int64),  # type: ignore[dict-item]
-        "kind": np.array(kinds, dtype=np.int8),  # type: ignore[dict-item]
+        "exch_ts": np.array(ts_out, dtype=np.int64),
+        "kind": np.array(kinds, dtype=np.int8),
     }
     for k, n in enumerate(names):
         res[n] = mat[:, k]

@@ -137,7 +137,7 @@ class BarFeatureStream:
 
 
 class BarBuilder:
-    """Trades to bars of one interval; a bar is emitted only once a later trade or `flush` closes it."""
+    """Trades to bars of one interval; a bar is emitted once a later trade or `flush` closes it."""
 
     def __init__(self, every_ns: int) -> None:
         if every_ns <= 0:

@@ -1,4 +1,4 @@
-"""One assert for parity tests: same columns, same rows, numbers within `atol`, NaN in the same places."""
+"""One assert for parity tests: same columns and rows, numbers within `atol`, NaN alike."""
 
 from __future__ import annotations
 

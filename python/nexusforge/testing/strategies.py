@@ -60,7 +60,7 @@ def book_and_trades(
     )
     trades = TradeArrays(
         _times(rng, nt, 0, span // max(nt, 1) + 1),
-        1000.0 + tick * rng.integers(-20, 21, nt),
+        (1000.0 + tick * rng.integers(-20, 21, nt)).astype(np.float64),
         rng.integers(1, 100, nt) / 100.0,
         rng.choice(np.array([1, -1], dtype=np.int8), nt),
     )
