@@ -2,7 +2,8 @@
 
 Equal to `MtfaStream`/`BarBuilder` fed the same data (≤ 1e-9): resampled group sums use `sum()`
 (within 1e-12 of the streaming running sums), bar-window sums are differences of running sums,
-and higher timeframes join backward on close time only. Must never join forward: a 15 m bar is invisible before it closes.
+and higher timeframes join backward on close time only. Must never join forward: a 15 m bar is
+invisible before it closes.
 """
 
 from __future__ import annotations
