@@ -54,6 +54,9 @@ pub type Level = (f64, f64);
 #[derive(Clone, Debug)]
 pub struct OrderBook {
     tick_size: f64,
+    /// `1 / tick_size` when it is a whole number (0.1, 0.0001, 0.5): prices are then
+    /// `tick / tick_div`, which prints as the venue's decimal (19538 / 1e4 = 1.9538).
+    tick_div: Option<f64>,
     bids: BookSide,
     asks: BookSide,
     valid: bool,
@@ -70,8 +73,11 @@ impl OrderBook {
                 "tick_size must be finite and > 0, got {tick_size}"
             )));
         }
+        let inv = (1.0 / tick_size).round();
+        let tick_div = (inv >= 1.0 && (inv * tick_size - 1.0).abs() < 1e-12).then_some(inv);
         Ok(Self {
             tick_size,
+            tick_div,
             bids: BookSide::new(SideKind::Bid),
             asks: BookSide::new(SideKind::Ask),
             valid: false,
@@ -234,7 +240,10 @@ impl OrderBook {
     }
 
     fn price(&self, tick: i64) -> f64 {
-        tick as f64 * self.tick_size
+        match self.tick_div {
+            Some(div) => tick as f64 / div,
+            None => tick as f64 * self.tick_size,
+        }
     }
 
     pub fn best_bid(&self) -> Option<Level> {
@@ -254,6 +263,9 @@ impl OrderBook {
     }
 
     fn side_depth(&self, side: &BookSide, n: usize) -> Vec<Level> {
+        if side.is_empty() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(n.min(side.len()));
         self.visit_top(side, n, |p, q| out.push((p, q)));
         out

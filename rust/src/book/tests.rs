@@ -256,3 +256,14 @@ fn apply_json_parses_and_applies() {
     assert_eq!(book.best_ask(), Some((2.0, 1.0)));
     assert_eq!(book.last_update_id(), 6);
 }
+
+#[test]
+fn prices_print_as_the_venue_decimal() {
+    let mut book = OrderBook::new(0.0001).unwrap();
+    let rows = rows_of(&[(5, 0, true, vec![(1.9538, 1.0, -1), (1.9531, 2.0, 1)])]);
+    book.apply_rows(&rows.as_rows()).unwrap();
+    assert_eq!(book.best_ask(), Some((1.9538, 1.0)));
+    assert_eq!(book.best_bid(), Some((1.9531, 2.0)));
+    let odd = OrderBook::new(0.3).unwrap();
+    assert_eq!(odd.price(10), 10.0 * 0.3);
+}
