@@ -321,11 +321,13 @@ def replay_events(
     kinds: list[int] = []
     nb, nt = len(top.exch_ts), len(trades.exch_ts)
     d = cfg.max_depth
-    i = j = 0
-    while i < nb or j < nt:
-        # Book first at equal exch_ts; each source in its own input order.
-        if j >= nt or (i < nb and top.exch_ts[i] <= trades.exch_ts[j]):
-            ts = int(top.exch_ts[i])
+    # Event clock: by exch_ts, book before trade at equal stamps, input order kept (stable sort).
+    ts_all = np.concatenate([top.exch_ts, trades.exch_ts]).astype(np.int64)
+    kind_all = np.concatenate([np.zeros(nb, np.int8), np.ones(nt, np.int8)])
+    for k in np.lexsort((np.arange(nb + nt), kind_all, ts_all)):
+        ts = int(ts_all[k])
+        if k < nb:
+            i = int(k)
             out = stream.on_book(
                 ts,
                 bool(top.valid[i]),
@@ -335,13 +337,11 @@ def replay_events(
                 top.ask_qty[i, :d],
             )
             kinds.append(KIND_BOOK)
-            i += 1
         else:
-            ts = int(trades.exch_ts[j])
+            j = int(k) - nb
             px, q, s = float(trades.price[j]), float(trades.qty[j]), int(trades.side[j])
             out = stream.on_trade(ts, px, q, s)
             kinds.append(KIND_TRADE)
-            j += 1
         ts_out.append(ts)
         rows.append([out[n] for n in names])
     mat = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
