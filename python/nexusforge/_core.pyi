@@ -48,3 +48,33 @@ def replay_top_levels(
 def parse_book_messages(
     messages: list[bytes], fmt: str, local_ts: npt.NDArray[np.int64] | None = None
 ) -> dict[str, object]: ...
+
+# ---- vmd (rust/src/vmd) ----
+def vmd_decompose(
+    signal: npt.NDArray[np.float64],
+    k: int,
+    alpha: float,
+    tau: float,
+    dc: bool,
+    init: int,
+    tol: float,
+    max_iter: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def vmd_trailing(
+    series: npt.NDArray[np.float64],
+    window: int,
+    stride: int,
+    k: int,
+    alpha: float,
+    tol: float,
+    max_iter: int,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+class VmdStreamCore:
+    def __init__(
+        self, window: int, stride: int, k: int, alpha: float, tol: float, max_iter: int
+    ) -> None: ...
+    def update(self, x: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+    @property
+    def seen(self) -> int: ...

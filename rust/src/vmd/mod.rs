@@ -88,7 +88,10 @@ impl VmdParams {
             return bad("vmd k must be >= 1".into());
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return bad(format!("vmd alpha must be finite and > 0, got {}", self.alpha));
+            return bad(format!(
+                "vmd alpha must be finite and > 0, got {}",
+                self.alpha
+            ));
         }
         if !(self.tau.is_finite() && self.tau >= 0.0) {
             return bad(format!("vmd tau must be finite and >= 0, got {}", self.tau));

@@ -42,7 +42,7 @@ pub struct VmdPlanner {
 impl VmdPlanner {
     /// Plan FFTs and allocate buffers for signals of even length `n` and `k` modes.
     pub fn new(n: usize, k: usize) -> CoreResult<Self> {
-        if n % 2 != 0 || n < MIN_LEN.max(2 * k) || k < 1 {
+        if !n.is_multiple_of(2) || n < MIN_LEN.max(2 * k) || k < 1 {
             return Err(CoreError::InvalidInput(format!(
                 "vmd planner needs k >= 1 and an even length >= max({MIN_LEN}, 2k); got n={n}, k={k}"
             )));
@@ -135,7 +135,10 @@ impl VmdPlanner {
     /// Write mode `m` of the returned iterate, in the time domain, into `out` (length `len()`).
     pub fn mode_into(&mut self, m: usize, out: &mut [f64]) {
         let n = self.n;
-        assert!(m < self.k && out.len() == n, "mode_into: bad mode or buffer");
+        assert!(
+            m < self.k && out.len() == n,
+            "mode_into: bad mode or buffer"
+        );
         let up = &self.u_old[m * n..(m + 1) * n];
         // vmdpy builds the full spectrum by Hermitian mirroring (its index T/2 ends up as the
         // conjugate of itself), then ifftshift; this is that array written directly.
@@ -208,12 +211,13 @@ impl VmdPlanner {
             let omega = self.omega_old[m];
             let alpha = params.alpha;
             let mode = &mut self.u_new[m * n..(m + 1) * n];
-            for j in 0..n {
-                let d = self.freqs[j] - omega;
+            let inputs = self.freqs.iter().zip(&self.f_hat).zip(&self.sum_uk);
+            for ((u, ((&f, &fh), &s)), &l) in mode.iter_mut().zip(inputs).zip(&self.lambda) {
+                let d = f - omega;
                 // numpy divides a complex by a real as a multiplication by its reciprocal.
                 let scl = 1.0 / (1.0 + alpha * (d * d));
-                let num = (self.f_hat[j] - self.sum_uk[j]) - self.lambda[j] * 0.5;
-                mode[j] = Complex64::new(num.re * scl, num.im * scl);
+                let num = (fh - s) - l * 0.5;
+                *u = Complex64::new(num.re * scl, num.im * scl);
             }
             self.omega_new[m] = if params.dc && m == 0 {
                 0.0

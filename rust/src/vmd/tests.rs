@@ -27,7 +27,9 @@ fn noise(n: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
         })
         .collect()
@@ -68,7 +70,11 @@ fn modes_sum_back_to_the_signal() {
         })
         .sum::<f64>()
         / (n - n / 4) as f64;
-    assert!(err.sqrt() < 0.05 * rms, "rms error {} vs rms {rms}", err.sqrt());
+    assert!(
+        err.sqrt() < 0.05 * rms,
+        "rms error {} vs rms {rms}",
+        err.sqrt()
+    );
 }
 
 #[test]
@@ -220,7 +226,9 @@ fn nan_in_window_gives_nan_rows_then_recovers() {
         assert!(out.last_values[t * 3..t * 3 + 3].iter().all(|x| x.is_nan()));
     }
     assert!(out.last_values[56 * 3..].iter().all(|x| x.is_finite()));
-    assert!(out.last_values[39 * 3..40 * 3].iter().all(|x| x.is_finite()));
+    assert!(out.last_values[39 * 3..40 * 3]
+        .iter()
+        .all(|x| x.is_finite()));
 }
 
 #[test]
@@ -234,8 +242,14 @@ fn future_changes_leave_the_past_alone() {
         }
         let out = vmd_trailing(&changed, &trailing_cfg(20, 2, 2)).unwrap();
         let keep = (cut + 1) * 3;
-        assert!(same_bits(&base.last_values[..keep], &out.last_values[..keep]));
-        assert!(same_bits(&base.centre_freqs[..keep], &out.centre_freqs[..keep]));
+        assert!(same_bits(
+            &base.last_values[..keep],
+            &out.last_values[..keep]
+        ));
+        assert!(same_bits(
+            &base.centre_freqs[..keep],
+            &out.centre_freqs[..keep]
+        ));
     }
 }
 
@@ -248,8 +262,14 @@ fn stream_equals_batch() {
     let mut stream = VmdStream::new(cfg).unwrap();
     for (t, &x) in series.iter().enumerate() {
         let (last, freq) = stream.update(x).unwrap();
-        assert!(same_bits(last, &batch.last_values[t * 3..t * 3 + 3]), "t={t}");
-        assert!(same_bits(freq, &batch.centre_freqs[t * 3..t * 3 + 3]), "t={t}");
+        assert!(
+            same_bits(last, &batch.last_values[t * 3..t * 3 + 3]),
+            "t={t}"
+        );
+        assert!(
+            same_bits(freq, &batch.centre_freqs[t * 3..t * 3 + 3]),
+            "t={t}"
+        );
     }
     assert_eq!(stream.seen(), 150);
 }

@@ -27,7 +27,7 @@ impl TrailingConfig {
     pub fn validate(&self) -> CoreResult<()> {
         self.params.validate()?;
         let bad = |msg: String| Err(CoreError::InvalidInput(msg));
-        if self.window % 2 != 0 {
+        if !self.window.is_multiple_of(2) {
             // vmdpy would drop the newest sample of an odd window; refuse rather than lag.
             return bad(format!("vmd window must be even, got {}", self.window));
         }
@@ -62,7 +62,7 @@ pub struct TrailingFeatures {
 
 /// True when the window ending at index `t` is decomposed (not held forward).
 pub fn is_anchor(t: usize, window: usize, stride: usize) -> bool {
-    t + 1 >= window && (t + 1 - window) % stride == 0
+    t + 1 >= window && (t + 1 - window).is_multiple_of(stride)
 }
 
 /// One window's features; shared by the batch and streaming paths so they agree exactly.
@@ -186,8 +186,7 @@ fn compute_anchors(
         let handles: Vec<_> = (0..threads).map(|_| s.spawn(run_worker)).collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(poisoned())))
-            .collect::<CoreResult<()>>()
+            .try_for_each(|h| h.join().unwrap_or_else(|_| Err(poisoned())))
     })
 }
 
