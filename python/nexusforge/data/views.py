@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 from rich.table import Table
 
@@ -35,7 +37,16 @@ def ingest_tables(report: IngestReport) -> list[Table]:
             reasons.add_row(src.source_id, reason, f"{count:,}")
     if reasons.row_count:
         out.append(reasons)
-    for title, items in (("not ingested (unknown)", report.unknown), ("FAILED", report.failed)):
+    if report.unknown:
+        unknown = Table(title="not ingested (no reader knows them)")
+        unknown.add_column("folder")
+        unknown.add_column("files", justify="right")
+        for folder, count in sorted(
+            Counter(str(Path(p).parent) for p, _ in report.unknown).items()
+        ):
+            unknown.add_row(folder, str(count))
+        out.append(unknown)
+    for title, items in (("FAILED", report.failed),):
         if items:
             listing = Table(title=title)
             listing.add_column("file")
@@ -47,23 +58,25 @@ def ingest_tables(report: IngestReport) -> list[Table]:
 
 
 def info_tables(info: dict[str, list[SeriesInfo]]) -> list[Table]:
-    """One table per store table, a row per series."""
+    """One table per store table, a row per series; columns that do not apply are left out."""
     out = []
     for name, series in info.items():
+        bars = any(s.interval_s is not None for s in series)
+        book = any(s.messages is not None for s in series)
         table = Table(title=name)
-        for column in ("venue", "symbol", "interval", "rows", "first (UTC)", "last (UTC)"):
-            table.add_column(column)
-        table.add_column("largest gap", justify="right")
-        table.add_column("missing", justify="right")
-        table.add_column("messages / snapshots", justify="right")
+        for column in ("venue", "symbol", *(["interval"] if bars else []), "rows", "first", "last"):
+            table.add_column(column, justify="right" if column == "rows" else "left")
+        table.add_column("max gap", justify="right")
+        if bars:
+            table.add_column("missing", justify="right")
+        if book:
+            table.add_column("msgs / snaps", justify="right")
         for s in series:
-            book = f"{s.messages:,} / {s.snapshots:,}" if s.messages is not None else ""
-            missing = "" if s.missing_intervals is None else f"{s.missing_intervals:,}"
-            interval = "" if s.interval_s is None else f"{s.interval_s} s"
-            table.add_row(
-                s.venue, s.symbol, interval, f"{s.rows:,}", s.first, s.last,
-                f"{s.largest_gap_s:g} s", missing, book,
-            )  # fmt: skip
+            cells = [s.venue, s.symbol, *([f"{s.interval_s}s"] if bars else []), f"{s.rows:,}"]
+            cells += [s.first[:19], s.last[:19], f"{s.largest_gap_s:.4g}s"]
+            cells += [f"{s.missing_intervals:,}"] if bars else []
+            cells += [f"{s.messages:,} / {s.snapshots:,}"] if book else []
+            table.add_row(*cells)
         out.append(table)
     return out
 
