@@ -93,3 +93,22 @@ def test_bad_instrument_items_raise_data_error(item) -> None:
 def test_error_response() -> None:
     with pytest.raises(DataError, match="retCode=10001"):
         parse_instruments_response({"retCode": 10001, "retMsg": "params error"})
+
+
+def test_infer_tick_size_from_real_book_prices(shared_data: Path) -> None:
+    import zipfile
+
+    from nexusforge.market.instruments import infer_tick_size
+
+    path = shared_data / "bybit/market/bybit_XRPUSDT_ob500_2024-12-01_head50.data.zip"
+    with zipfile.ZipFile(path) as zf:
+        first = json.loads(zf.read(zf.namelist()[0]).splitlines()[0])
+    prices = [float(p) for p, _ in first["data"]["b"] + first["data"]["a"]]
+    assert infer_tick_size(prices) == 0.0001
+
+
+def test_infer_tick_size_needs_two_prices() -> None:
+    from nexusforge.market.instruments import infer_tick_size
+
+    with pytest.raises(DataError, match="tick size"):
+        infer_tick_size([1.0, 1.0])

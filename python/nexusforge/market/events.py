@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+
+from nexusforge.errors import DataError
 
 # Flag bits of a level row (`flags` column, uint8).
 FLAG_SNAPSHOT = 1  # the row's message is a snapshot: its first row clears the book
@@ -58,6 +61,16 @@ class BookLevelRows:
 
     def __len__(self) -> int:
         return len(self.price)
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> BookLevelRows:
+        """Level rows from a `book_events` table (one venue and symbol, in arrival order)."""
+        missing = [c for c in BOOK_COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"book rows need columns {missing}")
+        return cls(
+            **{c: frame[c].to_numpy().astype(dt, copy=False) for c, dt in BOOK_COLUMNS.items()}
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,14 @@ Rounding never moves a value in the trader's disfavour silently: callers say whi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from nexusforge.errors import DataError
 
@@ -117,3 +121,18 @@ def _positive(value: Decimal, name: str) -> Decimal:
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value
+
+
+def infer_tick_size(prices: npt.ArrayLike) -> float:
+    """Tick size of a recording with no instrument rules: the smallest step between its prices.
+
+    Rounded to 6 significant digits so float noise in the recorded prices does not leak in.
+    """
+    values = np.unique(np.asarray(prices, dtype=np.float64))
+    values = values[np.isfinite(values) & (values > 0)]
+    steps = np.diff(values)
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        raise DataError("cannot infer a tick size from fewer than two distinct prices")
+    step = float(steps.min())
+    return round(step, 6 - math.floor(math.log10(step)) - 1)
