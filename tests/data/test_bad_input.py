@@ -1,5 +1,5 @@
-"""Bad input: damaged containers, malformed lines, wrong types, bad values, empty files, and
-a failure in the middle of writing. Each is a DataError naming the file (and line) or a counted skip.
+"""Bad input: damaged containers, malformed lines, wrong types, bad values, empty files, and a
+failure in the middle of writing. Each is a DataError naming file and line, or a counted skip.
 
 Type decision (documented in readers/_bybit_wire.py): wire fields must have the venue's JSON
 type. Bybit/Binance prices and sizes are strings; a number there skips the message as "wrong type".
@@ -101,8 +101,8 @@ def test_bad_trade_fields_are_counted(tmp_path: Path, bad: dict[str, object], re
 
 
 def test_bad_book_message_is_counted_with_parser_reason(tmp_path: Path) -> None:
-    snap = {"topic": "orderbook.1.BTCUSDT", "type": "snapshot", "ts": 1,
-            "data": {"s": "BTCUSDT", "b": [["1.0", "2"]], "a": [["1.1", "3"]], "u": 5, "seq": 9}}  # fmt: skip
+    data = {"s": "BTCUSDT", "b": [["1.0", "2"]], "a": [["1.1", "3"]], "u": 5, "seq": 9}
+    snap = {"topic": "orderbook.1.BTCUSDT", "type": "snapshot", "ts": 1, "data": data}
     bad = json.loads(json.dumps(snap))
     bad["data"]["b"] = [[1.0, "2"]]  # price as a number
     path = _write_ndjson(tmp_path / "b.ndjson", [json.dumps(snap), json.dumps(bad)])
@@ -132,7 +132,7 @@ def test_wrong_interval_in_name_fails(tmp_path: Path) -> None:
     header = "open_time_ms,open_time_utc,open,high,low,close,volume"
     rows = [f"{1735689600000 + k * 300_000},x,1,2,0.5,1.5,10" for k in range(4)]
     path.write_text("\n".join([header, *rows]) + "\n")
-    (path_s, why) = ingest(path, tmp_path / "store").failed[0]
+    (_, why) = ingest(path, tmp_path / "store").failed[0]
     assert "name says a 60 s interval but the data steps 300 s" in why
 
 
