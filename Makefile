@@ -23,13 +23,16 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	touch $@
 
 # The Rust core, built in release mode and installed in develop (editable) mode.
+# The first build installs the package editable (a .pth to python/); later builds only rebuild
+# the extension in place.
 $(CORE_STAMP): $(DEPS_STAMP) $(RUST_SOURCES)
-	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
-		$(VENV)/bin/maturin develop --release
+	export VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH; \
+	if [ -f $(VENV)/.editable ]; then maturin develop --release --skip-install; \
+	else maturin develop --release && touch $(VENV)/.editable; fi
 	touch $@
 
 run: setup
-	$(VENV)/bin/nexusforge demo --shared $(SHARED) --store $(STORE)
+	$(VENV)/bin/nexusforge overview --shared $(SHARED) --store $(STORE)
 
 test: setup test-rust lint typecheck pytest
 

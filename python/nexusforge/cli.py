@@ -104,6 +104,45 @@ def _console() -> Console:
     return Console()
 
 
+# ---- overview (python/nexusforge/overview.py): the job `make run` runs for now ----
+
+
+@app.command()
+def overview(
+    shared: Annotated[Path, typer.Option(help="The shared folder holding data/.")] = Path(
+        "../shared"
+    ),
+    store: Annotated[Path, typer.Option(help="Store folder to ingest into.")] = Path(".store"),
+) -> None:
+    """Ingest the bundled real data, show what the store holds and summarise its features."""
+    from nexusforge.data.info import store_info
+    from nexusforge.data.store import Store
+    from nexusforge.data.views import info_tables, ingest_tables
+    from nexusforge.overview import event_feature_summary, ingest_bundled, mtfa_summary
+    from nexusforge.views import summary_table
+
+    data = shared / "data"
+    if not data.is_dir():
+        raise typer.BadParameter(f"{data} not found; put shared/ beside the checkout")
+    console, target = _console(), Store(store)
+    with console.status(f"ingesting {data} into {store}"):
+        reports = ingest_bundled(data, target)
+    for report in reports:
+        for table in ingest_tables(report)[:1]:
+            console.print(table)
+    for table in info_tables(store_info(target)):
+        console.print(table)
+    with console.status("computing features"):
+        summaries = [
+            event_feature_summary(target, "binance_usdm", "BTCUSDT"),
+            event_feature_summary(target, "bybit_linear", "XRPUSDT"),
+            mtfa_summary(target, "bybit_linear", "BTCUSDT", 300),
+            mtfa_summary(target, "binance_usdm", "BTCUSDT", 60),
+        ]
+    for summary in summaries:
+        console.print(summary_table(summary))
+
+
 @app.command()
 def version() -> None:
     """Print the package and Rust core versions."""
