@@ -100,7 +100,9 @@ mod bindings {
         impl PyOrderBook {
             #[new]
             fn new(tick_size: f64) -> PyResult<Self> {
-                Ok(Self { inner: OrderBook::new(tick_size).map_err(to_py)? })
+                Ok(Self {
+                    inner: OrderBook::new(tick_size).map_err(to_py)?,
+                })
             }
 
             fn apply_rows(&mut self, py: Python<'_>, cols: RowArrays<'_>) -> PyResult<()> {
@@ -119,9 +121,13 @@ mod bindings {
             ) -> PyResult<usize> {
                 let format = BookFormat::parse(fmt).map_err(to_py)?;
                 let msgs = message_slices(&messages);
-                let local = local_ts.as_ref().map(|a| slice(a, "local_ts")).transpose()?;
+                let local = local_ts
+                    .as_ref()
+                    .map(|a| slice(a, "local_ts"))
+                    .transpose()?;
                 let inner = &mut self.inner;
-                py.detach(|| inner.apply_json(&msgs, format, local)).map_err(to_py)
+                py.detach(|| inner.apply_json(&msgs, format, local))
+                    .map_err(to_py)
             }
 
             fn best_bid(&self) -> Option<(f64, f64)> {
@@ -188,6 +194,7 @@ mod bindings {
                 d.set_item("gaps", c.gaps)?;
                 d.set_item("crossed", c.crossed)?;
                 d.set_item("bad_messages", c.bad_messages)?;
+                d.set_item("replayed", c.replayed)?;
                 Ok(d)
             }
         }
@@ -201,7 +208,9 @@ mod bindings {
             depth: usize,
         ) -> PyResult<Bound<'py, PyDict>> {
             let r = rows(&cols)?;
-            let top = py.detach(|| book::replay_top_levels(&r, tick_size, depth)).map_err(to_py)?;
+            let top = py
+                .detach(|| book::replay_top_levels(&r, tick_size, depth))
+                .map_err(to_py)?;
             let d = PyDict::new(py);
             d.set_item("exch_ts", top.exch_ts.into_pyarray(py))?;
             d.set_item("local_ts", top.local_ts.into_pyarray(py))?;
@@ -225,12 +234,24 @@ mod bindings {
         ) -> PyResult<Bound<'py, PyDict>> {
             let format = BookFormat::parse(fmt).map_err(to_py)?;
             let msgs = message_slices(&messages);
-            let local = local_ts.as_ref().map(|a| slice(a, "local_ts")).transpose()?;
+            let local = local_ts
+                .as_ref()
+                .map(|a| slice(a, "local_ts"))
+                .transpose()?;
             let parsed = py
                 .detach(|| book::parse_book_messages(&msgs, format, local))
                 .map_err(to_py)?;
-            let RowBuffer { exch_ts, local_ts, update_id, prev_update_id, price, qty, side, flags, seq } =
-                parsed.rows;
+            let RowBuffer {
+                exch_ts,
+                local_ts,
+                update_id,
+                prev_update_id,
+                price,
+                qty,
+                side,
+                flags,
+                seq,
+            } = parsed.rows;
             let d = PyDict::new(py);
             d.set_item("exch_ts", exch_ts.into_pyarray(py))?;
             d.set_item("local_ts", local_ts.into_pyarray(py))?;

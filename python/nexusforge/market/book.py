@@ -61,6 +61,7 @@ class BookStats:
     gaps: int
     crossed: int
     bad_messages: int
+    replayed: int  # held deltas applied after the (older) snapshot they continue
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@
 
 mod decimal;
 pub mod json;
+mod pending;
 #[cfg(test)]
 mod proptests;
 mod replay;
@@ -13,6 +14,7 @@ mod rows;
 mod side;
 
 pub use json::{parse_book_messages, BookFormat, ParsedBook};
+use pending::{Levels, Pending};
 pub use replay::{replay_top_levels, TopLevels};
 pub use rows::{
     BookRows, MessageFields, RowBuffer, FLAG_BEGIN, FLAG_EMPTY, FLAG_END, FLAG_SNAPSHOT,
@@ -36,6 +38,17 @@ pub struct BookCounters {
     pub gaps: u64,
     pub crossed: u64,
     pub bad_messages: u64,
+    /// Held deltas applied after the snapshot they continue (also in `deltas_applied`).
+    pub replayed: u64,
+}
+
+/// What the id rules say about a delta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Apply,
+    /// Before a snapshot, while invalid, or after a gap: hold it for the next snapshot.
+    Hold,
+    Stale,
 }
 
 /// Result of walking one side of the book for a quantity.
@@ -63,6 +76,9 @@ pub struct OrderBook {
     has_snapshot: bool,
     last_update_id: i64,
     counters: BookCounters,
+    pending: Pending,
+    /// Why the last delta was not applied (decides whether it is held).
+    last_verdict: Verdict,
     json_rows: RowBuffer,
 }
 
@@ -84,6 +100,8 @@ impl OrderBook {
             has_snapshot: false,
             last_update_id: 0,
             counters: BookCounters::default(),
+            pending: Pending::default(),
+            last_verdict: Verdict::Apply,
             json_rows: RowBuffer::default(),
         })
     }
@@ -148,26 +166,70 @@ impl OrderBook {
 
     fn apply_message(&mut self, rows: &BookRows<'_>, start: usize, end: usize) {
         let uid = rows.update_id[start];
+        let lv = Levels::of(rows, start, end);
         if rows.flags[start] & FLAG_SNAPSHOT != 0 || uid == 1 {
-            if !self.levels_ok(rows, start, end) {
-                return self.reject_bad();
+            self.apply_snapshot(uid, &lv);
+            self.replay_pending();
+        } else if !self.apply_delta(uid, rows.prev_update_id[start], &lv) {
+            // Held deltas are replayed by the next snapshot when it is older than they are.
+            if self.last_verdict == Verdict::Hold {
+                self.pending.push(uid, rows.prev_update_id[start], &lv);
             }
-            self.bids.clear();
-            self.asks.clear();
-            self.apply_levels(rows, start, end);
-            self.counters.snapshots += 1;
-            self.has_snapshot = true;
-            self.valid = true;
-        } else {
-            if !self.delta_applies(uid, rows.prev_update_id[start]) {
-                return;
-            }
-            if !self.levels_ok(rows, start, end) {
-                return self.reject_bad();
-            }
-            self.apply_levels(rows, start, end);
-            self.counters.deltas_applied += 1;
         }
+    }
+
+    fn apply_snapshot(&mut self, uid: i64, lv: &Levels<'_>) {
+        if !self.levels_ok(lv) {
+            return self.reject_bad();
+        }
+        self.bids.clear();
+        self.asks.clear();
+        self.apply_levels(lv);
+        self.counters.snapshots += 1;
+        self.has_snapshot = true;
+        self.valid = true;
+        self.finish_applied(uid);
+    }
+
+    /// Apply a delta if the id rules allow it; true when applied.
+    fn apply_delta(&mut self, uid: i64, prev: i64, lv: &Levels<'_>) -> bool {
+        self.last_verdict = self.judge_delta(uid, prev);
+        if self.last_verdict != Verdict::Apply {
+            return false;
+        }
+        if !self.levels_ok(lv) {
+            self.reject_bad();
+            return false;
+        }
+        self.apply_levels(lv);
+        self.counters.deltas_applied += 1;
+        self.finish_applied(uid);
+        true
+    }
+
+    /// Replay held deltas that continue the snapshot just applied; drop the rest.
+    fn replay_pending(&mut self) {
+        let held = self.pending.take();
+        let mut bridged = false;
+        for d in &held {
+            if !self.valid {
+                break;
+            }
+            if d.update_id <= self.last_update_id {
+                continue; // already in the snapshot (counted when it was held)
+            }
+            if !bridged && d.prev_update_id > self.last_update_id {
+                break; // the snapshot is newer than the held deltas' gap: nothing to bridge
+            }
+            bridged = true;
+            if !self.apply_delta(d.update_id, d.prev_update_id, &d.levels()) {
+                break;
+            }
+            self.counters.replayed += 1;
+        }
+    }
+
+    fn finish_applied(&mut self, uid: i64) {
         self.last_update_id = uid;
         self.bids.recenter_if_needed();
         self.asks.recenter_if_needed();
@@ -175,7 +237,7 @@ impl OrderBook {
     }
 
     /// The id rules for a delta; counts the reason when it does not apply.
-    fn delta_applies(&mut self, uid: i64, prev: i64) -> bool {
+    fn judge_delta(&mut self, uid: i64, prev: i64) -> Verdict {
         let c = &mut self.counters;
         if !self.has_snapshot {
             c.deltas_before_snapshot += 1;
@@ -183,13 +245,14 @@ impl OrderBook {
             c.skipped_while_invalid += 1;
         } else if uid <= self.last_update_id {
             c.stale += 1;
+            return Verdict::Stale;
         } else if prev > self.last_update_id {
             c.gaps += 1;
             self.valid = false;
         } else {
-            return true;
+            return Verdict::Apply;
         }
-        false
+        Verdict::Hold
     }
 
     fn reject_bad(&mut self) {
@@ -207,33 +270,25 @@ impl OrderBook {
     }
 
     /// Validate every level of a message before any of it is applied.
-    fn levels_ok(&self, rows: &BookRows<'_>, start: usize, end: usize) -> bool {
-        (start..end).all(|i| {
-            if rows.flags[i] & FLAG_EMPTY != 0 {
-                return true;
-            }
-            let (p, q, s) = (rows.price[i], rows.qty[i], rows.side[i]);
-            let ticks = p / self.tick_size;
+    fn levels_ok(&self, lv: &Levels<'_>) -> bool {
+        lv.iter().all(|(p, q, s)| {
             (s == 1 || s == -1)
                 && p.is_finite()
                 && p > 0.0
                 && q.is_finite()
                 && q >= 0.0
-                && ticks <= MAX_TICK
+                && p / self.tick_size <= MAX_TICK
         })
     }
 
     #[inline]
-    fn apply_levels(&mut self, rows: &BookRows<'_>, start: usize, end: usize) {
-        for i in start..end {
-            if rows.flags[i] & FLAG_EMPTY != 0 {
-                continue;
-            }
-            let tick = (rows.price[i] / self.tick_size).round() as i64;
-            if rows.side[i] == 1 {
-                self.bids.set(tick, rows.qty[i]);
+    fn apply_levels(&mut self, lv: &Levels<'_>) {
+        for (p, q, s) in lv.iter() {
+            let tick = (p / self.tick_size).round() as i64;
+            if s == 1 {
+                self.bids.set(tick, q);
             } else {
-                self.asks.set(tick, rows.qty[i]);
+                self.asks.set(tick, q);
             }
             self.counters.level_updates += 1;
         }
