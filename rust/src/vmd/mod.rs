@@ -20,6 +20,8 @@ pub use planner::VmdPlanner;
 pub use stream::VmdStream;
 pub use trailing::{is_anchor, vmd_trailing, TrailingConfig, TrailingFeatures, WindowWorker};
 
+use std::cell::RefCell;
+
 use crate::error::{CoreError, CoreResult};
 
 /// Shortest (even) signal we decompose: fewer points carry no usable spectrum.
@@ -139,17 +141,31 @@ pub fn vmd(signal: &[f64], params: &VmdParams) -> CoreResult<VmdResult> {
             signal.len()
         )));
     }
-    let mut planner = VmdPlanner::new(n, params.k)?;
-    let iterations = planner.run(&signal[..n], params)?;
-    let mut modes = vec![vec![0.0; n]; params.k];
-    for (m, mode) in modes.iter_mut().enumerate() {
-        planner.mode_into(m, mode);
-    }
-    Ok(VmdResult {
-        modes,
-        omega: planner.omega().to_vec(),
-        iterations,
+    PLANNER.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached
+            .as_ref()
+            .is_none_or(|p| p.len() != n || p.k() != params.k)
+        {
+            *cached = Some(VmdPlanner::new(n, params.k)?);
+        }
+        let planner = cached.as_mut().expect("planner was just set");
+        let iterations = planner.run(&signal[..n], params)?;
+        let mut modes = vec![vec![0.0; n]; params.k];
+        for (m, mode) in modes.iter_mut().enumerate() {
+            planner.mode_into(m, mode);
+        }
+        Ok(VmdResult {
+            modes,
+            omega: planner.omega().to_vec(),
+            iterations,
+        })
     })
+}
+
+thread_local! {
+    /// The last planner `vmd` used on this thread: repeated calls of one shape skip FFT planning.
+    static PLANNER: RefCell<Option<VmdPlanner>> = const { RefCell::new(None) };
 }
 
 #[cfg(test)]

@@ -120,9 +120,8 @@ impl VmdPlanner {
             // The newest iterate becomes the previous one; the update overwrites the older.
             std::mem::swap(&mut self.u_new, &mut self.u_old);
             std::mem::swap(&mut self.omega_new, &mut self.omega_old);
-            self.update(params);
+            u_diff = self.update(params);
             iterations += 1;
-            u_diff = self.update_size();
         }
         Ok(iterations)
     }
@@ -193,8 +192,30 @@ impl VmdPlanner {
         self.omega_old.copy_from_slice(&self.omega_new);
     }
 
-    /// One ADMM sweep: every mode's Wiener-filter update and centre frequency, then the dual.
-    fn update(&mut self, params: &VmdParams) {
+    /// One ADMM sweep, compiled for AVX2+FMA when the CPU has them.
+    ///
+    /// Rust never fuses or reorders float operations on its own, so both versions round
+    /// identically; the fast one only runs the same loops on wider registers.
+    fn update(&mut self, params: &VmdParams) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features `update_avx2` is compiled for.
+            return unsafe { self.update_avx2(params) };
+        }
+        self.sweep(params)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn update_avx2(&mut self, params: &VmdParams) -> f64 {
+        self.sweep(params)
+    }
+
+    /// Every mode's Wiener-filter update and centre frequency, the dual step; returns the
+    /// update size.
+    #[inline(always)]
+    fn sweep(&mut self, params: &VmdParams) -> f64 {
         let (n, k) = (self.n, self.k);
         for m in 0..k {
             // Accumulator of the other modes: newest of m-1 in, previous of m out.
@@ -228,9 +249,11 @@ impl VmdPlanner {
         if params.tau != 0.0 {
             self.dual_ascent(params.tau);
         }
+        self.update_size()
     }
 
     /// Power-weighted mean frequency of mode `m`'s newest spectrum.
+    #[inline(always)]
     fn centre_frequency(&mut self, m: usize) -> f64 {
         let n = self.n;
         let mode = &self.u_new[m * n..(m + 1) * n];
@@ -241,14 +264,16 @@ impl VmdPlanner {
             .zip(mode)
             .zip(&self.freqs)
         {
-            let a = numpy_abs(*c);
-            *p = a * a;
+            // numpy squares |u| (a scaled hypot); re² + im² differs by about one rounding,
+            // which keeps us within ~1e-15 of vmdpy and spares a division and a sqrt.
+            *p = c.norm_sqr();
             *w = f * *p;
         }
         pairwise_sum(&self.weighted) / pairwise_sum(&self.power)
     }
 
     /// lambda += tau * (sum of modes - f_hat).
+    #[inline(always)]
     fn dual_ascent(&mut self, tau: f64) {
         let n = self.n;
         for j in 0..n {
@@ -262,30 +287,25 @@ impl VmdPlanner {
     }
 
     /// vmdpy's convergence measure: eps + sum over modes of |u_new - u_old|^2 / T.
+    ///
+    /// Summed in eight lanes rather than BLAS's order: this only decides when to stop.
+    #[inline(always)]
     fn update_size(&self) -> f64 {
         let inv_t = 1.0 / (2 * self.n) as f64;
         let mut u_diff = f64::EPSILON;
         for m in 0..self.k {
             let range = m * self.n..(m + 1) * self.n;
-            let sq: f64 = self.u_new[range.clone()]
-                .iter()
-                .zip(&self.u_old[range])
-                .map(|(a, b)| (a - b).norm_sqr())
-                .sum();
-            u_diff += inv_t * sq;
+            let mut lanes = [0.0f64; 8];
+            let pairs = self.u_new[range.clone()]
+                .chunks(8)
+                .zip(self.u_old[range].chunks(8));
+            for (a, b) in pairs {
+                for ((lane, x), y) in lanes.iter_mut().zip(a).zip(b) {
+                    *lane += (x - y).norm_sqr();
+                }
+            }
+            u_diff += inv_t * lanes.iter().sum::<f64>();
         }
         u_diff.abs()
     }
-}
-
-/// |c| as numpy computes it: larger * sqrt(fma(ratio, ratio, 1)).
-#[inline]
-fn numpy_abs(c: Complex64) -> f64 {
-    let (re, im) = (c.re.abs(), c.im.abs());
-    let (larger, smaller) = if re >= im { (re, im) } else { (im, re) };
-    if larger == 0.0 {
-        return 0.0;
-    }
-    let ratio = smaller / larger;
-    larger * ratio.mul_add(ratio, 1.0).sqrt()
 }
