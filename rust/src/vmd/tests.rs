@@ -288,25 +288,3 @@ fn bad_trailing_configs_are_rejected() {
     let short = vmd_trailing(&series[..10], &trailing_cfg(20, 1, 1)).unwrap();
     assert!(short.last_values.iter().all(|x| x.is_nan()));
 }
-
-#[test]
-#[ignore = "timing probe, run by hand"]
-fn timing_probe() {
-    let series = random_walk(4127, 21)
-        .iter()
-        .map(|x| x * 100.0)
-        .collect::<Vec<_>>();
-    let cfg = trailing_cfg(128, 1, 1);
-    let start = std::time::Instant::now();
-    vmd_trailing(&series, &cfg).unwrap();
-    let per = start.elapsed().as_secs_f64() / 4000.0;
-    let mut planner = VmdPlanner::new(128, 3).unwrap();
-    let iters: usize = (0..200)
-        .map(|i| planner.run(&series[i..i + 128], &cfg.params).unwrap())
-        .sum();
-    println!(
-        "{:.1} us/window, mean iterations {}",
-        per * 1e6,
-        iters as f64 / 200.0
-    );
-}

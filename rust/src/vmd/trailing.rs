@@ -151,6 +151,9 @@ fn compute_anchors(
     last: &mut [f64],
     freq: &mut [f64],
 ) -> CoreResult<()> {
+    if anchors.is_empty() {
+        return Ok(());
+    }
     let k = cfg.params.k;
     let span = CHUNK_WINDOWS * k;
     let chunks = last
