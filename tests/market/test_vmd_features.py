@@ -3,6 +3,8 @@ equal in batch and streaming form, and strict about bad input."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +176,27 @@ def test_strided_input_gives_the_same_rows() -> None:
         stack(vmd_features(series, window=16, k=2), 2),
         stack(vmd_features(doubled, window=16, k=2), 2),
     )
+
+
+def test_batch_releases_the_gil(shared_data: Path) -> None:
+    """While Rust works in one thread, Python keeps running in another."""
+    path = shared_data / "history" / "bybit_linear_BTCUSDT_5m_2025.csv.gz"
+    series = np.log(pl.read_csv(path, columns=["close"], n_rows=40_000)["close"].to_numpy())
+    started = threading.Event()
+
+    def work() -> None:
+        started.set()
+        vmd_features(series, window=128, k=3, threads=1)
+
+    worker = threading.Thread(target=work)
+    begin = time.perf_counter()
+    worker.start()
+    started.wait()
+    last, max_gap = time.perf_counter(), 0.0
+    while worker.is_alive():
+        now = time.perf_counter()
+        max_gap, last = max(max_gap, now - last), now
+        time.sleep(0.001)
+    duration = time.perf_counter() - begin
+    assert duration > 0.2, "too little work to tell"
+    assert max_gap < 0.5 * duration, (max_gap, duration)
