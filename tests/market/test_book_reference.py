@@ -37,11 +37,21 @@ def split_messages(rows: BookLevelRows) -> list[BookLevelRows]:
     ]
 
 
-def assert_same_book(book: OrderBook, ref: ReferenceBook) -> None:
+def _as_ticks(levels: np.ndarray, tick: float) -> dict[int, float]:
+    ticks = np.rint(levels[:, 0] / tick).astype(np.int64)
+    return dict(zip(ticks.tolist(), levels[:, 1].tolist(), strict=True))
+
+
+def assert_same_book(book: OrderBook, ref: ReferenceBook, *, prices: bool = False) -> None:
+    """Level by level: same ticks and sizes, best first; with `prices`, the same floats too."""
     bids, asks = book.depth(1_000_000)
-    rb, ra = ref.depth(1_000_000)
-    assert bids.tolist() == [list(x) for x in rb]
-    assert asks.tolist() == [list(x) for x in ra]
+    assert np.all(np.diff(bids[:, 0]) < 0) and np.all(np.diff(asks[:, 0]) > 0)
+    assert _as_ticks(bids, ref.tick_size) == ref.bids
+    assert _as_ticks(asks, ref.tick_size) == ref.asks
+    if prices:
+        rb, ra = ref.depth(1_000_000)
+        assert bids.tolist() == [list(x) for x in rb]
+        assert asks.tolist() == [list(x) for x in ra]
     assert book.is_valid == ref.valid
     assert book.last_update_id == ref.last_update_id
     assert asdict(book.stats()) == ref.counters
@@ -52,10 +62,10 @@ def check_stream(rows: BookLevelRows, ref_msgs: list[RefMessage], tick: float) -
     ref = ReferenceBook(tick)
     per_message = split_messages(rows)
     assert len(per_message) == len(ref_msgs)
-    for batch, msg in zip(per_message, ref_msgs, strict=True):
+    for k, (batch, msg) in enumerate(zip(per_message, ref_msgs, strict=True)):
         book.apply(batch)
         ref.apply(msg)
-        assert_same_book(book, ref)
+        assert_same_book(book, ref, prices=k % 500 == 0 or k == len(ref_msgs) - 1)
     return book
 
 
