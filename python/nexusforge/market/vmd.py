@@ -11,8 +11,8 @@ data never changes an earlier value) they decompose the trailing window ending a
 each mode's value at t and its centre frequency (cycles per sample), modes sorted by centre
 frequency ascending. Rows between anchors hold the latest anchor's values; rows before the first
 full window are NaN, and so is every row whose window holds a NaN or an infinity. The window
-must be even: vmdpy would drop its newest sample otherwise. An all-zero window has no spectrum
-to weigh, so its centre frequencies are NaN (0/0), as in vmdpy.
+must be even: vmdpy would drop its newest sample otherwise. An all-zero window converges at once
+and reports zero modes at the starting centre frequencies, as vmdpy does.
 
 Both faces call the same Rust code on the same window, so they agree to the last bit.
 """
