@@ -78,13 +78,12 @@ def loop_rows(rows: BookLevelRows, loops: int) -> BookLevelRows:
     )
 
 
-def _shift_ids(obj: dict, shift: int) -> None:
+def _shift_ids(obj: dict[str, object], shift: int) -> None:
     data = obj.get("data", obj)
+    assert isinstance(data, dict)
     for key in ("u", "U", "pu", "lastUpdateId"):
         if key in data:
             data[key] += shift
-    if key_snap := ("lastUpdateId" in obj):
-        del key_snap
 
 
 def loop_messages(stream: Stream, loops: int) -> list[bytes]:
@@ -106,7 +105,10 @@ def loop_messages(stream: Stream, loops: int) -> list[bytes]:
 
 
 class DictBook:
-    """Plain dict book with the same id rules (no validation of level values)."""
+    """Plain dict book with the same id rules, holding deltas until the snapshot they follow.
+
+    Levels are not validated (the Rust book does validate), so the comparison favours Python.
+    """
 
     def __init__(self, tick: float) -> None:
         self.tick = tick
@@ -114,6 +116,7 @@ class DictBook:
         self.asks: dict[int, float] = {}
         self.last = 0
         self.valid = False
+        self.held: list[tuple[int, int, bool, list[tuple[float, float, int]]]] = []
         self.level_updates = 0
 
     def apply(self, uid: int, prev: int, snap: bool, levels: list[tuple[float, float, int]]) -> None:
@@ -121,11 +124,21 @@ class DictBook:
             self.bids.clear()
             self.asks.clear()
             self.valid = True
-        elif not self.valid or uid <= self.last:
+            self._levels(uid, levels)
+            held, self.held = self.held, []
+            for h in held:
+                if h[0] > self.last and (h[1] <= self.last) and self.valid:
+                    self._levels(h[0], h[3])
             return
-        elif prev > self.last:
+        if self.valid and uid <= self.last:
+            return
+        if not self.valid or prev > self.last:
             self.valid = False
+            self.held.append((uid, prev, snap, levels))
             return
+        self._levels(uid, levels)
+
+    def _levels(self, uid: int, levels: list[tuple[float, float, int]]) -> None:
         tick = self.tick
         for price, qty, side in levels:
             book = self.bids if side == 1 else self.asks
