@@ -119,7 +119,9 @@ class DictBook:
         self.held: list[tuple[int, int, bool, list[tuple[float, float, int]]]] = []
         self.level_updates = 0
 
-    def apply(self, uid: int, prev: int, snap: bool, levels: list[tuple[float, float, int]]) -> None:
+    def apply(
+        self, uid: int, prev: int, snap: bool, levels: list[tuple[float, float, int]]
+    ) -> None:
         if snap:
             self.bids.clear()
             self.asks.clear()
@@ -151,7 +153,9 @@ class DictBook:
         self.last = uid
 
 
-def python_messages(rows: BookLevelRows) -> list[tuple[int, int, bool, list[tuple[float, float, int]]]]:
+def python_messages(
+    rows: BookLevelRows,
+) -> list[tuple[int, int, bool, list[tuple[float, float, int]]]]:
     """Rows as Python lists per message (the Python book's pre-parsed input; untimed)."""
     ends = (np.flatnonzero(rows.flags & FLAG_END) + 1).tolist()
     price, qty, side = rows.price.tolist(), rows.qty.tolist(), rows.side.tolist()
@@ -223,7 +227,8 @@ def bench_stream(s: Stream) -> dict[str, float]:
 
 def main() -> None:
     print(f"machine: {platform.platform()} {platform.machine()} cpus={os.cpu_count()}")
-    print(f"python {sys.version.split()[0]} numpy {np.__version__} nexusforge {nexusforge.__version__}")
+    versions = f"numpy {np.__version__} nexusforge {nexusforge.__version__}"
+    print(f"python {sys.version.split()[0]} {versions}")
     results = [bench_stream(s) for s in load_streams()]
     total = {k: sum(r[k] for r in results) for k in results[0]}
     rust_rate = total["rust_levels"] / total["rust_s"]

@@ -2,15 +2,15 @@
 
 from typing import final
 
+import numpy as np
+import numpy.typing as npt
+
 class CoreInputError(ValueError): ...
 class CoreMalformedError(ValueError): ...
 
 def core_version() -> str: ...
 
 # ---- book (rust/src/book) ----
-import numpy as np
-import numpy.typing as npt
-
 _RowArrays = tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],

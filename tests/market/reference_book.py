@@ -238,9 +238,7 @@ def bybit_message(line: bytes) -> RefMessage:
     d = obj["data"]
     snap = obj["type"] == "snapshot"
     ts = obj["ts"] * 1_000_000
-    return RefMessage(
-        d["u"], 0 if snap else d["u"] - 1, snap, _levels(d["b"], d["a"]), ts, ts
-    )
+    return RefMessage(d["u"], 0 if snap else d["u"] - 1, snap, _levels(d["b"], d["a"]), ts, ts)
 
 
 def binance_lines(shared_data: Path) -> tuple[list[bytes], np.ndarray]:
@@ -264,6 +262,4 @@ def binance_message(body: bytes, local_ts: int) -> RefMessage | None:
     if d["e"] != "depthUpdate":
         return None
     prev = d.get("pu", d["U"] - 1)
-    return RefMessage(
-        d["u"], prev, False, _levels(d["b"], d["a"]), d["E"] * 1_000_000, local_ts
-    )
+    return RefMessage(d["u"], prev, False, _levels(d["b"], d["a"]), d["E"] * 1_000_000, local_ts)

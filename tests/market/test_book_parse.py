@@ -11,7 +11,6 @@ from reference_book import binance_lines, bybit_lines
 from nexusforge.errors import BookError
 from nexusforge.market.book import (
     STATUS_BOOK,
-    STATUS_MALFORMED,
     STATUS_OTHER,
     OrderBook,
     parse_book_messages,

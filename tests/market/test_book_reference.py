@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_book import (
-    RefMessage,
     ReferenceBook,
+    RefMessage,
     binance_lines,
     binance_message,
     bybit_lines,
@@ -101,7 +101,10 @@ def test_replay_equals_streaming_on_real_data(shared_data: Path) -> None:
     for k, batch in enumerate(split_messages(rows)):
         book.apply(batch)
         bids, asks = book.depth(depth)
-        for side_px, side_qty, levels in ((top.bid_px, top.bid_qty, bids), (top.ask_px, top.ask_qty, asks)):
+        for side_px, side_qty, levels in (
+            (top.bid_px, top.bid_qty, bids),
+            (top.ask_px, top.ask_qty, asks),
+        ):
             want_px = np.full(depth, np.nan)
             want_qty = np.full(depth, np.nan)
             want_px[: len(levels)] = levels[:, 0]

@@ -81,7 +81,8 @@ def test_crossed_book_is_invalid_until_snapshot() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [(100.0, -1.0, 1), (math.nan, 1.0, 1), (100.0, math.nan, -1), (100.0, 1.0, 2), (0.0, 1.0, 1)]
+    "bad",
+    [(100.0, -1.0, 1), (math.nan, 1.0, 1), (100.0, math.nan, -1), (100.0, 1.0, 2), (0.0, 1.0, 1)],
 )
 def test_bad_level_rejects_whole_message(bad: tuple[float, float, int]) -> None:
     book = run(snap(10), RefMessage(11, 10, False, [(99.5, 0.0, 1), bad]))
@@ -117,7 +118,9 @@ def test_bad_input_raises_book_error() -> None:
     rows = rows_from_messages([snap(10)])
     fields = {k: getattr(rows, k) for k in BookLevelRows.__dataclass_fields__}
     with pytest.raises(BookError, match="dtype"):
-        OrderBook(0.5).apply(BookLevelRows(**{**fields, "price": fields["price"].astype(np.float32)}))
+        OrderBook(0.5).apply(
+            BookLevelRows(**{**fields, "price": fields["price"].astype(np.float32)})
+        )
     with pytest.raises(BookError, match="rows"):
         OrderBook(0.5).apply(BookLevelRows(**{**fields, "qty": fields["qty"][:-1]}))
     with pytest.raises(BookError, match="END"):

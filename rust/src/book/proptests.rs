@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::tests::rows_of;
+use super::tests::{rows_of, Msg};
 use super::*;
 
-type Msg = (i64, i64, bool, Vec<(f64, f64, i8)>);
+type TickLevels = Vec<(i64, f64)>;
 
 /// The rules written as plainly as possible.
 #[derive(Default)]
@@ -98,7 +98,7 @@ fn stream() -> impl Strategy<Value = Vec<Msg>> {
     })
 }
 
-fn side_levels(book: &OrderBook, n: usize) -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
+fn side_levels(book: &OrderBook, n: usize) -> (TickLevels, TickLevels) {
     let tick = |(p, q): Level| (((p / book.tick_size()).round()) as i64, q);
     let (b, a) = book.depth(n);
     (

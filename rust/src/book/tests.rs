@@ -1,7 +1,10 @@
 use super::*;
 
+/// A test message: (update_id, prev_update_id, snapshot, [(price, qty, side)]).
+pub(super) type Msg = (i64, i64, bool, Vec<(f64, f64, i8)>);
+
 /// Build rows for a list of messages: (update_id, prev_update_id, snapshot, levels).
-pub(super) fn rows_of(msgs: &[(i64, i64, bool, Vec<(f64, f64, i8)>)]) -> RowBuffer {
+pub(super) fn rows_of(msgs: &[Msg]) -> RowBuffer {
     let mut b = RowBuffer::default();
     for (i, (u, p, snap, levels)) in msgs.iter().enumerate() {
         let start = b.len();
@@ -21,13 +24,13 @@ pub(super) fn rows_of(msgs: &[(i64, i64, bool, Vec<(f64, f64, i8)>)]) -> RowBuff
     b
 }
 
-fn book_after(msgs: &[(i64, i64, bool, Vec<(f64, f64, i8)>)]) -> OrderBook {
+fn book_after(msgs: &[Msg]) -> OrderBook {
     let mut book = OrderBook::new(0.5).unwrap();
     book.apply_rows(&rows_of(msgs).as_rows()).unwrap();
     book
 }
 
-fn snap(u: i64) -> (i64, i64, bool, Vec<(f64, f64, i8)>) {
+fn snap(u: i64) -> Msg {
     (
         u,
         0,
