@@ -271,27 +271,37 @@ impl OrderBook {
 
     /// Validate every level of a message before any of it is applied.
     fn levels_ok(&self, lv: &Levels<'_>) -> bool {
-        lv.iter().all(|(p, q, s)| {
-            (s == 1 || s == -1)
-                && p.is_finite()
-                && p > 0.0
-                && q.is_finite()
-                && q >= 0.0
-                && p / self.tick_size <= MAX_TICK
-        })
+        let mut ok = true;
+        // One branch-free pass: this runs on every level, so no early exit per row.
+        for i in 0..lv.price.len() {
+            let (p, q, s) = (lv.price[i], lv.qty[i], lv.side[i]);
+            let good = (s == 1 || s == -1)
+                & p.is_finite()
+                & (p > 0.0)
+                & q.is_finite()
+                & (q >= 0.0)
+                & (p / self.tick_size <= MAX_TICK);
+            ok &= good | (lv.flags[i] & FLAG_EMPTY != 0);
+        }
+        ok
     }
 
     #[inline]
     fn apply_levels(&mut self, lv: &Levels<'_>) {
-        for (p, q, s) in lv.iter() {
-            let tick = (p / self.tick_size).round() as i64;
-            if s == 1 {
-                self.bids.set(tick, q);
-            } else {
-                self.asks.set(tick, q);
+        let mut applied = 0u64;
+        for i in 0..lv.price.len() {
+            if lv.flags[i] & FLAG_EMPTY != 0 {
+                continue;
             }
-            self.counters.level_updates += 1;
+            let tick = (lv.price[i] / self.tick_size).round() as i64;
+            if lv.side[i] == 1 {
+                self.bids.set(tick, lv.qty[i]);
+            } else {
+                self.asks.set(tick, lv.qty[i]);
+            }
+            applied += 1;
         }
+        self.counters.level_updates += applied;
     }
 
     fn price(&self, tick: i64) -> f64 {

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::rows::{BookRows, FLAG_EMPTY};
+use super::rows::BookRows;
 
 const MAX_MESSAGES: usize = 4096;
 const MAX_ROWS: usize = 1 << 20;
@@ -26,14 +26,6 @@ impl<'a> Levels<'a> {
             side: &rows.side[start..end],
             flags: &rows.flags[start..end],
         }
-    }
-
-    /// (price, qty, side) of every non-empty row.
-    pub fn iter(&self) -> impl Iterator<Item = (f64, f64, i8)> + 'a {
-        let (p, q, s, f) = (self.price, self.qty, self.side, self.flags);
-        (0..p.len())
-            .filter(move |&i| f[i] & FLAG_EMPTY == 0)
-            .map(move |i| (p[i], q[i], s[i]))
     }
 }
 
