@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nexusforge.errors import DataError
 from nexusforge.market.batch import event_features
 from nexusforge.market.features import FeatureConfig, TradeArrays, replay_events
 from nexusforge.testing import assert_frames_match
@@ -16,7 +18,15 @@ CFG = FeatureConfig(tick_size=0.5, windows_ns=(100_000_000, 1_000_000_000))
 
 
 def trades_frame(t: TradeArrays) -> pl.DataFrame:
-    return pl.DataFrame({"exch_ts": t.exch_ts, "price": t.price, "qty": t.qty, "side": t.side})
+    return pl.DataFrame(
+        {
+            "exch_ts": t.exch_ts,
+            "local_ts": t.local_ts,
+            "price": t.price,
+            "qty": t.qty,
+            "side": t.side,
+        }
+    )
 
 
 def stream_frame(top: SyntheticTop, trades: TradeArrays, cfg: FeatureConfig) -> pl.DataFrame:
@@ -34,15 +44,16 @@ def test_batch_equals_stream_on_random_books(data: tuple[SyntheticTop, TradeArra
 def _cut(top: SyntheticTop, trades: TradeArrays, t: int, seed: int):  # type: ignore[no-untyped-def]
     """Perturb every book message and trade stamped after t."""
     rng = np.random.default_rng(seed)
-    bl, tl = top.exch_ts > t, trades.exch_ts > t
+    bl, tl = top.local_ts > t, trades.local_ts > t
     scale_b = np.where(bl[:, None], rng.uniform(0.5, 2.0, top.bid_qty.shape), 1.0)
     top2 = SyntheticTop(
-        top.exch_ts, top.valid ^ (bl & (rng.random(len(bl)) < 0.5)),
+        top.exch_ts, top.local_ts, top.valid ^ (bl & (rng.random(len(bl)) < 0.5)),
         top.bid_px + np.where(bl[:, None], 0.5, 0.0), top.bid_qty * scale_b,
         top.ask_px, top.ask_qty / scale_b,
     )  # fmt: skip
     trades2 = TradeArrays(
-        trades.exch_ts, trades.price + np.where(tl, rng.integers(-4, 5, len(tl)) * 0.5, 0.0),
+        trades.exch_ts, trades.local_ts,
+        trades.price + np.where(tl, rng.integers(-4, 5, len(tl)) * 0.5, 0.0),
         trades.qty * np.where(tl, 3.0, 1.0),
         np.where(tl, -trades.side, trades.side).astype(np.int8),
     )  # fmt: skip
@@ -55,25 +66,26 @@ def test_changing_the_future_changes_nothing_before(
     data: tuple[SyntheticTop, TradeArrays], frac: float, seed: int
 ) -> None:
     top, trades = data
-    ts = np.concatenate([top.exch_ts, trades.exch_ts])
+    ts = np.concatenate([top.local_ts, trades.local_ts])
     if ts.size == 0:
         return
     t = int(np.quantile(ts, frac))
     top2, trades2 = _cut(top, trades, t, seed)
     a = event_features(top, trades_frame(trades), CFG)
     b = event_features(top2, trades_frame(trades2), CFG)
-    past = pl.col("exch_ts") <= t
+    past = pl.col("local_ts") <= t
     assert_frames_match(a.filter(past), b.filter(past), atol=0.0)
 
 
 def test_window_values_by_hand() -> None:
     """Two trades 0.5 s apart: the 1 s window holds both, the 100 ms window only the last."""
     top = SyntheticTop(
-        np.array([0], dtype=np.int64), np.array([True]),
+        np.array([0], dtype=np.int64), np.array([0], dtype=np.int64), np.array([True]),
         np.array([[99.0]]), np.array([[3.0]]), np.array([[101.0]]), np.array([[1.0]]),
     )  # fmt: skip
     trades = TradeArrays(
-        np.array([0, 500_000_000], dtype=np.int64), np.array([100.0, 100.5]),
+        np.array([0, 400_000_000], dtype=np.int64), np.array([0, 500_000_000], dtype=np.int64),
+        np.array([100.0, 100.5]),
         np.array([2.0, 1.0]), np.array([1, -1], dtype=np.int8),
     )  # fmt: skip
     cfg = FeatureConfig(tick_size=0.5, depths=(1,), windows_ns=(100_000_000, 1_000_000_000))
@@ -87,3 +99,39 @@ def test_window_values_by_hand() -> None:
     assert last["clv_1s"] == 1.0  # the last trade is at the high of the window
     assert np.isnan(last["clv_100ms"])  # one trade: high == low
     assert last["trade_intensity_1s"] == 2.0 and last["trade_intensity_100ms"] == 10.0
+
+
+def _one_level_top(local_ts: list[int], exch_ts: list[int], bids: list[float]) -> SyntheticTop:
+    n = len(local_ts)
+    return SyntheticTop(
+        np.array(exch_ts, dtype=np.int64), np.array(local_ts, dtype=np.int64),
+        np.ones(n, dtype=bool), np.array(bids)[:, None], np.ones((n, 1)),
+        np.array(bids)[:, None] + 1.0, np.ones((n, 1)),
+    )  # fmt: skip
+
+
+def test_events_follow_the_receive_clock_not_venue_stamps() -> None:
+    """Venue stamps run backwards here; rows, windows and OFI follow local_ts (arrival order)."""
+    top = _one_level_top([0, 10, 20], [30, 5, 25], [100.0, 101.0, 100.0])
+    trades = TradeArrays(
+        np.array([0], dtype=np.int64), np.array([10], dtype=np.int64),
+        np.array([100.5]), np.array([1.0]), np.array([1], dtype=np.int8),
+    )  # fmt: skip
+    cfg = FeatureConfig(tick_size=0.5, depths=(1,), windows_ns=(15,))
+    batch = event_features(top, trades_frame(trades), cfg)
+    stream = stream_frame(top, trades, cfg)
+    assert_frames_match(batch, stream)
+    assert batch["local_ts"].to_list() == [0, 10, 10, 20]
+    assert batch["exch_ts"].to_list() == [30, 5, 0, 25]
+    assert batch["kind"].to_list() == [0, 0, 1, 0]  # book first on a tie
+    # OFI e_n: message 2 vs 1 (both sides up a tick: +2), message 3 vs 2 (both down: −2).
+    assert batch["ofi_15ns"].to_list() == [0.0, 2.0, 2.0, -2.0 + 2.0]
+
+
+def test_a_receive_clock_that_goes_back_is_refused() -> None:
+    top = _one_level_top([0, 10, 5], [0, 10, 5], [100.0, 100.0, 100.0])
+    trades = TradeArrays(*(np.array([], dtype=d) for d in ("i8", "i8", "f8", "f8", "i1")))
+    with pytest.raises(DataError, match="book local_ts goes back at row 2"):
+        event_features(top, trades_frame(trades), CFG)
+    with pytest.raises(DataError, match="book local_ts goes back at row 2"):
+        replay_events(top, trades, CFG)

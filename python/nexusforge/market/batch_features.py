@@ -1,8 +1,11 @@
 """Event features (see `features.py` for the definitions) over a whole history, in polars.
 
-Equal to `FeatureStream` fed the same events: the same merge order, the same running sums and
-window starts found by `search_sorted` on `exch_ts`. Must never look ahead: rolling max/min use an
-open window strictly before t plus a running max within the tie group up to the row itself.
+Equal to `FeatureStream` fed the same events: the same event clock (`local_ts`, the receive
+time; book before trade on ties, each source in input order), the same running sums and window
+starts found by `search_sorted` on `local_ts`. The merge places each row at its final position
+by counting the other source's earlier rows (`search_sorted`), so no sort is needed. Must never
+look ahead: rolling max/min use an open window strictly before t plus a running max within the
+tie group up to the row itself.
 """
 
 from __future__ import annotations
@@ -15,23 +18,35 @@ import polars as pl
 
 from nexusforge.errors import DataError
 from nexusforge.market.features import (
+    CLOCK_COLUMNS,
     KIND_BOOK,
     KIND_TRADE,
     NS_PER_S,
     FeatureConfig,
+    check_clock,
     window_label,
 )
+from nexusforge.market.vmd import vmd_features
 
 
 class TopLevelsLike(Protocol):
     """Top of book after each book message (the shape of `book.replay_top_levels`)."""
 
-    exch_ts: npt.NDArray[np.int64]
-    valid: npt.NDArray[np.bool_]
-    bid_px: npt.NDArray[np.float64]
-    bid_qty: npt.NDArray[np.float64]
-    ask_px: npt.NDArray[np.float64]
-    ask_qty: npt.NDArray[np.float64]
+    # Read-only members, so frozen dataclasses such as `book.TopLevels` satisfy it.
+    @property
+    def exch_ts(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def local_ts(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def valid(self) -> npt.NDArray[np.bool_]: ...
+    @property
+    def bid_px(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def bid_qty(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def ask_px(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def ask_qty(self) -> npt.NDArray[np.float64]: ...
 
 
 def _level_sum(qty: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
@@ -44,7 +59,7 @@ def _level_sum(qty: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
 
 
 def book_frame(top: TopLevelsLike, cfg: FeatureConfig) -> pl.DataFrame:
-    """One row per book message: exch_ts, level 1 (NaN when invalid) and the imbalance sums."""
+    """One row per book message: clock, level 1 (NaN when invalid) and the imbalance sums."""
     n = len(top.exch_ts)
     width = top.bid_px.shape[1] if top.bid_px.ndim == 2 else 0
     if top.bid_px.shape != (n, width) or top.ask_qty.shape != (n, width):
@@ -52,7 +67,9 @@ def book_frame(top: TopLevelsLike, cfg: FeatureConfig) -> pl.DataFrame:
     if width == 0:
         raise DataError("top levels have no depth")
     ok = top.valid.astype(bool) & ~np.isnan(top.bid_px[:, 0]) & ~np.isnan(top.ask_px[:, 0])
+    check_clock("book", top.local_ts)
     cols: dict[str, npt.NDArray[np.generic]] = {
+        "local_ts": top.local_ts.astype(np.int64),
         "exch_ts": top.exch_ts.astype(np.int64),
         "ok": ok,
     }
@@ -97,20 +114,45 @@ def _book_features(book: pl.DataFrame, cfg: FeatureConfig) -> pl.DataFrame:
         pl.when(ok & pok).then(e).otherwise(0.0).alias("e_ofi"),
         pl.when(ok & pok).then(r * r).otherwise(0.0).alias("r2"),
     ]
-    return book.select("exch_ts", *exprs)
+    out = book.select("local_ts", "exch_ts", *exprs)
+    if cfg.vmd is None:
+        return out
+    # polars `log` is libm's, bit-equal to the streaming side's `math.log`.
+    log_mid = book.select(pl.when(ok).then(mid.log()).otherwise(nan).alias("x"))["x"].to_numpy()
+    v = cfg.vmd
+    feats = vmd_features(log_mid, v.window, v.stride, v.k, v.alpha, v.tol, v.max_iter)
+    return out.with_columns(pl.DataFrame(feats))
 
 
 def merge_events(book: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
-    """Book rows and trade rows on one clock: by exch_ts, book before trade, input order kept."""
-    b = book.with_columns(kind=pl.lit(KIND_BOOK, pl.Int8), src=pl.int_range(pl.len()))
+    """Book rows and trade rows on one clock: by local_ts, book before trade, input order kept.
+
+    Both inputs must be non-decreasing in `local_ts`; row i of the book lands at i + (trades
+    stamped before it), trade j at j + (book rows stamped at or before it).
+    """
+    if "local_ts" not in trades.columns:
+        raise DataError("trades need a local_ts column (the receive clock; exch_ts if none)")
     t = trades.select(
+        pl.col("local_ts").cast(pl.Int64),
         pl.col("exch_ts").cast(pl.Int64),
         pl.col("price").cast(pl.Float64),
         pl.col("qty").cast(pl.Float64),
         pl.col("side").cast(pl.Int8),
-    ).with_columns(kind=pl.lit(KIND_TRADE, pl.Int8), src=pl.int_range(pl.len()))
-    ev = pl.concat([b, t], how="diagonal")
-    return ev.sort(["exch_ts", "kind", "src"], maintain_order=True).drop("src")
+    )
+    tb, tt = book["local_ts"].to_numpy(), t["local_ts"].to_numpy()
+    check_clock("book", tb)
+    check_clock("trades", tt)
+    pos = np.concatenate(
+        [
+            np.arange(len(tb)) + np.searchsorted(tt, tb, side="left"),
+            np.arange(len(tt)) + np.searchsorted(tb, tt, side="right"),
+        ]
+    )
+    order = np.empty(len(pos), dtype=np.int64)
+    order[pos] = np.arange(len(pos))
+    b = book.with_columns(kind=pl.lit(KIND_BOOK, pl.Int8))
+    ev = pl.concat([b, t.with_columns(kind=pl.lit(KIND_TRADE, pl.Int8))], how="diagonal")
+    return ev[order]
 
 
 def _check_trades(trades: pl.DataFrame) -> None:
@@ -124,7 +166,7 @@ def _check_trades(trades: pl.DataFrame) -> None:
 def _window_exprs(cfg: FeatureConfig, w: int) -> list[pl.Expr]:
     """Windowed features as cum[i] − cum_before[first index with ts > t − w]."""
     lab = window_label(w)
-    start = pl.col("exch_ts").search_sorted(pl.col("exch_ts") - w, side="right")
+    start = pl.col("local_ts").search_sorted(pl.col("local_ts") - w, side="right")
 
     def win(c: str) -> pl.Expr:
         return pl.col(c) - pl.col(f"{c}_b").gather(start)
@@ -145,44 +187,43 @@ def _window_exprs(cfg: FeatureConfig, w: int) -> list[pl.Expr]:
 
 
 def event_features(top: TopLevelsLike, trades: pl.DataFrame, cfg: FeatureConfig) -> pl.DataFrame:
-    """All event features, one row per event: exch_ts, kind (0 book, 1 trade), then features."""
+    """All event features, one row per event: `CLOCK_COLUMNS` (local_ts, exch_ts, kind: 0 book,
+    1 trade), then `cfg.feature_names()`. `trades` needs local_ts, exch_ts, price, qty, side."""
     _check_trades(trades)
     ev = merge_events(_book_features(book_frame(top, cfg), cfg), trades)
-    ts = ev["exch_ts"]
-    if not ts.is_sorted():
-        raise DataError("exch_ts is not sorted after merging")  # pragma: no cover - sort above
+    return _features_plan(ev.lazy(), cfg).collect()
+
+
+def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
+    """Windowed features over merged events (one lazy query)."""
     book_cols = [f"imb_{d}" for d in cfg.depths] + ["spread_ticks", "microprice_dev_bps"]
+    book_cols += cfg.vmd.names() if cfg.vmd is not None else []
     is_trade = pl.col("kind") == KIND_TRADE
     ev = ev.with_columns(
-        *[pl.col(c).forward_fill() for c in book_cols],
-        pl.col("e_ofi").fill_null(0.0),
-        pl.col("r2").fill_null(0.0),
+        *[pl.col(c).forward_fill().fill_null(float("nan")) for c in book_cols],
         sv=pl.when(is_trade).then(pl.col("side").cast(pl.Float64) * pl.col("qty")).otherwise(0.0),
         v=pl.when(is_trade).then(pl.col("qty")).otherwise(0.0),
         nt=is_trade.cast(pl.Int64),
         last_px=pl.col("price").forward_fill(),
-    ).with_columns(
-        *[pl.col(c).fill_null(float("nan")) for c in book_cols],
-        grp_hi=pl.col("price").cum_max().forward_fill().over("exch_ts"),
-        grp_lo=pl.col("price").cum_min().forward_fill().over("exch_ts"),
+        grp_hi=pl.col("price").cum_max().forward_fill().over("local_ts"),
+        grp_lo=pl.col("price").cum_min().forward_fill().over("local_ts"),
     )
     cum = {"c_e": "e_ofi", "c_sv": "sv", "c_v": "v", "c_r2": "r2", "c_n": "nt"}
-    ev = ev.with_columns([pl.col(s).cum_sum().alias(c) for c, s in cum.items()])
+    src = {"e_ofi": pl.col("e_ofi").fill_null(0.0), "r2": pl.col("r2").fill_null(0.0)}
+    ev = ev.with_columns([src.get(s, pl.col(s)).cum_sum().alias(c) for c, s in cum.items()])
     # The sum before each row is the previous running sum itself (c − inc is not bit-equal).
     ev = ev.with_columns(
-        [pl.col(c).shift(1, fill_value=0).alias(f"{c}_b") for c in cum],
-    )
-    ev = ev.with_columns(
+        *[pl.col(c).shift(1, fill_value=0).alias(f"{c}_b") for c in cum],
         *[
-            pl.col("price").rolling_max_by("exch_ts", f"{w}i", closed="none").alias(f"hi_{lab}")
+            pl.col("price").rolling_max_by("local_ts", f"{w}i", closed="none").alias(f"hi_{lab}")
             for w, lab in ((w, window_label(w)) for w in cfg.windows_ns)
         ],
         *[
-            pl.col("price").rolling_min_by("exch_ts", f"{w}i", closed="none").alias(f"lo_{lab}")
+            pl.col("price").rolling_min_by("local_ts", f"{w}i", closed="none").alias(f"lo_{lab}")
             for w, lab in ((w, window_label(w)) for w in cfg.windows_ns)
         ],
     )
-    out = ev.select(
-        "exch_ts", "kind", *book_cols, *[e for w in cfg.windows_ns for e in _window_exprs(cfg, w)]
+    windows = [e for w in cfg.windows_ns for e in _window_exprs(cfg, w)]
+    return ev.select(*CLOCK_COLUMNS, *book_cols, *windows).select(
+        *CLOCK_COLUMNS, *cfg.feature_names()
     )
-    return out.select("exch_ts", "kind", *cfg.feature_names())

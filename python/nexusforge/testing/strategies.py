@@ -16,6 +16,7 @@ class SyntheticTop:
     """Top levels after each book message, shaped like `book.replay_top_levels` output."""
 
     exch_ts: npt.NDArray[np.int64]
+    local_ts: npt.NDArray[np.int64]
     valid: npt.NDArray[np.bool_]
     bid_px: npt.NDArray[np.float64]
     bid_qty: npt.NDArray[np.float64]
@@ -27,6 +28,13 @@ def _times(rng: np.random.Generator, n: int, start: int, max_gap_ns: int) -> npt
     """Non-decreasing stamps with many ties (gap 0 about a third of the time)."""
     gaps = rng.integers(0, max_gap_ns, n) * (rng.random(n) > 0.33)
     return (start + np.cumsum(gaps)).astype(np.int64)
+
+
+def _venue_stamps(
+    rng: np.random.Generator, local_ts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Venue stamps some random latency (0–20 ms) before receipt: not monotonic, like Binance."""
+    return (local_ts - rng.integers(0, 20_000_000, len(local_ts))).astype(np.int64)
 
 
 @st.composite
@@ -55,11 +63,14 @@ def book_and_trades(
         arr[ask_missing] = np.nan
     valid = rng.random(nb) > 0.1
     span = 3_000_000_000
+    book_ts = _times(rng, nb, 0, span // max(nb, 1) + 1)
     top = SyntheticTop(
-        _times(rng, nb, 0, span // max(nb, 1) + 1), valid, bid_px, bid_qty, ask_px, ask_qty
+        _venue_stamps(rng, book_ts), book_ts, valid, bid_px, bid_qty, ask_px, ask_qty
     )
+    trade_ts = _times(rng, nt, 0, span // max(nt, 1) + 1)
     trades = TradeArrays(
-        _times(rng, nt, 0, span // max(nt, 1) + 1),
+        _venue_stamps(rng, trade_ts),
+        trade_ts,
         (1000.0 + tick * rng.integers(-20, 21, nt)).astype(np.float64),
         rng.integers(1, 100, nt) / 100.0,
         rng.choice(np.array([1, -1], dtype=np.int8), nt),
