@@ -40,8 +40,8 @@ test-rust:
 	cargo test --quiet --manifest-path rust/Cargo.toml
 
 lint:
-	$(VENV)/bin/ruff check python tests benchmarks scripts
-	$(VENV)/bin/ruff format --check python tests benchmarks scripts
+	$(VENV)/bin/ruff check python tests benchmarks scripts examples
+	$(VENV)/bin/ruff format --check python tests benchmarks scripts examples
 	cargo fmt --manifest-path rust/Cargo.toml -- --check
 	cargo clippy --quiet --manifest-path rust/Cargo.toml --all-targets -- -D warnings
 
