@@ -154,3 +154,7 @@ def version() -> None:
 def main() -> None:
     """Entry point of the `nexusforge` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()
