@@ -9,6 +9,17 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// Longest string (bytes) and most digits the exact fast path takes.
+pub const FAST_MAX_LEN: usize = 16;
+/// At most 15 digits keeps the mantissa below 2^53 (exact in f64).
+pub const FAST_MAX_DIGITS: usize = 15;
+
+/// `mant / 10^scale` for an exact mantissa (at most `FAST_MAX_DIGITS` digits, so `scale` < 16).
+#[inline]
+pub fn scaled(mant: u64, scale: usize) -> f64 {
+    mant as f64 / POW10[scale]
+}
+
 /// Parse a decimal string; `None` when it is not a number.
 #[inline]
 pub fn parse_f64(s: &str) -> Option<f64> {
@@ -17,8 +28,7 @@ pub fn parse_f64(s: &str) -> Option<f64> {
 
 #[inline]
 fn fast_path(b: &[u8]) -> Option<f64> {
-    // At most 15 digits keeps the mantissa below 2^53 (exact in f64).
-    if b.is_empty() || b.len() > 16 {
+    if b.is_empty() || b.len() > FAST_MAX_LEN {
         return None;
     }
     let mut mant: u64 = 0;
@@ -34,11 +44,11 @@ fn fast_path(b: &[u8]) -> Option<f64> {
             _ => return None,
         }
     }
-    if digits == 0 || digits > 15 {
+    if digits == 0 || digits > FAST_MAX_DIGITS {
         return None;
     }
     let scale = frac.map_or(0, |f| digits - f);
-    Some(mant as f64 / POW10[scale])
+    Some(scaled(mant, scale))
 }
 
 #[cfg(test)]

@@ -76,6 +76,32 @@ pub(crate) fn parse_into(
     local_ts: Option<&[i64]>,
     buf: &mut RowBuffer,
 ) -> CoreResult<ParseSummary> {
+    parse_all(messages, format, local_ts, buf, parse_one)
+}
+
+/// One message's parser: `Some(fields)` for a book message, `None` for another kind.
+type ParseOne =
+    fn(&[u8], BookFormat, Option<i64>, &mut RowBuffer) -> Result<Option<MessageFields>, String>;
+
+/// Split a buffer of newline-terminated messages: a final newline ends the last line rather
+/// than starting an empty one, blank lines count as (malformed) messages, `\r\n` is accepted.
+pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
+    if data.is_empty() {
+        return Vec::new();
+    }
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    body.split(|&c| c == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .collect()
+}
+
+fn parse_all(
+    messages: &[&[u8]],
+    format: BookFormat,
+    local_ts: Option<&[i64]>,
+    buf: &mut RowBuffer,
+    parse_one: ParseOne,
+) -> CoreResult<ParseSummary> {
     if let Some(ts) = local_ts {
         if ts.len() != messages.len() {
             return Err(CoreError::InvalidInput(format!(
@@ -116,6 +142,21 @@ pub(crate) fn parse_into(
 
 /// One message: `Some(fields)` for a book message (its levels pushed), `None` for another kind.
 fn parse_one(
+    msg: &[u8],
+    format: BookFormat,
+    local: Option<i64>,
+    buf: &mut RowBuffer,
+) -> Result<Option<MessageFields>, String> {
+    let start = buf.len();
+    if let Some(fields) = fast::parse(msg, format, local, buf) {
+        return Ok(Some(fields));
+    }
+    buf.truncate(start);
+    parse_serde(msg, format, local, buf)
+}
+
+/// The general path: sonic-rs with serde seeds, giving the exact error for any bad input.
+fn parse_serde(
     msg: &[u8],
     format: BookFormat,
     local: Option<i64>,
@@ -512,5 +553,8 @@ impl BinanceHead<'_> {
     }
 }
 
+#[cfg(test)]
+mod equivalence;
+mod fast;
 #[cfg(test)]
 mod tests;
