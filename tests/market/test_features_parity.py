@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from nexusforge.errors import DataError
 from nexusforge.market.batch import event_features
 from nexusforge.market.features import FeatureConfig, TradeArrays, replay_events
+from nexusforge.market.vmd import VmdFeatureConfig
 from nexusforge.testing import assert_frames_match
 from nexusforge.testing.strategies import SyntheticTop, book_and_trades
 
@@ -135,3 +136,17 @@ def test_a_receive_clock_that_goes_back_is_refused() -> None:
         event_features(top, trades_frame(trades), CFG)
     with pytest.raises(DataError, match="book local_ts goes back at row 2"):
         replay_events(top, trades, CFG)
+
+
+CFG_VMD = FeatureConfig(
+    tick_size=0.5, windows_ns=(1_000_000_000,), vmd=VmdFeatureConfig(window=16, stride=3, k=2)
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(book_and_trades())
+def test_vmd_of_log_mid_batch_equals_stream(data: tuple[SyntheticTop, TradeArrays]) -> None:
+    """Invalid books (NaN mid) inside a window make the row NaN on both sides alike."""
+    top, trades = data
+    batch = event_features(top, trades_frame(trades), CFG_VMD)
+    assert_frames_match(batch, stream_frame(top, trades, CFG_VMD))

@@ -20,6 +20,7 @@ from nexusforge.market.batch import event_features
 from nexusforge.market.book import OrderBook, replay_top_levels
 from nexusforge.market.events import FLAG_BEGIN, BookLevelRows
 from nexusforge.market.features import CLOCK_COLUMNS, FeatureConfig, FeatureStream
+from nexusforge.market.vmd import VmdFeatureConfig, vmd_features
 from nexusforge.testing import assert_frames_match
 
 S = 1_000_000_000
@@ -132,11 +133,13 @@ def test_binance_book_rows_are_mostly_valid(binance: Recording) -> None:
 
 
 def _perturb_after(rec: Recording, t: int, seed: int) -> Recording:
-    """Change every level row and trade received after t (sizes, prices, sides)."""
+    """Change every level row and trade received after t: level sizes (a third of the updates
+    become deletions, which moves the top of book), trade prices, sizes and sides."""
     rng = np.random.default_rng(seed)
     late = rec.rows.local_ts > t
-    qty = np.where(late & (rec.rows.qty > 0), rec.rows.qty * rng.uniform(0.5, 2.0, late.size),
-                   rec.rows.qty)  # fmt: skip
+    scaled = rec.rows.qty * rng.uniform(0.5, 2.0, late.size)
+    scaled[rng.random(late.size) < 0.3] = 0.0
+    qty = np.where(late, scaled, rec.rows.qty)
     rows = replace(rec.rows, qty=qty)
     after = pl.col("local_ts") > t
     n = rec.trades.height
@@ -183,3 +186,30 @@ def test_windowed_sums_match_exact_sums(binance: Recording) -> None:
         exact = math.fsum(sv[a:k] * v[a:k]) / math.fsum(v[a:k])
         worst = max(worst, abs(got[i] - exact))
     assert worst < 1e-12
+
+
+CFG_VMD = replace(CFG_BTC, vmd=VmdFeatureConfig(window=64, stride=8, k=3))
+
+
+def test_binance_vmd_of_log_mid_batch_equals_stream(binance: Recording) -> None:
+    batch = batch_table(binance, CFG_VMD)
+    assert_frames_match(batch, stream_table(binance, CFG_VMD))
+    book = batch.filter(pl.col("kind") == 0)
+    assert book["vmd_mode0"].is_not_nan().sum() > 6000  # the real mid, decomposed
+    # Equal to decomposing log mid of the book messages directly, carried onto trade rows.
+    top = replay_top_levels(binance.rows, 0.1, 10)
+    ok = top.valid & ~np.isnan(top.bid_px[:, 0]) & ~np.isnan(top.ask_px[:, 0])
+    mid = pl.Series(np.where(ok, (top.bid_px[:, 0] + top.ask_px[:, 0]) / 2.0, np.nan)).log()
+    direct = vmd_features(mid.to_numpy(), 64, 8, 3)
+    np.testing.assert_array_equal(book["vmd_freq2"].to_numpy(), direct["vmd_freq2"])
+
+
+def test_binance_vmd_future_changes_nothing_before(binance: Recording) -> None:
+    ts = binance.rows.local_ts
+    a = batch_table(binance, CFG_VMD)
+    for frac, seed in ((0.3, 1), (0.8, 2)):
+        t = int(np.quantile(ts, frac))
+        b = batch_table(_perturb_after(binance, t, seed), CFG_VMD)
+        early = pl.col("local_ts") <= t
+        assert_frames_match(a.filter(early), b.filter(early), atol=0.0)
+        assert not a.filter(~early)["vmd_mode2"].equals(b.filter(~early)["vmd_mode2"])

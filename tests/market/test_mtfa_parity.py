@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from nexusforge.data.ingest import ingest
 from nexusforge.data.store import Store
 from nexusforge.market.batch import bar_features, bars_from_candles, mtfa_table, resample_bars
 from nexusforge.market.mtfa import Bar, MtfaConfig, MtfaStream
+from nexusforge.market.vmd import VmdFeatureConfig, vmd_features
 from nexusforge.testing import assert_frames_match
 
 MIN = 60_000_000_000
@@ -106,3 +108,34 @@ def test_changing_later_bars_changes_nothing_before(
     early = pl.col("close_ts") <= t
     assert_frames_match(a.filter(early), b.filter(early), atol=0.0)
     assert not a.filter(~early).equals(b.filter(~early)) or cut == part.height - 1
+
+
+CFG_VMD = replace(CFG, vmd=VmdFeatureConfig(window=32, stride=4, k=3))
+
+
+def test_vmd_of_log_close_batch_equals_stream(perp_1m: pl.DataFrame) -> None:
+    part = perp_1m.slice(7_000, 2 * 1440 + 23)
+    batch = mtfa_table(part, CFG_VMD)
+    assert_frames_match(batch, stream_table(part, CFG_VMD))
+    assert batch.columns == CFG_VMD.columns()
+    for lab in ("m1", "m15", "h1"):  # every timeframe is decomposed once warm
+        assert batch[f"{lab}_vmd_freq0"].is_not_nan().sum() > 0
+    direct = vmd_features(np.log(part["close"].to_numpy()), 32, 4, 3)
+    np.testing.assert_array_equal(batch["m1_vmd_mode1"].to_numpy(), direct["vmd_mode1"])
+
+
+def test_vmd_bar_features_change_nothing_before_a_cut(perp_1m: pl.DataFrame) -> None:
+    part = perp_1m.slice(20_000, 1600)
+    a = mtfa_table(part, CFG_VMD)
+    for cut, seed in ((400, 3), (1100, 4)):
+        t = int(part["close_ts"][cut])
+        k = pl.Series(np.random.default_rng(seed).uniform(0.99, 1.01, part.height))
+        later = pl.col("close_ts") > t
+        changed = part.with_columns(
+            pl.when(later).then(pl.col(c) * k).otherwise(pl.col(c)).alias(c)
+            for c in ("open", "high", "low", "close")
+        )
+        b = mtfa_table(changed, CFG_VMD)
+        early = pl.col("close_ts") <= t
+        assert_frames_match(a.filter(early), b.filter(early), atol=0.0)
+        assert not a.filter(~early)["m1_vmd_mode0"].equals(b.filter(~early)["m1_vmd_mode0"])

@@ -12,6 +12,7 @@ import polars as pl
 
 from nexusforge.errors import DataError
 from nexusforge.market.mtfa import BAR_FEATURES, MtfaConfig, tf_label
+from nexusforge.market.vmd import VmdFeatureConfig, vmd_features
 
 BAR_COLUMNS = (
     "open_ts",
@@ -109,12 +110,29 @@ def _resample_plan(bars: pl.LazyFrame, every_ns: int) -> pl.LazyFrame:
     )
 
 
-def bar_features(bars: pl.DataFrame, n_bars: int) -> pl.DataFrame:
+def bar_features(
+    bars: pl.DataFrame, n_bars: int, vmd: VmdFeatureConfig | None = None
+) -> pl.DataFrame:
     """`close_ts` and the bar features of `mtfa.py` for consecutive bars of one timeframe."""
-    return _features_plan(bars.lazy(), n_bars).collect()
+    return _features_plan(bars.lazy(), n_bars, vmd).collect()
 
 
-def _features_plan(bars: pl.LazyFrame, n_bars: int) -> pl.LazyFrame:
+def _vmd_column(v: VmdFeatureConfig) -> pl.Expr:
+    """VMD of log close as one struct column (polars `log` is libm's, as `math.log` is)."""
+    names = v.names()
+
+    def run(log_close: pl.Series) -> pl.Series:
+        feats = vmd_features(log_close.to_numpy(), v.window, v.stride, v.k, v.alpha, v.tol,
+                             v.max_iter)  # fmt: skip
+        return pl.DataFrame(feats).to_struct("vmd")
+
+    dtype = pl.Struct(dict.fromkeys(names, pl.Float64))
+    return pl.col("close").log().map_batches(run, return_dtype=dtype).alias("vmd")
+
+
+def _features_plan(
+    bars: pl.LazyFrame, n_bars: int, vmd: VmdFeatureConfig | None = None
+) -> pl.LazyFrame:
     """Lazy bar features (see `mtfa.py`)."""
     c, h, lo, v = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("volume")
     idx = pl.int_range(pl.len())
@@ -133,7 +151,8 @@ def _features_plan(bars: pl.LazyFrame, n_bars: int) -> pl.LazyFrame:
     s1, s2 = win("volume"), win("v2")
     var = (s2 - s1 * s1 / n_bars) / (n_bars - 1)
     vwap = pl.when(v > 0).then(pl.col("turnover") / v).otherwise(NAN)
-    return f.select(
+    extra = [_vmd_column(vmd)] if vmd is not None else []
+    out = f.select(
         "close_ts",
         "ret",
         pl.when(h != lo).then(((c - lo) - (h - c)) / (h - lo)).otherwise(NAN).alias("clv"),
@@ -147,12 +166,14 @@ def _features_plan(bars: pl.LazyFrame, n_bars: int) -> pl.LazyFrame:
         .alias("vol_z"),
         ((h - lo) / c).alias("range_close"),
         ((c - vwap) / vwap * 1e4).alias("vwap_dev_bps"),
+        *extra,
     ).with_columns(pl.col(BAR_FEATURES).fill_null(NAN))
+    return out.unnest("vmd") if vmd is not None else out
 
 
-def _prefixed(feats: pl.LazyFrame, every_ns: int) -> pl.LazyFrame:
+def _prefixed(feats: pl.LazyFrame, every_ns: int, names: list[str]) -> pl.LazyFrame:
     lab = tf_label(every_ns)
-    return feats.rename({f: f"{lab}_{f}" for f in BAR_FEATURES})
+    return feats.rename({f: f"{lab}_{f}" for f in names})
 
 
 def mtfa_table(base_bars: pl.DataFrame, cfg: MtfaConfig) -> pl.DataFrame:
@@ -168,9 +189,11 @@ def mtfa_table(base_bars: pl.DataFrame, cfg: MtfaConfig) -> pl.DataFrame:
 
 def mtfa_plan(base_bars: pl.LazyFrame, cfg: MtfaConfig) -> pl.LazyFrame:
     """The lazy query behind `mtfa_table` (bars must already be checked); collect many at once."""
-    out = _prefixed(_features_plan(base_bars, cfg.n_bars), cfg.base_ns)
+    names = cfg.bar_feature_names()
+    out = _prefixed(_features_plan(base_bars, cfg.n_bars, cfg.vmd), cfg.base_ns, names)
     for tf in cfg.timeframes_ns:
-        htf = _prefixed(_features_plan(_resample_plan(base_bars, tf), cfg.n_bars), tf)
+        htf = _features_plan(_resample_plan(base_bars, tf), cfg.n_bars, cfg.vmd)
+        htf = _prefixed(htf, tf, names)
         out = out.join_asof(htf, on="close_ts", strategy="backward", check_sortedness=False)
     return out.with_columns(pl.all().exclude("close_ts").fill_null(NAN)).select(cfg.columns())
 

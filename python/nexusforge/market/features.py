@@ -279,6 +279,8 @@ class FeatureStream:
         self._last_ts: int | None = None
         self._last_price = NAN
         self._vmd = _VmdOfMid(cfg.vmd) if cfg.vmd is not None else None
+        if cfg.vmd is not None:  # trade rows before the first book event
+            self._book_out |= dict.fromkeys(cfg.vmd.names(), NAN)
 
     def on_book(
         self,
