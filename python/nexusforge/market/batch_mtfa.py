@@ -38,7 +38,9 @@ def _ohlc(price: str) -> list[pl.Expr]:
 def bars_from_trades(trades: pl.DataFrame, every_ns: int) -> pl.DataFrame:
     """OHLCV bars of `every_ns` from trades (exch_ts, price, qty, side); empty intervals skipped.
 
-    The last bar is partial when the trades end before its close; align by `close_ts` only.
+    Bars are cut on the venue's clock `exch_ts` (trades must be sorted by it), as candles are;
+    a gap with no trade leaves no bar (bar features count bars, not time). The last bar is
+    partial when the trades end before its close; align by `close_ts` only.
     """
     if every_ns <= 0:
         raise DataError(f"bar interval must be positive, got {every_ns}")
