@@ -3,7 +3,9 @@
 Data: the Bybit XRPUSDT ob500 archive (50 messages) and the Binance USD-M BTCUSDT depth diffs
 (6,551 deltas + 1 REST snapshot), each looped with update ids re-based so they stay continuous,
 to at least 1M level updates. Figures: level updates/s from pre-parsed arrays (Rust vs Python)
-and raw JSON messages/s parsed and applied in Rust. Last line: RESULT ...
+and raw JSON messages/s parsed and applied in Rust (list of bytes, and one newline-separated
+buffer), on the recorded mix and on small 1-10 level Bybit deltas re-sliced from the ob500
+deltas. Last line: RESULT ... with json_msgs_per_s on the recorded mix.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import nexusforge
+from nexusforge import _core
 from nexusforge.market.book import OrderBook, parse_book_messages
 from nexusforge.market.events import FLAG_END, FLAG_SNAPSHOT, BookLevelRows
 
@@ -197,23 +200,19 @@ def bench_stream(s: Stream) -> dict[str, float]:
         return book.level_updates
 
     raw = loop_messages(s, loops)
-
-    def rust_json() -> int:
-        book = OrderBook(s.tick)
-        book.apply_json(raw, s.fmt)
-        return book.stats().level_updates
-
+    t_list, t_lines, n_json = time_json(raw, s.fmt, s.tick)
     t_rust, n_rust = best_of(rust_arrays)
     t_py, n_py = best_of(python_dict)
-    t_json, n_json = best_of(rust_json)
     print(
         f"{s.name}: loops={loops} messages={len(raw):,} rows={len(looped):,} "
         f"level_updates rust={n_rust:,} python={n_py:,} json={n_json:,}"
     )
+    nbytes = sum(map(len, raw))
     print(
         f"  rust arrays {n_rust / t_rust / 1e6:8.2f} M levels/s   python dict "
-        f"{n_py / t_py / 1e6:6.2f} M levels/s   rust json {len(raw) / t_json / 1e6:6.3f} M msgs/s "
-        f"({sum(map(len, raw)) / t_json / 1e9:.2f} GB/s)"
+        f"{n_py / t_py / 1e6:6.2f} M levels/s   rust json {len(raw) / t_lines / 1e6:6.3f} M msgs/s "
+        f"({nbytes / t_lines / 1e9:.2f} GB/s, one buffer; list of bytes "
+        f"{len(raw) / t_list / 1e6:.3f} M msgs/s)"
     )
     return {
         "rust_levels": n_rust,
@@ -221,19 +220,109 @@ def bench_stream(s: Stream) -> dict[str, float]:
         "py_levels": n_py,
         "py_s": t_py,
         "json_msgs": len(raw),
-        "json_s": t_json,
+        "json_s": t_lines,
     }
+
+
+def time_json(raw: list[bytes], fmt: str, tick: float) -> tuple[float, float, int]:
+    """Parse+apply time through the list API and the one-buffer API; level updates applied."""
+    blob = b"\n".join(raw)
+
+    def as_list() -> int:
+        book = OrderBook(tick)
+        book.apply_json(raw, fmt)
+        return book.stats().level_updates
+
+    def as_lines() -> int:
+        book = _core.OrderBook(tick)
+        book.apply_json_lines(blob, fmt)
+        return int(book.stats()["level_updates"])
+
+    t_list, n_list = best_of(as_list)
+    t_lines, n_lines = best_of(as_lines)
+    assert n_list == n_lines, (n_list, n_lines)
+    return t_list, t_lines, n_lines
+
+
+# ---- small realistic messages: orderbook.50-style deltas of 1-10 levels ----
+
+SMALL_MESSAGES = 1_000_000
+
+
+def small_bybit_deltas(s: Stream, count: int) -> list[bytes]:
+    """`count` orderbook.50-style messages re-sliced from the recorded ob500 stream (untimed).
+
+    Each pass over the recording sends its snapshot cut to 50 levels a side, then the deltas'
+    levels (within each delta: deletions first, so no prefix can cross the book) in 1-10 level
+    deltas. Ids run on continuously across passes.
+    """
+    msgs = [json.loads(m) for m in s.messages]
+    snap = msgs[0]
+    assert snap["type"] == "snapshot"
+    levels = [
+        (side, lv)
+        for m in msgs[1:]
+        for deletions in (True, False)
+        for side in ("b", "a")
+        for lv in m["data"][side]
+        if (float(lv[1]) == 0.0) == deletions
+    ]
+    topic, sym = "orderbook.50.XRPUSDT", snap["data"]["s"]
+    uid, ts = int(snap["data"]["u"]), int(snap["ts"])
+    sizes = iter(np.random.default_rng(7).integers(1, 11, size=count).tolist())
+    out: list[bytes] = []
+
+    def emit(kind: str, b: list[list[str]], a: list[list[str]]) -> None:
+        nonlocal uid, ts
+        uid, ts = uid + 1, ts + 20
+        data = {"s": sym, "b": b, "a": a, "u": uid, "seq": uid * 10}
+        body = {"topic": topic, "type": kind, "ts": ts, "data": data, "cts": ts - 2}
+        out.append(json.dumps(body, separators=(",", ":")).encode())
+
+    while len(out) < count:
+        emit("snapshot", snap["data"]["b"][:50], snap["data"]["a"][:50])
+        pos = 0
+        while pos < len(levels) and len(out) < count:
+            chunk = levels[pos : pos + next(sizes)]
+            pos += len(chunk)
+            bids = [lv for sd, lv in chunk if sd == "b"]
+            emit("delta", bids, [lv for sd, lv in chunk if sd == "a"])
+    return out
+
+
+def bench_small(s: Stream) -> float:
+    raw = small_bybit_deltas(s, SMALL_MESSAGES)
+    t_list, t_lines, n = time_json(raw, s.fmt, s.tick)
+    snaps = sum(b'"snapshot"' in m[:80] for m in raw)
+    mean = sum(map(len, raw)) / len(raw)
+    print(
+        f"small bybit deltas (orderbook.50 style: 1-10 levels re-sliced from the ob500 deltas, "
+        f"continuous ids, one 50-level snapshot per pass): messages={len(raw):,} "
+        f"snapshots={snaps:,} mean {mean:.0f} B level_updates={n:,}"
+    )
+    print(
+        f"  rust json {len(raw) / t_lines / 1e6:6.3f} M msgs/s one buffer; "
+        f"list of bytes {len(raw) / t_list / 1e6:.3f} M msgs/s"
+    )
+    return len(raw) / t_lines
 
 
 def main() -> None:
     print(f"machine: {platform.platform()} {platform.machine()} cpus={os.cpu_count()}")
     versions = f"numpy {np.__version__} nexusforge {nexusforge.__version__}"
     print(f"python {sys.version.split()[0]} {versions}")
-    results = [bench_stream(s) for s in load_streams()]
+    streams = load_streams()
+    results = [bench_stream(s) for s in streams]
+    small_rate = bench_small(streams[0])
     total = {k: sum(r[k] for r in results) for k in results[0]}
     rust_rate = total["rust_levels"] / total["rust_s"]
     py_rate = total["py_levels"] / total["py_s"]
     json_rate = total["json_msgs"] / total["json_s"]
+    print(f"small-delta json_msgs_per_s={small_rate:.0f} (Bybit 1-10 level deltas, one buffer)")
+    print(
+        "json_msgs_per_s below: recorded mix (Bybit ob500 + Binance depth, ~1.6 KB/msg), "
+        "parsed and applied, one-buffer crossing"
+    )
     print(
         f"RESULT level_updates_per_s={rust_rate:.0f} ratio_vs_python={rust_rate / py_rate:.1f} "
         f"json_msgs_per_s={json_rate:.0f}"
