@@ -130,6 +130,25 @@ mod bindings {
                     .map_err(to_py)
             }
 
+            /// Like `apply_json` on one buffer of newline-separated messages (one crossing).
+            #[pyo3(signature = (data, fmt, local_ts=None))]
+            fn apply_json_lines(
+                &mut self,
+                py: Python<'_>,
+                data: &[u8],
+                fmt: &str,
+                local_ts: Option<PyReadonlyArray1<'_, i64>>,
+            ) -> PyResult<usize> {
+                let format = BookFormat::parse(fmt).map_err(to_py)?;
+                let local = local_ts
+                    .as_ref()
+                    .map(|a| slice(a, "local_ts"))
+                    .transpose()?;
+                let inner = &mut self.inner;
+                py.detach(|| inner.apply_json(&book::json::split_lines(data), format, local))
+                    .map_err(to_py)
+            }
+
             fn best_bid(&self) -> Option<(f64, f64)> {
                 self.inner.best_bid()
             }
@@ -241,6 +260,32 @@ mod bindings {
             let parsed = py
                 .detach(|| book::parse_book_messages(&msgs, format, local))
                 .map_err(to_py)?;
+            parsed_dict(py, parsed)
+        }
+
+        /// `parse_book_messages` on one buffer of newline-separated messages (one crossing).
+        #[pyfunction]
+        #[pyo3(signature = (data, fmt, local_ts=None))]
+        fn parse_book_lines<'py>(
+            py: Python<'py>,
+            data: &[u8],
+            fmt: &str,
+            local_ts: Option<PyReadonlyArray1<'py, i64>>,
+        ) -> PyResult<Bound<'py, PyDict>> {
+            let format = BookFormat::parse(fmt).map_err(to_py)?;
+            let local = local_ts
+                .as_ref()
+                .map(|a| slice(a, "local_ts"))
+                .transpose()?;
+            let parsed = py
+                .detach(|| {
+                    book::parse_book_messages(&book::json::split_lines(data), format, local)
+                })
+                .map_err(to_py)?;
+            parsed_dict(py, parsed)
+        }
+
+        fn parsed_dict(py: Python<'_>, parsed: book::ParsedBook) -> PyResult<Bound<'_, PyDict>> {
             let RowBuffer {
                 exch_ts,
                 local_ts,
@@ -272,6 +317,7 @@ mod bindings {
             m.add_class::<PyOrderBook>()?;
             m.add_function(wrap_pyfunction!(replay_top_levels, m)?)?;
             m.add_function(wrap_pyfunction!(parse_book_messages, m)?)?;
+            m.add_function(wrap_pyfunction!(parse_book_lines, m)?)?;
             Ok(())
         }
     }
