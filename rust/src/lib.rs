@@ -278,9 +278,7 @@ mod bindings {
                 .map(|a| slice(a, "local_ts"))
                 .transpose()?;
             let parsed = py
-                .detach(|| {
-                    book::parse_book_messages(&book::json::split_lines(data), format, local)
-                })
+                .detach(|| book::parse_book_messages(&book::json::split_lines(data), format, local))
                 .map_err(to_py)?;
             parsed_dict(py, parsed)
         }
