@@ -1,4 +1,4 @@
-"""Stores ingested once per test session from the real recordings in /work/shared/data."""
+"""Stores ingested once per test session from the real recordings in ../shared/data."""
 
 from __future__ import annotations
 

@@ -62,8 +62,11 @@ fn fast_hits(msgs: &[&[u8]], format: BookFormat) -> usize {
 // ---- recorded data ----
 
 fn market_file(name: &str) -> PathBuf {
-    let shared = std::env::var_os("NEXUSFORGE_SHARED")
-        .map_or_else(|| PathBuf::from("/work/shared"), PathBuf::from);
+    let shared = std::env::var_os("NEXUSFORGE_SHARED").map_or_else(
+        // shared/ sits beside the checkout: <repo>/rust/../../shared
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    );
     let path = shared.join("data/bybit/market").join(name);
     assert!(path.exists(), "recorded data missing: {}", path.display());
     path
