@@ -136,6 +136,11 @@ def _messages(messages: Sequence[bytes], fmt: str) -> list[bytes]:
     return out
 
 
+def _line_count(data: bytes) -> int:
+    """Messages in a newline-separated buffer (a final newline ends the last one)."""
+    return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+
+
 def _local_ts(local_ts: npt.ArrayLike | None, n: int) -> npt.NDArray[np.int64] | None:
     if local_ts is None:
         return None
@@ -165,6 +170,13 @@ class OrderBook:
         msgs = _messages(messages, fmt)
         with _core_errors():
             return self._inner.apply_json(msgs, fmt, _local_ts(local_ts, len(msgs)))
+
+    def apply_json_lines(self, data: bytes, fmt: str, local_ts: npt.ArrayLike | None = None) -> int:
+        """Like `apply_json` for one buffer of newline-separated messages (one crossing)."""
+        _messages([], fmt)
+        n = _line_count(data)
+        with _core_errors():
+            return self._inner.apply_json_lines(bytes(data), fmt, _local_ts(local_ts, n))
 
     def best_bid(self) -> Level | None:
         best = self._inner.best_bid()
@@ -251,6 +263,18 @@ def parse_book_messages(
     msgs = _messages(messages, fmt)
     with _core_errors():
         out = _core.parse_book_messages(msgs, fmt, _local_ts(local_ts, len(msgs)))
+    return _parsed(out)
+
+
+def parse_book_lines(data: bytes, fmt: str, local_ts: npt.ArrayLike | None = None) -> ParsedBook:
+    """`parse_book_messages` for one buffer of newline-separated messages (a whole recording)."""
+    _messages([], fmt)
+    with _core_errors():
+        out = _core.parse_book_lines(bytes(data), fmt, _local_ts(local_ts, _line_count(data)))
+    return _parsed(out)
+
+
+def _parsed(out: dict[str, object]) -> ParsedBook:
     cols = {name: np.asarray(out[name], dtype=dtype) for name, dtype in BOOK_COLUMNS.items()}
     errors = out["errors"]
     malformed = out["malformed"]
