@@ -44,6 +44,7 @@ lint:
 	$(VENV)/bin/ruff format --check python tests benchmarks scripts examples
 	cargo fmt --manifest-path rust/Cargo.toml -- --check
 	cargo clippy --quiet --manifest-path rust/Cargo.toml --all-targets -- -D warnings
+	cargo clippy --quiet --manifest-path rust/Cargo.toml --features python -- -D warnings
 
 typecheck:
 	$(VENV)/bin/mypy
