@@ -48,6 +48,7 @@ lint:
 
 typecheck:
 	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest nexusforge._core --allowlist .mypy-stubtest-allowlist
 
 pytest:
 	$(VENV)/bin/pytest -q

@@ -22,8 +22,9 @@ _RowArrays = tuple[
     npt.NDArray[np.uint8],
 ]
 
+@final
 class OrderBook:
-    def __init__(self, tick_size: float) -> None: ...
+    def __new__(cls, tick_size: float) -> OrderBook: ...
     def apply_rows(self, cols: _RowArrays) -> None: ...
     def apply_json(
         self, messages: list[bytes], fmt: str, local_ts: npt.NDArray[np.int64] | None = None
