@@ -10,7 +10,7 @@ tie group up to the row itself.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,8 @@ from nexusforge.market.features import (
     window_label,
 )
 from nexusforge.market.vmd import vmd_features
+
+ENGINE: Final = "in-memory"  # whole-column plan; see batch_mtfa.ENGINE
 
 
 class TopLevelsLike(Protocol):
@@ -191,7 +193,24 @@ def event_features(top: TopLevelsLike, trades: pl.DataFrame, cfg: FeatureConfig)
     1 trade), then `cfg.feature_names()`. `trades` needs local_ts, exch_ts, price, qty, side."""
     _check_trades(trades)
     ev = merge_events(_book_features(book_frame(top, cfg), cfg), trades)
-    return _features_plan(ev.lazy(), cfg).collect()
+    return _features_plan(ev.lazy(), cfg).collect(engine=ENGINE)
+
+
+def _running_within_ties(*, high: bool) -> pl.Expr:
+    """Running max (min) of trade price among rows with the same local_ts, up to each row.
+
+    Exact and without a group-by: dense price ranks are packed under the tie-group number into
+    one Int64 key (later groups always compare larger), so one `cum_max` restarts per group.
+    """
+    ts, price = pl.col("local_ts"), pl.col("price")
+    gid = (ts != ts.shift(1)).fill_null(True).cum_sum().cast(pl.Int64)
+    rank = price.rank("dense").cast(pl.Int64)  # 1..R, null on book rows
+    span = rank.max() + 1
+    if not high:
+        rank = span - rank
+    run = (gid * span + rank.fill_null(0)).cum_max() - gid * span
+    idx = pl.when(run > 0).then(run if high else span - run) - 1
+    return price.drop_nulls().unique().sort().gather(idx)
 
 
 def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
@@ -205,8 +224,8 @@ def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
         v=pl.when(is_trade).then(pl.col("qty")).otherwise(0.0),
         nt=is_trade.cast(pl.Int64),
         last_px=pl.col("price").forward_fill(),
-        grp_hi=pl.col("price").cum_max().forward_fill().over("local_ts"),
-        grp_lo=pl.col("price").cum_min().forward_fill().over("local_ts"),
+        grp_hi=_running_within_ties(high=True),
+        grp_lo=_running_within_ties(high=False),
     )
     cum = {"c_e": "e_ofi", "c_sv": "sv", "c_v": "v", "c_r2": "r2", "c_n": "nt"}
     src = {"e_ofi": pl.col("e_ofi").fill_null(0.0), "r2": pl.col("r2").fill_null(0.0)}

@@ -8,6 +8,8 @@ invisible before it closes.
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
 from nexusforge.errors import DataError
@@ -27,6 +29,9 @@ BAR_COLUMNS = (
     "buy_volume",
 )
 NAN = float("nan")
+# Whole-column plans (cum_sum, shift, join_asof): the in-memory engine runs them ~6× faster
+# than polars 2.1's default streaming engine (benchmarks/features_batch.py).
+ENGINE: Final = "in-memory"
 
 
 def _ohlc(price: str) -> list[pl.Expr]:
@@ -90,7 +95,7 @@ def bars_from_candles(candles: pl.DataFrame, every_ns: int) -> pl.DataFrame:
 
 def resample_bars(bars: pl.DataFrame, every_ns: int) -> pl.DataFrame:
     """Base bars to `every_ns` bars; the last is partial if the base bars end before it closes."""
-    return _resample_plan(bars.lazy(), every_ns).collect()
+    return _resample_plan(bars.lazy(), every_ns).collect(engine=ENGINE)
 
 
 def _resample_plan(bars: pl.LazyFrame, every_ns: int) -> pl.LazyFrame:
@@ -116,7 +121,7 @@ def bar_features(
     bars: pl.DataFrame, n_bars: int, vmd: VmdFeatureConfig | None = None
 ) -> pl.DataFrame:
     """`close_ts` and the bar features of `mtfa.py` for consecutive bars of one timeframe."""
-    return _features_plan(bars.lazy(), n_bars, vmd).collect()
+    return _features_plan(bars.lazy(), n_bars, vmd).collect(engine=ENGINE)
 
 
 def _vmd_column(v: VmdFeatureConfig) -> pl.Expr:
@@ -186,7 +191,7 @@ def mtfa_table(base_bars: pl.DataFrame, cfg: MtfaConfig) -> pl.DataFrame:
         raise DataError(f"base bars must all be {cfg.base_ns} ns wide, got {widths.to_list()}")
     if not base_bars["open_ts"].is_sorted() or base_bars["open_ts"].n_unique() != base_bars.height:
         raise DataError("base bars must be strictly increasing in open_ts")
-    return mtfa_plan(base_bars.lazy(), cfg).collect()
+    return mtfa_plan(base_bars.lazy(), cfg).collect(engine=ENGINE)
 
 
 def mtfa_plan(base_bars: pl.LazyFrame, cfg: MtfaConfig) -> pl.LazyFrame:
