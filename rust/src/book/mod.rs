@@ -25,6 +25,9 @@ use crate::error::{CoreError, CoreResult};
 
 /// Largest |price / tick_size| accepted; keeps ticks exact in f64 and far from i64 overflow.
 const MAX_TICK: f64 = 4.0e15;
+/// Messages parsed per step of `apply_json`: enough to amortise the step, small enough that
+/// the rows stay in L2 cache.
+const JSON_CHUNK: usize = 64;
 
 /// What happened to the messages a book has seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -153,15 +156,38 @@ impl OrderBook {
         format: BookFormat,
         local_ts: Option<&[i64]>,
     ) -> CoreResult<usize> {
+        if let Some(ts) = local_ts {
+            if ts.len() != messages.len() {
+                return Err(CoreError::InvalidInput(format!(
+                    "local_ts has {} entries for {} messages",
+                    ts.len(),
+                    messages.len()
+                )));
+            }
+        }
         let mut buf = std::mem::take(&mut self.json_rows);
-        buf.clear();
-        let parsed = json::parse_into(messages, format, local_ts, &mut buf);
-        let result = parsed.and_then(|summary| {
-            self.apply_rows(&buf.as_rows())?;
-            Ok(summary.malformed)
-        });
+        let result = self.apply_json_chunks(messages, format, local_ts, &mut buf);
         self.json_rows = buf;
         result
+    }
+
+    /// Parse and apply a chunk at a time, so the row buffer stays in cache instead of holding
+    /// a whole recording's rows (parse + apply was memory-bound that way).
+    fn apply_json_chunks(
+        &mut self,
+        messages: &[&[u8]],
+        format: BookFormat,
+        local_ts: Option<&[i64]>,
+        buf: &mut RowBuffer,
+    ) -> CoreResult<usize> {
+        let mut malformed = 0;
+        for (k, chunk) in messages.chunks(JSON_CHUNK).enumerate() {
+            let local = local_ts.map(|ts| &ts[k * JSON_CHUNK..k * JSON_CHUNK + chunk.len()]);
+            buf.clear();
+            malformed += json::parse_into(chunk, format, local, buf)?.malformed;
+            self.apply_rows(&buf.as_rows())?;
+        }
+        Ok(malformed)
     }
 
     fn apply_message(&mut self, rows: &BookRows<'_>, start: usize, end: usize) {
