@@ -47,7 +47,7 @@ def event_feature_summary(store: Store, venue: str, symbol: str) -> FeatureSumma
     top = replay_top_levels(rows, cfg.tick_size, cfg.max_depth)
     table = event_features(top, trades, cfg)
     title = f"event features {venue} {symbol} (tick {cfg.tick_size:g})"
-    return FeatureSummary(title, table.height, describe(table.drop("exch_ts", "kind")))
+    return FeatureSummary(title, table.height, describe(table.drop("local_ts", "exch_ts", "kind")))
 
 
 def mtfa_summary(store: Store, venue: str, symbol: str, interval_s: int) -> FeatureSummary:
