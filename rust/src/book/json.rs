@@ -95,6 +95,17 @@ pub fn split_lines(data: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// `local_ts`, when given, has one receive time per message.
+pub(crate) fn check_local_ts(local_ts: Option<&[i64]>, messages: usize) -> CoreResult<()> {
+    match local_ts {
+        Some(ts) if ts.len() != messages => Err(CoreError::InvalidInput(format!(
+            "local_ts has {} entries for {messages} messages",
+            ts.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn parse_all(
     messages: &[&[u8]],
     format: BookFormat,
@@ -102,15 +113,7 @@ fn parse_all(
     buf: &mut RowBuffer,
     parse_one: ParseOne,
 ) -> CoreResult<ParseSummary> {
-    if let Some(ts) = local_ts {
-        if ts.len() != messages.len() {
-            return Err(CoreError::InvalidInput(format!(
-                "local_ts has {} entries for {} messages",
-                ts.len(),
-                messages.len()
-            )));
-        }
-    }
+    check_local_ts(local_ts, messages.len())?;
     let mut summary = ParseSummary {
         status: Vec::with_capacity(messages.len()),
         ..Default::default()

@@ -156,15 +156,7 @@ impl OrderBook {
         format: BookFormat,
         local_ts: Option<&[i64]>,
     ) -> CoreResult<usize> {
-        if let Some(ts) = local_ts {
-            if ts.len() != messages.len() {
-                return Err(CoreError::InvalidInput(format!(
-                    "local_ts has {} entries for {} messages",
-                    ts.len(),
-                    messages.len()
-                )));
-            }
-        }
+        json::check_local_ts(local_ts, messages.len())?;
         let mut buf = std::mem::take(&mut self.json_rows);
         let result = self.apply_json_chunks(messages, format, local_ts, &mut buf);
         self.json_rows = buf;
