@@ -4,8 +4,8 @@ Equal to `FeatureStream` fed the same events: the same event clock (`local_ts`, 
 time; book before trade on ties, each source in input order), the same running sums and window
 starts found by `search_sorted` on `local_ts`. The merge places each row at its final position
 by counting the other source's earlier rows (`search_sorted`), so no sort is needed. Must never
-look ahead: rolling max/min use an open window strictly before t plus a running max within the
-tie group up to the row itself.
+look ahead: the trade-price max/min per window come from the Rust kernel `trailing_max_min`
+(rows up to the row itself, so a timestamp tie never sees a later row).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from nexusforge._core import trailing_max_min
 from nexusforge.errors import DataError
 from nexusforge.market.features import (
     CLOCK_COLUMNS,
@@ -174,8 +175,7 @@ def _window_exprs(cfg: FeatureConfig, w: int) -> list[pl.Expr]:
         return pl.col(c) - pl.col(f"{c}_b").gather(start)
 
     vol, n = win("c_v"), win("c_n")
-    hi = pl.max_horizontal(pl.col(f"hi_{lab}"), pl.col("grp_hi"))
-    lo = pl.min_horizontal(pl.col(f"lo_{lab}"), pl.col("grp_lo"))
+    hi, lo = pl.col(f"hi_{lab}"), pl.col(f"lo_{lab}")
     last = pl.col("last_px")
     nan = pl.lit(float("nan"))
     clv = ((last - lo) - (hi - last)) / (hi - lo)
@@ -193,28 +193,24 @@ def event_features(top: TopLevelsLike, trades: pl.DataFrame, cfg: FeatureConfig)
     1 trade), then `cfg.feature_names()`. `trades` needs local_ts, exch_ts, price, qty, side."""
     _check_trades(trades)
     ev = merge_events(_book_features(book_frame(top, cfg), cfg), trades)
+    ev = ev.hstack(_price_extremes(ev, cfg))
     return _features_plan(ev.lazy(), cfg).collect(engine=ENGINE)
 
 
-def _running_within_ties(*, high: bool) -> pl.Expr:
-    """Running max (min) of trade price among rows with the same local_ts, up to each row.
-
-    Exact and without a group-by: dense price ranks are packed under the tie-group number into
-    one Int64 key (later groups always compare larger), so one `cum_max` restarts per group.
-    """
-    ts, price = pl.col("local_ts"), pl.col("price")
-    gid = (ts != ts.shift(1)).fill_null(True).cum_sum().cast(pl.Int64)
-    rank = price.rank("dense").cast(pl.Int64)  # 1..R, null on book rows
-    span = rank.max() + 1
-    if not high:
-        rank = span - rank
-    run = (gid * span + rank.fill_null(0)).cum_max() - gid * span
-    idx = pl.when(run > 0).then(run if high else span - run) - 1
-    return price.drop_nulls().unique().sort().gather(idx)
+def _price_extremes(ev: pl.DataFrame, cfg: FeatureConfig) -> pl.DataFrame:
+    """`hi_{w}` / `lo_{w}`: trade-price max/min over (t − w, t], rows up to each row only."""
+    ts = ev["local_ts"].to_numpy()
+    # Book rows have no price: null becomes NaN, which the kernel skips.
+    price = ev["price"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    cols: dict[str, npt.NDArray[np.float64]] = {}
+    for w in cfg.windows_ns:
+        lab = window_label(w)
+        cols[f"hi_{lab}"], cols[f"lo_{lab}"] = trailing_max_min(ts, price, w)
+    return pl.DataFrame(cols)
 
 
 def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
-    """Windowed features over merged events (one lazy query)."""
+    """Windowed features over merged events with their `hi_{w}`/`lo_{w}` (one lazy query)."""
     book_cols = [f"imb_{d}" for d in cfg.depths] + ["spread_ticks", "microprice_dev_bps"]
     book_cols += cfg.vmd.names() if cfg.vmd is not None else []
     is_trade = pl.col("kind") == KIND_TRADE
@@ -224,8 +220,6 @@ def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
         v=pl.when(is_trade).then(pl.col("qty")).otherwise(0.0),
         nt=is_trade.cast(pl.Int64),
         last_px=pl.col("price").forward_fill(),
-        grp_hi=_running_within_ties(high=True),
-        grp_lo=_running_within_ties(high=False),
     )
     cum = {"c_e": "e_ofi", "c_sv": "sv", "c_v": "v", "c_r2": "r2", "c_n": "nt"}
     src = {"e_ofi": pl.col("e_ofi").fill_null(0.0), "r2": pl.col("r2").fill_null(0.0)}
@@ -233,14 +227,6 @@ def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     # The sum before each row is the previous running sum itself (c − inc is not bit-equal).
     ev = ev.with_columns(
         *[pl.col(c).shift(1, fill_value=0).alias(f"{c}_b") for c in cum],
-        *[
-            pl.col("price").rolling_max_by("local_ts", f"{w}i", closed="none").alias(f"hi_{lab}")
-            for w, lab in ((w, window_label(w)) for w in cfg.windows_ns)
-        ],
-        *[
-            pl.col("price").rolling_min_by("local_ts", f"{w}i", closed="none").alias(f"lo_{lab}")
-            for w, lab in ((w, window_label(w)) for w in cfg.windows_ns)
-        ],
     )
     windows = [e for w in cfg.windows_ns for e in _window_exprs(cfg, w)]
     return ev.select(*CLOCK_COLUMNS, *book_cols, *windows).select(
