@@ -166,13 +166,22 @@ def _check_trades(trades: pl.DataFrame) -> None:
         raise DataError(f"{bad.height} bad trades, first at exch_ts={bad['exch_ts'][0]}")
 
 
-def _window_exprs(cfg: FeatureConfig, w: int) -> list[pl.Expr]:
-    """Windowed features as cum[i] − cum_before[first index with ts > t − w]."""
+CUM_SOURCES: Final = {"c_e": "e_ofi", "c_sv": "sv", "c_v": "v", "c_r2": "r2", "c_n": "nt"}
+
+
+def _window_sums(w: int) -> list[pl.Expr]:
+    """`{c}_{w}` = cum[i] − cum_before[first index with ts > t − w], each running sum once."""
     lab = window_label(w)
-    start = pl.col("local_ts").search_sorted(pl.col("local_ts") - w, side="right")
+    start = pl.col(f"start_{lab}")
+    return [(pl.col(c) - pl.col(f"{c}_b").gather(start)).alias(f"{c}_{lab}") for c in CUM_SOURCES]
+
+
+def _window_exprs(w: int) -> list[pl.Expr]:
+    """The windowed features from the window sums and the trade-price extremes."""
+    lab = window_label(w)
 
     def win(c: str) -> pl.Expr:
-        return pl.col(c) - pl.col(f"{c}_b").gather(start)
+        return pl.col(f"{c}_{lab}")
 
     vol, n = win("c_v"), win("c_n")
     hi, lo = pl.col(f"hi_{lab}"), pl.col(f"lo_{lab}")
@@ -221,14 +230,20 @@ def _features_plan(ev: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
         nt=is_trade.cast(pl.Int64),
         last_px=pl.col("price").forward_fill(),
     )
-    cum = {"c_e": "e_ofi", "c_sv": "sv", "c_v": "v", "c_r2": "r2", "c_n": "nt"}
     src = {"e_ofi": pl.col("e_ofi").fill_null(0.0), "r2": pl.col("r2").fill_null(0.0)}
-    ev = ev.with_columns([src.get(s, pl.col(s)).cum_sum().alias(c) for c, s in cum.items()])
+    ev = ev.with_columns([src.get(s, pl.col(s)).cum_sum().alias(c) for c, s in CUM_SOURCES.items()])
     # The sum before each row is the previous running sum itself (c − inc is not bit-equal).
+    # Window starts and sums are materialised once: inlined, polars re-runs each search per use.
+    ts = pl.col("local_ts")
     ev = ev.with_columns(
-        *[pl.col(c).shift(1, fill_value=0).alias(f"{c}_b") for c in cum],
+        *[pl.col(c).shift(1, fill_value=0).alias(f"{c}_b") for c in CUM_SOURCES],
+        *[
+            ts.search_sorted(ts - w, side="right").alias(f"start_{window_label(w)}")
+            for w in cfg.windows_ns
+        ],
     )
-    windows = [e for w in cfg.windows_ns for e in _window_exprs(cfg, w)]
+    ev = ev.with_columns(*[e for w in cfg.windows_ns for e in _window_sums(w)])
+    windows = [e for w in cfg.windows_ns for e in _window_exprs(w)]
     return ev.select(*CLOCK_COLUMNS, *book_cols, *windows).select(
         *CLOCK_COLUMNS, *cfg.feature_names()
     )
