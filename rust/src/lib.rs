@@ -1,6 +1,7 @@
 //! NexusForge core. Plain Rust modules hold the hot loops; this file is the only place that
 //! knows about Python (behind the `python` feature, which maturin enables).
 
+pub mod backtest;
 pub mod book;
 pub mod error;
 pub mod vmd;

@@ -1,0 +1,171 @@
+//! Vectorized backtester: target positions and prices in, fills, cash, fees, funding and
+//! equity per bar out, plus a metrics summary. Plain Rust; `lib.rs` holds the bindings.
+
+mod batch;
+mod engine;
+mod metrics;
+mod rounding;
+#[cfg(test)]
+mod tests;
+
+pub use batch::run_batch;
+pub use engine::{run, BarOutputs};
+pub use metrics::{compute_metrics, Metrics, METRIC_NAMES};
+pub use rounding::{price_to_tick, qty_toward_zero};
+
+use crate::error::{CoreError, CoreResult};
+
+/// Taker/maker fees and half-spread crossing. The shared cost model (`crate::costs`, with
+/// depth walking and impact) replaces this struct where `engine::fill_price` and
+/// `engine::fee` use it; until then fills are market orders paying taker fee + half-spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Costs {
+    /// Fee rate on filled notional for orders that take liquidity (Bybit VIP0: 0.055 %).
+    pub taker_fee: f64,
+    /// Fee rate for resting orders (Bybit VIP0: 0.02 %); used once limit fills exist.
+    pub maker_fee: f64,
+    /// Half the spread in basis points of the mark, paid on every fill without bid/ask data.
+    pub half_spread_bps: f64,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Self {
+            taker_fee: 0.00055,
+            maker_fee: 0.0002,
+            half_spread_bps: 0.0,
+        }
+    }
+}
+
+/// Order rounding rules of one instrument; a step of 0 means no rounding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstrumentRules {
+    pub tick_size: f64,
+    pub qty_step: f64,
+    pub min_qty: f64,
+}
+
+/// Everything but the data: instrument, costs, capital, limits and latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BacktestConfig {
+    pub rules: InstrumentRules,
+    pub costs: Costs,
+    pub initial_capital: f64,
+    /// Largest absolute position in contracts (`f64::INFINITY` for none).
+    pub max_contracts: f64,
+    /// Largest absolute position notional at the mark (`f64::INFINITY` for none).
+    pub max_notional: f64,
+    /// A target decided at bar t trades at bar t + latency (1: decide on close t, fill at t+1).
+    pub latency: usize,
+}
+
+/// Price data per bar; `close` is the mark, bid/ask (both or neither) set fill prices, and a
+/// non-zero `funding` rate is charged on the position's notional at that bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Market<'a> {
+    pub close: &'a [f64],
+    pub bid: Option<&'a [f64]>,
+    pub ask: Option<&'a [f64]>,
+    pub funding: Option<&'a [f64]>,
+}
+
+fn bad(msg: String) -> CoreError {
+    CoreError::InvalidInput(msg)
+}
+
+fn check_nonneg(name: &str, v: f64) -> CoreResult<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(bad(format!("{name} must be finite and >= 0, got {v}")))
+    }
+}
+
+impl BacktestConfig {
+    /// Rejects NaN, negative or infinite parameters (limits may be +inf).
+    pub fn validate(&self) -> CoreResult<()> {
+        check_nonneg("tick_size", self.rules.tick_size)?;
+        check_nonneg("qty_step", self.rules.qty_step)?;
+        check_nonneg("min_qty", self.rules.min_qty)?;
+        check_nonneg("taker_fee", self.costs.taker_fee)?;
+        check_nonneg("maker_fee", self.costs.maker_fee)?;
+        check_nonneg("half_spread_bps", self.costs.half_spread_bps)?;
+        if !(self.initial_capital.is_finite() && self.initial_capital > 0.0) {
+            return Err(bad(format!(
+                "initial_capital must be finite and > 0, got {}",
+                self.initial_capital
+            )));
+        }
+        for (name, v) in [
+            ("max_contracts", self.max_contracts),
+            ("max_notional", self.max_notional),
+        ] {
+            if v.is_nan() || v <= 0.0 {
+                return Err(bad(format!("{name} must be > 0 (inf for none), got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_len(name: &str, a: &[f64], n: usize) -> CoreResult<()> {
+    if a.len() == n {
+        Ok(())
+    } else {
+        Err(bad(format!("{name} has {} bars, close has {n}", a.len())))
+    }
+}
+
+fn check_prices(name: &str, a: &[f64]) -> CoreResult<()> {
+    match a.iter().position(|p| !(p.is_finite() && *p > 0.0)) {
+        None => Ok(()),
+        Some(i) => Err(bad(format!(
+            "{name}[{i}] = {} is not a finite positive price",
+            a[i]
+        ))),
+    }
+}
+
+impl Market<'_> {
+    /// Checks lengths, that prices are finite and positive, bid <= ask, funding finite.
+    pub fn validate(&self) -> CoreResult<()> {
+        let n = self.close.len();
+        if n == 0 {
+            return Err(bad("no bars: close is empty".into()));
+        }
+        check_prices("close", self.close)?;
+        match (self.bid, self.ask) {
+            (None, None) => {}
+            (Some(b), Some(a)) => {
+                check_len("bid", b, n)?;
+                check_len("ask", a, n)?;
+                check_prices("bid", b)?;
+                check_prices("ask", a)?;
+                if let Some(i) = (0..n).find(|&i| b[i] > a[i]) {
+                    return Err(bad(format!("bid[{i}] = {} > ask[{i}] = {}", b[i], a[i])));
+                }
+            }
+            _ => return Err(bad("bid and ask must be given together".into())),
+        }
+        if let Some(f) = self.funding {
+            check_len("funding", f, n)?;
+            if let Some(i) = f.iter().position(|r| !r.is_finite()) {
+                return Err(bad(format!("funding[{i}] = {} is not finite", f[i])));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Targets must match the bars and lie in [-1, 1]; NaN (hold) is allowed, inf is not.
+pub fn validate_target(target: &[f64], n: usize) -> CoreResult<()> {
+    check_len("target", target, n)?;
+    match target.iter().position(|t| t.is_infinite() || t.abs() > 1.0) {
+        None => Ok(()),
+        Some(i) => Err(bad(format!(
+            "target[{i}] = {} is outside [-1, 1] (NaN means hold)",
+            target[i]
+        ))),
+    }
+}
