@@ -93,3 +93,35 @@ class VmdStreamCore:
 def trailing_max_min(
     ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64], window_ns: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+# ---- costs (rust/src/costs.rs) ----
+_DepthArrays = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
+
+@final
+class CostModelCore:
+    def __new__(
+        cls,
+        maker_fee: float,
+        taker_fee: float,
+        impact_eta: float,
+        impact_gamma: float,
+        latency_bars: int,
+        latency_ms: float,
+    ) -> CostModelCore: ...
+    def price_fill(
+        self,
+        side: int,
+        qty: float,
+        mid: float,
+        best_bid: float,
+        best_ask: float,
+        depth: _DepthArrays | None,
+        sigma: float,
+        volume: float,
+        maker: bool,
+    ) -> tuple[float, float, float, float, float, float, float, float]: ...
