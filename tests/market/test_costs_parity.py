@@ -13,6 +13,8 @@ from nexusforge.errors import CoreInputError, DataError
 from nexusforge.market.costs import CostModel, FillCost, split_depth
 
 FIELDS = FillCost.__slots__
+# (bid, ask, mid, (bids, asks))
+Book = tuple[float, float, float, tuple[np.ndarray, np.ndarray]]
 
 rates = st.floats(0.0, 0.001)
 models = st.builds(
@@ -25,7 +27,7 @@ models = st.builds(
 
 
 @st.composite
-def books(draw: st.DrawFn) -> tuple[float, float, float, tuple[np.ndarray, np.ndarray]]:
+def books(draw: st.DrawFn) -> Book:
     """(bid, ask, mid, depth): increasing ask ladder, decreasing bid ladder, NaN padding."""
     bid = draw(st.floats(0.01, 1e5))
     spread = draw(st.floats(0.0, 0.01)) * bid
@@ -45,14 +47,14 @@ def books(draw: st.DrawFn) -> tuple[float, float, float, tuple[np.ndarray, np.nd
 
 
 def _both(
-    model: CostModel, side: str, qty: float, book: tuple, sigma: float, volume: float, maker: bool
-):  # type: ignore[no-untyped-def,type-arg]
+    model: CostModel, side: str, qty: float, book: Book, sigma: float, volume: float, maker: bool
+) -> tuple[FillCost | DataError, FillCost | CoreInputError]:
     bid, ask, mid, depth = book
     liq = "maker" if maker else "taker"
     try:
         py = model.price_fill(
             side, qty, mid, bid, ask, depth=depth, sigma=sigma, volume=volume, liquidity=liq
-        )  # type: ignore[arg-type]
+        )
     except DataError as exc:
         py = exc
     try:
@@ -82,10 +84,10 @@ def test_python_equals_rust(
     model: CostModel,
     side: str,
     qty: float,
-    book: tuple,
+    book: Book,
     sigma: float,
     volume: float,
-    maker: bool,  # type: ignore[type-arg]
+    maker: bool,
 ) -> None:
     py, rs = _both(model, side, qty, book, sigma, volume, maker)
     assert isinstance(py, FillCost) and isinstance(rs, FillCost)
