@@ -125,3 +125,63 @@ class CostModelCore:
         volume: float,
         maker: bool,
     ) -> tuple[float, float, float, float, float, float, float, float]: ...
+
+# ---- backtest (rust/src/backtest) ----
+@final
+class BacktestConfigCore:
+    def __new__(
+        cls,
+        tick_size: float,
+        qty_step: float,
+        min_qty: float,
+        initial_capital: float,
+        max_contracts: float,
+        max_notional: float,
+        latency: int,
+        taker_fee: float,
+        maker_fee: float,
+        half_spread_bps: float,
+    ) -> BacktestConfigCore: ...
+
+def backtest_metric_names() -> list[str]: ...
+def backtest_run(
+    target: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    bid: npt.NDArray[np.float64] | None,
+    ask: npt.NDArray[np.float64] | None,
+    funding: npt.NDArray[np.float64] | None,
+    config: BacktestConfigCore,
+    bars_per_year: float,
+) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
+def backtest_batch(
+    targets: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    bid: npt.NDArray[np.float64] | None,
+    ask: npt.NDArray[np.float64] | None,
+    funding: npt.NDArray[np.float64] | None,
+    config: BacktestConfigCore,
+    bars_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
+
+# ---- expr (rust/src/expr) ----
+@final
+class ExprProgram:
+    def __new__(
+        cls,
+        ops: npt.NDArray[np.int64],
+        ints: npt.NDArray[np.int64],
+        a: npt.NDArray[np.float64],
+        b: npt.NDArray[np.float64],
+        n_columns: int,
+    ) -> ExprProgram: ...
+    def evaluate(
+        self, columns: list[npt.NDArray[np.float64]], rows: int, block_rows: int
+    ) -> npt.NDArray[np.float64]: ...
+    @property
+    def size(self) -> int: ...
+
+@final
+class ExprStreamCore:
+    def __new__(cls, program: ExprProgram) -> ExprStreamCore: ...
+    def update(self, row: npt.NDArray[np.float64]) -> float: ...

@@ -641,6 +641,260 @@ mod bindings {
         }
     }
 
+    // ---- backtest bindings (rust/src/backtest) ----
+    mod backtest_py {
+        use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+        use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
+        use pyo3::prelude::*;
+        use pyo3::types::PyDict;
+
+        use super::{to_py, CoreInputError};
+        use crate::backtest::{self, BacktestConfig, Costs, InstrumentRules, Market};
+
+        type Col<'py> = PyReadonlyArray1<'py, f64>;
+
+        fn slice<'a>(a: &'a Col<'_>, name: &str) -> PyResult<&'a [f64]> {
+            a.as_slice()
+                .map_err(|_| CoreInputError::new_err(format!("{name} must be C-contiguous")))
+        }
+
+        fn opt<'a>(a: &'a Option<Col<'_>>, name: &str) -> PyResult<Option<&'a [f64]>> {
+            a.as_ref().map(|x| slice(x, name)).transpose()
+        }
+
+        /// Backtest settings: instrument rules, costs, capital, limits, latency.
+        #[pyclass(name = "BacktestConfigCore", module = "nexusforge._core", frozen)]
+        pub struct PyBacktestConfig {
+            inner: BacktestConfig,
+        }
+
+        #[pymethods]
+        impl PyBacktestConfig {
+            #[new]
+            #[pyo3(signature = (tick_size, qty_step, min_qty, initial_capital, max_contracts,
+                max_notional, latency, taker_fee, maker_fee, half_spread_bps))]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                tick_size: f64,
+                qty_step: f64,
+                min_qty: f64,
+                initial_capital: f64,
+                max_contracts: f64,
+                max_notional: f64,
+                latency: usize,
+                taker_fee: f64,
+                maker_fee: f64,
+                half_spread_bps: f64,
+            ) -> PyResult<Self> {
+                let inner = BacktestConfig {
+                    rules: InstrumentRules {
+                        tick_size,
+                        qty_step,
+                        min_qty,
+                    },
+                    costs: Costs {
+                        taker_fee,
+                        maker_fee,
+                        half_spread_bps,
+                    },
+                    initial_capital,
+                    max_contracts,
+                    max_notional,
+                    latency,
+                };
+                inner.validate().map_err(to_py)?;
+                Ok(Self { inner })
+            }
+        }
+
+        /// Names of the metrics, in the order `backtest_run` and `backtest_batch` give them.
+        #[pyfunction]
+        fn backtest_metric_names() -> Vec<&'static str> {
+            backtest::METRIC_NAMES.to_vec()
+        }
+
+        /// One strategy: (per-bar arrays by name, metrics in `backtest_metric_names` order).
+        #[pyfunction]
+        #[pyo3(signature = (target, close, bid, ask, funding, config, bars_per_year))]
+        #[allow(clippy::too_many_arguments)]
+        fn backtest_run<'py>(
+            py: Python<'py>,
+            target: Col<'py>,
+            close: Col<'py>,
+            bid: Option<Col<'py>>,
+            ask: Option<Col<'py>>,
+            funding: Option<Col<'py>>,
+            config: &PyBacktestConfig,
+            bars_per_year: f64,
+        ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyArray1<f64>>)> {
+            let m = Market {
+                close: slice(&close, "close")?,
+                bid: opt(&bid, "bid")?,
+                ask: opt(&ask, "ask")?,
+                funding: opt(&funding, "funding")?,
+            };
+            let t = slice(&target, "target")?;
+            let cfg = &config.inner;
+            let (out, metrics) = py
+                .detach(|| {
+                    let out = backtest::run(t, &m, cfg)?;
+                    let metrics =
+                        backtest::compute_metrics(&out, cfg.initial_capital, bars_per_year)?;
+                    Ok((out, metrics))
+                })
+                .map_err(to_py)?;
+            let d = PyDict::new(py);
+            d.set_item("position", out.position.into_pyarray(py))?;
+            d.set_item("cash", out.cash.into_pyarray(py))?;
+            d.set_item("fees", out.fees.into_pyarray(py))?;
+            d.set_item("spread_cost", out.spread_cost.into_pyarray(py))?;
+            d.set_item("funding", out.funding.into_pyarray(py))?;
+            d.set_item("traded_qty", out.traded_qty.into_pyarray(py))?;
+            d.set_item("fill_price", out.fill_price.into_pyarray(py))?;
+            d.set_item("equity", out.equity.into_pyarray(py))?;
+            Ok((d, metrics.to_array().to_vec().into_pyarray(py)))
+        }
+
+        /// Many strategies (rows of `targets`) on the same prices: metrics, one row each.
+        #[pyfunction]
+        #[pyo3(signature = (targets, close, bid, ask, funding, config, bars_per_year, threads))]
+        #[allow(clippy::too_many_arguments)]
+        fn backtest_batch<'py>(
+            py: Python<'py>,
+            targets: PyReadonlyArray2<'py, f64>,
+            close: Col<'py>,
+            bid: Option<Col<'py>>,
+            ask: Option<Col<'py>>,
+            funding: Option<Col<'py>>,
+            config: &PyBacktestConfig,
+            bars_per_year: f64,
+            threads: usize,
+        ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+            let m = Market {
+                close: slice(&close, "close")?,
+                bid: opt(&bid, "bid")?,
+                ask: opt(&ask, "ask")?,
+                funding: opt(&funding, "funding")?,
+            };
+            let rows = targets.shape()[0];
+            let t = targets
+                .as_slice()
+                .map_err(|_| CoreInputError::new_err("targets must be C-contiguous"))?;
+            let cfg = &config.inner;
+            let all = py
+                .detach(|| backtest::run_batch(t, rows, &m, cfg, bars_per_year, threads))
+                .map_err(to_py)?;
+            let flat: Vec<f64> = all.iter().flat_map(|x| x.to_array()).collect();
+            PyArray1::from_vec(py, flat).reshape([rows, backtest::METRIC_NAMES.len()])
+        }
+
+        pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            m.add_class::<PyBacktestConfig>()?;
+            m.add_function(wrap_pyfunction!(backtest_metric_names, m)?)?;
+            m.add_function(wrap_pyfunction!(backtest_run, m)?)?;
+            m.add_function(wrap_pyfunction!(backtest_batch, m)?)?;
+            Ok(())
+        }
+    }
+
+    // ---- expr bindings (rust/src/expr) ----
+    mod expr_py {
+        use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+        use pyo3::prelude::*;
+
+        use super::{to_py, CoreInputError};
+        use crate::expr::{self, Evaluator, Program};
+
+        fn as_slice<'a, T: numpy::Element>(
+            a: &'a PyReadonlyArray1<'_, T>,
+            what: &str,
+        ) -> PyResult<&'a [T]> {
+            a.as_slice()
+                .map_err(|_| CoreInputError::new_err(format!("{what} must be C-contiguous")))
+        }
+
+        /// A checked, compiled expression (postfix nodes: opcode, int param, two float params).
+        #[pyclass(module = "nexusforge._core", name = "ExprProgram", frozen)]
+        struct PyExprProgram {
+            inner: Program,
+        }
+
+        #[pymethods]
+        impl PyExprProgram {
+            #[new]
+            #[pyo3(signature = (ops, ints, a, b, n_columns))]
+            fn new(
+                ops: PyReadonlyArray1<'_, i64>,
+                ints: PyReadonlyArray1<'_, i64>,
+                a: PyReadonlyArray1<'_, f64>,
+                b: PyReadonlyArray1<'_, f64>,
+                n_columns: usize,
+            ) -> PyResult<Self> {
+                let inner = expr::compile(
+                    as_slice(&ops, "ops")?,
+                    as_slice(&ints, "ints")?,
+                    as_slice(&a, "a")?,
+                    as_slice(&b, "b")?,
+                    n_columns,
+                )
+                .map_err(to_py)?;
+                Ok(Self { inner })
+            }
+
+            /// Positions in [-1, 1] for every row; columns are read in place, GIL released.
+            #[pyo3(signature = (columns, rows, block_rows))]
+            fn evaluate<'py>(
+                &self,
+                py: Python<'py>,
+                columns: Vec<PyReadonlyArray1<'py, f64>>,
+                rows: usize,
+                block_rows: usize,
+            ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+                let cols = columns
+                    .iter()
+                    .map(|c| as_slice(c, "column"))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let program = &self.inner;
+                let out = py
+                    .detach(|| expr::evaluate(program, &cols, rows, block_rows))
+                    .map_err(to_py)?;
+                Ok(out.into_pyarray(py))
+            }
+
+            /// Instructions in the flat program.
+            #[getter]
+            fn size(&self) -> usize {
+                self.inner.instrs.len()
+            }
+        }
+
+        /// Row-at-a-time evaluation with the same state updates as `ExprProgram.evaluate`.
+        #[pyclass(module = "nexusforge._core", name = "ExprStreamCore")]
+        struct PyExprStream {
+            inner: Evaluator,
+        }
+
+        #[pymethods]
+        impl PyExprStream {
+            #[new]
+            fn new(program: &Bound<'_, PyExprProgram>) -> PyResult<Self> {
+                let inner = Evaluator::new(program.get().inner.clone(), 1).map_err(to_py)?;
+                Ok(Self { inner })
+            }
+
+            /// Position for the next row, given one value per column.
+            fn update(&mut self, row: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
+                self.inner.step(as_slice(&row, "row")?).map_err(to_py)
+            }
+        }
+
+        pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            m.add_class::<PyExprProgram>()?;
+            m.add_class::<PyExprStream>()?;
+            Ok(())
+        }
+    }
+
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("CoreInputError", m.py().get_type::<CoreInputError>())?;
@@ -655,6 +909,8 @@ mod bindings {
         vmd_py::register(m)?;
         // ---- register window ----
         window_py::register(m)?;
+        // ---- register backtest ----
+        backtest_py::register(m)?;
         // ---- register costs ----
         costs_py::register(m)?;
         Ok(())

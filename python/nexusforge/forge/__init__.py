@@ -1,0 +1,1 @@
+"""Forge, the research lab: backtests, evolution and validation of strategies."""
