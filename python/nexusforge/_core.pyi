@@ -138,10 +138,16 @@ class BacktestConfigCore:
         max_contracts: float,
         max_notional: float,
         latency: int,
-        taker_fee: float,
-        maker_fee: float,
+        costs: CostModelCore,
         half_spread_bps: float,
     ) -> BacktestConfigCore: ...
+
+_DepthGrids = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
 
 def backtest_metric_names() -> list[str]: ...
 def backtest_run(
@@ -150,6 +156,9 @@ def backtest_run(
     bid: npt.NDArray[np.float64] | None,
     ask: npt.NDArray[np.float64] | None,
     funding: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64] | None,
+    volume: npt.NDArray[np.float64] | None,
+    depth: _DepthGrids | None,
     config: BacktestConfigCore,
     bars_per_year: float,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
@@ -159,6 +168,9 @@ def backtest_batch(
     bid: npt.NDArray[np.float64] | None,
     ask: npt.NDArray[np.float64] | None,
     funding: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64] | None,
+    volume: npt.NDArray[np.float64] | None,
+    depth: _DepthGrids | None,
     config: BacktestConfigCore,
     bars_per_year: float,
     threads: int,

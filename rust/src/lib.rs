@@ -547,7 +547,7 @@ mod bindings {
         /// The Rust cost model (rust/src/costs.rs); `nexusforge.market.costs` is the Python twin.
         #[pyclass(name = "CostModelCore", frozen)]
         pub struct PyCostModel {
-            inner: CostModel,
+            pub(super) inner: CostModel,
         }
 
         #[pymethods]
@@ -648,10 +648,14 @@ mod bindings {
         use pyo3::prelude::*;
         use pyo3::types::PyDict;
 
+        use super::costs_py::PyCostModel;
         use super::{to_py, CoreInputError};
-        use crate::backtest::{self, BacktestConfig, Costs, InstrumentRules, Market};
+        use crate::backtest::{self, BacktestConfig, BookLevels, InstrumentRules, Market};
 
         type Col<'py> = PyReadonlyArray1<'py, f64>;
+        type Grid<'py> = PyReadonlyArray2<'py, f64>;
+        /// (bid_px, bid_qty, ask_px, ask_qty), each bars × levels, best level first.
+        type DepthGrids<'py> = (Grid<'py>, Grid<'py>, Grid<'py>, Grid<'py>);
 
         fn slice<'a>(a: &'a Col<'_>, name: &str) -> PyResult<&'a [f64]> {
             a.as_slice()
@@ -662,7 +666,50 @@ mod bindings {
             a.as_ref().map(|x| slice(x, name)).transpose()
         }
 
-        /// Backtest settings: instrument rules, costs, capital, limits, latency.
+        fn grid<'a>(a: &'a Grid<'_>, name: &str) -> PyResult<&'a [f64]> {
+            a.as_slice()
+                .map_err(|_| CoreInputError::new_err(format!("{name} must be C-contiguous")))
+        }
+
+        fn levels<'a>(d: &'a Option<DepthGrids<'_>>) -> PyResult<Option<BookLevels<'a>>> {
+            let Some((bp, bq, ap, aq)) = d else {
+                return Ok(None);
+            };
+            Ok(Some(BookLevels {
+                levels: bp.shape()[1],
+                bid_px: grid(bp, "bid_px")?,
+                bid_qty: grid(bq, "bid_qty")?,
+                ask_px: grid(ap, "ask_px")?,
+                ask_qty: grid(aq, "ask_qty")?,
+            }))
+        }
+
+        /// Per-bar price data as Python hands it over.
+        struct MarketArgs<'py> {
+            close: Col<'py>,
+            bid: Option<Col<'py>>,
+            ask: Option<Col<'py>>,
+            funding: Option<Col<'py>>,
+            sigma: Option<Col<'py>>,
+            volume: Option<Col<'py>>,
+            depth: Option<DepthGrids<'py>>,
+        }
+
+        impl MarketArgs<'_> {
+            fn market(&self) -> PyResult<Market<'_>> {
+                Ok(Market {
+                    close: slice(&self.close, "close")?,
+                    bid: opt(&self.bid, "bid")?,
+                    ask: opt(&self.ask, "ask")?,
+                    funding: opt(&self.funding, "funding")?,
+                    sigma: opt(&self.sigma, "sigma")?,
+                    volume: opt(&self.volume, "volume")?,
+                    depth: levels(&self.depth)?,
+                })
+            }
+        }
+
+        /// Backtest settings: instrument rules, the cost model, capital, limits, latency.
         #[pyclass(name = "BacktestConfigCore", module = "nexusforge._core", frozen)]
         pub struct PyBacktestConfig {
             inner: BacktestConfig,
@@ -672,7 +719,7 @@ mod bindings {
         impl PyBacktestConfig {
             #[new]
             #[pyo3(signature = (tick_size, qty_step, min_qty, initial_capital, max_contracts,
-                max_notional, latency, taker_fee, maker_fee, half_spread_bps))]
+                max_notional, latency, costs, half_spread_bps))]
             #[allow(clippy::too_many_arguments)]
             fn new(
                 tick_size: f64,
@@ -682,8 +729,7 @@ mod bindings {
                 max_contracts: f64,
                 max_notional: f64,
                 latency: usize,
-                taker_fee: f64,
-                maker_fee: f64,
+                costs: &PyCostModel,
                 half_spread_bps: f64,
             ) -> PyResult<Self> {
                 let inner = BacktestConfig {
@@ -692,11 +738,8 @@ mod bindings {
                         qty_step,
                         min_qty,
                     },
-                    costs: Costs {
-                        taker_fee,
-                        maker_fee,
-                        half_spread_bps,
-                    },
+                    costs: costs.inner,
+                    half_spread_bps,
                     initial_capital,
                     max_contracts,
                     max_notional,
@@ -715,7 +758,8 @@ mod bindings {
 
         /// One strategy: (per-bar arrays by name, metrics in `backtest_metric_names` order).
         #[pyfunction]
-        #[pyo3(signature = (target, close, bid, ask, funding, config, bars_per_year))]
+        #[pyo3(signature = (target, close, bid, ask, funding, sigma, volume, depth, config,
+            bars_per_year))]
         #[allow(clippy::too_many_arguments)]
         fn backtest_run<'py>(
             py: Python<'py>,
@@ -724,15 +768,22 @@ mod bindings {
             bid: Option<Col<'py>>,
             ask: Option<Col<'py>>,
             funding: Option<Col<'py>>,
+            sigma: Option<Col<'py>>,
+            volume: Option<Col<'py>>,
+            depth: Option<DepthGrids<'py>>,
             config: &PyBacktestConfig,
             bars_per_year: f64,
         ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyArray1<f64>>)> {
-            let m = Market {
-                close: slice(&close, "close")?,
-                bid: opt(&bid, "bid")?,
-                ask: opt(&ask, "ask")?,
-                funding: opt(&funding, "funding")?,
+            let args = MarketArgs {
+                close,
+                bid,
+                ask,
+                funding,
+                sigma,
+                volume,
+                depth,
             };
+            let m = args.market()?;
             let t = slice(&target, "target")?;
             let cfg = &config.inner;
             let (out, metrics) = py
@@ -748,6 +799,9 @@ mod bindings {
             d.set_item("cash", out.cash.into_pyarray(py))?;
             d.set_item("fees", out.fees.into_pyarray(py))?;
             d.set_item("spread_cost", out.spread_cost.into_pyarray(py))?;
+            d.set_item("slippage", out.slippage.into_pyarray(py))?;
+            d.set_item("impact", out.impact.into_pyarray(py))?;
+            d.set_item("impact_perm", out.impact_perm.into_pyarray(py))?;
             d.set_item("funding", out.funding.into_pyarray(py))?;
             d.set_item("traded_qty", out.traded_qty.into_pyarray(py))?;
             d.set_item("fill_price", out.fill_price.into_pyarray(py))?;
@@ -757,25 +811,33 @@ mod bindings {
 
         /// Many strategies (rows of `targets`) on the same prices: metrics, one row each.
         #[pyfunction]
-        #[pyo3(signature = (targets, close, bid, ask, funding, config, bars_per_year, threads))]
+        #[pyo3(signature = (targets, close, bid, ask, funding, sigma, volume, depth, config,
+            bars_per_year, threads))]
         #[allow(clippy::too_many_arguments)]
         fn backtest_batch<'py>(
             py: Python<'py>,
-            targets: PyReadonlyArray2<'py, f64>,
+            targets: Grid<'py>,
             close: Col<'py>,
             bid: Option<Col<'py>>,
             ask: Option<Col<'py>>,
             funding: Option<Col<'py>>,
+            sigma: Option<Col<'py>>,
+            volume: Option<Col<'py>>,
+            depth: Option<DepthGrids<'py>>,
             config: &PyBacktestConfig,
             bars_per_year: f64,
             threads: usize,
         ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-            let m = Market {
-                close: slice(&close, "close")?,
-                bid: opt(&bid, "bid")?,
-                ask: opt(&ask, "ask")?,
-                funding: opt(&funding, "funding")?,
+            let args = MarketArgs {
+                close,
+                bid,
+                ask,
+                funding,
+                sigma,
+                volume,
+                depth,
             };
+            let m = args.market()?;
             let rows = targets.shape()[0];
             let t = targets
                 .as_slice()

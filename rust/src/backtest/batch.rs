@@ -33,7 +33,7 @@ pub fn run_batch(
     }
     let one = |row: &[f64]| {
         compute_metrics(
-            &run_unchecked(row, m, cfg),
+            &run_unchecked(row, m, cfg)?,
             cfg.initial_capital,
             bars_per_year,
         )

@@ -4,7 +4,7 @@ use super::engine::BarOutputs;
 use crate::error::{CoreError, CoreResult};
 
 /// Names of `Metrics::to_array`'s entries, in order.
-pub const METRIC_NAMES: [&str; 17] = [
+pub const METRIC_NAMES: [&str; 20] = [
     "total_return",
     "annual_return",
     "sharpe",
@@ -19,6 +19,9 @@ pub const METRIC_NAMES: [&str; 17] = [
     "trades",
     "fees_paid",
     "spread_paid",
+    "slippage_paid",
+    "impact_paid",
+    "impact_perm_paid",
     "funding_paid",
     "total_cost",
     "final_equity",
@@ -46,15 +49,21 @@ pub struct Metrics {
     pub trades: f64,
     pub fees_paid: f64,
     pub spread_paid: f64,
+    /// Walking the book beyond the touch.
+    pub slippage_paid: f64,
+    /// Temporary impact.
+    pub impact_paid: f64,
+    /// Paid on later fills because of the carried permanent impact.
+    pub impact_perm_paid: f64,
     pub funding_paid: f64,
-    /// Fees + spread + funding.
+    /// Fees + spread + slippage + both impacts + funding.
     pub total_cost: f64,
     pub final_equity: f64,
 }
 
 impl Metrics {
     /// Values in `METRIC_NAMES` order.
-    pub fn to_array(&self) -> [f64; 17] {
+    pub fn to_array(&self) -> [f64; 20] {
         [
             self.total_return,
             self.annual_return,
@@ -70,6 +79,9 @@ impl Metrics {
             self.trades,
             self.fees_paid,
             self.spread_paid,
+            self.slippage_paid,
+            self.impact_paid,
+            self.impact_perm_paid,
             self.funding_paid,
             self.total_cost,
             self.final_equity,
@@ -187,6 +199,9 @@ pub fn compute_metrics(b: &BarOutputs, initial: f64, bars_per_year: f64) -> Core
     let fees: f64 = b.fees.iter().sum();
     let spread: f64 = b.spread_cost.iter().sum();
     let funding: f64 = b.funding.iter().sum();
+    let slippage: f64 = b.slippage.iter().sum();
+    let impact: f64 = b.impact.iter().sum();
+    let impact_perm: f64 = b.impact_perm.iter().sum();
     Ok(Metrics {
         total_return: growth - 1.0,
         annual_return: annual,
@@ -202,8 +217,11 @@ pub fn compute_metrics(b: &BarOutputs, initial: f64, bars_per_year: f64) -> Core
         trades: b.traded_qty.iter().filter(|q| **q != 0.0).count() as f64,
         fees_paid: fees,
         spread_paid: spread,
+        slippage_paid: slippage,
+        impact_paid: impact,
+        impact_perm_paid: impact_perm,
         funding_paid: funding,
-        total_cost: fees + spread + funding,
+        total_cost: fees + spread + slippage + impact + impact_perm + funding,
         final_equity: last,
     })
 }

@@ -13,30 +13,8 @@ pub use engine::{run, BarOutputs};
 pub use metrics::{compute_metrics, Metrics, METRIC_NAMES};
 pub use rounding::{price_to_tick, qty_toward_zero};
 
+use crate::costs::CostModel;
 use crate::error::{CoreError, CoreResult};
-
-/// Taker/maker fees and half-spread crossing. The shared cost model (`crate::costs`, with
-/// depth walking and impact) replaces this struct where `engine::fill_price` and
-/// `engine::fee` use it; until then fills are market orders paying taker fee + half-spread.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Costs {
-    /// Fee rate on filled notional for orders that take liquidity (Bybit VIP0: 0.055 %).
-    pub taker_fee: f64,
-    /// Fee rate for resting orders (Bybit VIP0: 0.02 %); used once limit fills exist.
-    pub maker_fee: f64,
-    /// Half the spread in basis points of the mark, paid on every fill without bid/ask data.
-    pub half_spread_bps: f64,
-}
-
-impl Default for Costs {
-    fn default() -> Self {
-        Self {
-            taker_fee: 0.00055,
-            maker_fee: 0.0002,
-            half_spread_bps: 0.0,
-        }
-    }
-}
 
 /// Order rounding rules of one instrument; a step of 0 means no rounding.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,11 +24,14 @@ pub struct InstrumentRules {
     pub min_qty: f64,
 }
 
-/// Everything but the data: instrument, costs, capital, limits and latency.
+/// Everything but the data: instrument, the shared cost model, capital, limits and latency.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BacktestConfig {
     pub rules: InstrumentRules,
-    pub costs: Costs,
+    /// Prices every fill (`CostModel::price_fill`, taker market orders).
+    pub costs: CostModel,
+    /// Half the spread in basis points of the close, used for the touch without bid/ask data.
+    pub half_spread_bps: f64,
     pub initial_capital: f64,
     /// Largest absolute position in contracts (`f64::INFINITY` for none).
     pub max_contracts: f64,
@@ -60,14 +41,30 @@ pub struct BacktestConfig {
     pub latency: usize,
 }
 
-/// Price data per bar; `close` is the mark, bid/ask (both or neither) set fill prices, and a
-/// non-zero `funding` rate is charged on the position's notional at that bar.
+/// Top-N book levels per bar, row-major (`bars × levels`), best level first; NaN prices pad
+/// rows with fewer levels (the layout of `replay_top_levels`).
+#[derive(Debug, Clone, Copy)]
+pub struct BookLevels<'a> {
+    pub levels: usize,
+    pub bid_px: &'a [f64],
+    pub bid_qty: &'a [f64],
+    pub ask_px: &'a [f64],
+    pub ask_qty: &'a [f64],
+}
+
+/// Price data per bar; `close` is the mark, bid/ask (both or neither) set the touch and the
+/// mid, `depth` is walked by large orders, `sigma` (return volatility per bar) and `volume`
+/// (base units per bar) switch on impact (both or neither), and a non-zero `funding` rate is
+/// charged on the position's notional at that bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Market<'a> {
     pub close: &'a [f64],
     pub bid: Option<&'a [f64]>,
     pub ask: Option<&'a [f64]>,
     pub funding: Option<&'a [f64]>,
+    pub sigma: Option<&'a [f64]>,
+    pub volume: Option<&'a [f64]>,
+    pub depth: Option<BookLevels<'a>>,
 }
 
 fn bad(msg: String) -> CoreError {
@@ -88,9 +85,8 @@ impl BacktestConfig {
         check_nonneg("tick_size", self.rules.tick_size)?;
         check_nonneg("qty_step", self.rules.qty_step)?;
         check_nonneg("min_qty", self.rules.min_qty)?;
-        check_nonneg("taker_fee", self.costs.taker_fee)?;
-        check_nonneg("maker_fee", self.costs.maker_fee)?;
-        check_nonneg("half_spread_bps", self.costs.half_spread_bps)?;
+        self.costs.validate()?;
+        check_nonneg("half_spread_bps", self.half_spread_bps)?;
         if !(self.initial_capital.is_finite() && self.initial_capital > 0.0) {
             return Err(bad(format!(
                 "initial_capital must be finite and > 0, got {}",
@@ -152,6 +148,47 @@ impl Market<'_> {
             check_len("funding", f, n)?;
             if let Some(i) = f.iter().position(|r| !r.is_finite()) {
                 return Err(bad(format!("funding[{i}] = {} is not finite", f[i])));
+            }
+        }
+        self.validate_impact(n)?;
+        self.validate_depth(n)
+    }
+
+    fn validate_impact(&self, n: usize) -> CoreResult<()> {
+        match (self.sigma, self.volume) {
+            (None, None) => Ok(()),
+            (Some(s), Some(v)) => {
+                check_len("sigma", s, n)?;
+                check_len("volume", v, n)?;
+                if let Some(i) = s.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+                    return Err(bad(format!("sigma[{i}] = {} is not finite >= 0", s[i])));
+                }
+                match v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+                    None => Ok(()),
+                    Some(i) => Err(bad(format!("volume[{i}] = {} is not finite > 0", v[i]))),
+                }
+            }
+            _ => Err(bad("sigma and volume must be given together".into())),
+        }
+    }
+
+    fn validate_depth(&self, n: usize) -> CoreResult<()> {
+        let Some(d) = self.depth else { return Ok(()) };
+        if d.levels == 0 {
+            return Err(bad("depth needs at least one level".into()));
+        }
+        for (name, a) in [
+            ("bid_px", d.bid_px),
+            ("bid_qty", d.bid_qty),
+            ("ask_px", d.ask_px),
+            ("ask_qty", d.ask_qty),
+        ] {
+            if a.len() != n * d.levels {
+                return Err(bad(format!(
+                    "{name} holds {} values, expected {n} bars × {} levels",
+                    a.len(),
+                    d.levels
+                )));
             }
         }
         Ok(())

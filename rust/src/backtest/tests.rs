@@ -1,6 +1,7 @@
 //! Hand-computable cases with closed-form PnL, the equity identity, limits and bad input.
 
 use super::*;
+use crate::costs::CostModel;
 
 fn cfg(taker_fee: f64, latency: usize) -> BacktestConfig {
     BacktestConfig {
@@ -9,11 +10,12 @@ fn cfg(taker_fee: f64, latency: usize) -> BacktestConfig {
             qty_step: 0.0,
             min_qty: 0.0,
         },
-        costs: Costs {
+        costs: CostModel {
             taker_fee,
             maker_fee: 0.0,
-            half_spread_bps: 0.0,
+            ..CostModel::default()
         },
+        half_spread_bps: 0.0,
         initial_capital: 1000.0,
         max_contracts: f64::INFINITY,
         max_notional: f64::INFINITY,
@@ -27,6 +29,9 @@ fn market(close: &[f64]) -> Market<'_> {
         bid: None,
         ask: None,
         funding: None,
+        sigma: None,
+        volume: None,
+        depth: None,
     }
 }
 
@@ -66,7 +71,7 @@ fn round_trip_with_fee_only() {
 fn flat_prices_lose_exactly_the_fees_and_spread() {
     let close = [50.0; 4];
     let mut c = cfg(0.00055, 0);
-    c.costs.half_spread_bps = 2.0;
+    c.half_spread_bps = 2.0;
     let out = run(&[0.5, -0.5, 0.0, NAN], &market(&close), &c).unwrap();
     let m = compute_metrics(&out, 1000.0, 365.0).unwrap();
     assert!(close_to(
@@ -103,7 +108,7 @@ fn lots_and_ticks_round_against_the_trader() {
         qty_step: 0.1,
         min_qty: 0.1,
     };
-    c.costs.half_spread_bps = 10.0; // 33 * 1.001 = 33.033 -> 33.5 for a buy
+    c.half_spread_bps = 10.0; // 33 * 1.001 = 33.033 -> 33.5 for a buy
     let out = run(&[1.0, NAN], &market(&close), &c).unwrap();
     assert!(close_to(out.traded_qty[1], 30.3)); // 1000 / 33 = 30.303...
     assert!(close_to(out.fill_price[1], 33.5));
@@ -247,4 +252,84 @@ fn batch_matches_single_runs_for_any_thread_count() {
         expected.to_array().map(f64::to_bits)
     );
     assert!(run_batch(&targets, 4, &m, &c, 1e4, 2).is_err());
+}
+
+#[test]
+fn fills_pay_the_taker_fee_only() {
+    let close = [100.0, 100.0];
+    let mut c = cfg(0.001, 0);
+    c.costs.maker_fee = 0.009; // never used: every fill is a taker market order
+    let out = run(&[0.5, NAN], &market(&close), &c).unwrap();
+    assert!(close_to(out.fees[0], 5.0 * 100.0 * 0.001));
+    assert_eq!(out.spread_cost[0], 0.0);
+    assert!(close_to(out.equity[0], 1000.0 - 0.5));
+}
+
+#[test]
+fn large_order_walks_two_levels() {
+    let close = [100.0];
+    // One bar, two levels per side: 4 @ 100.1 then 10 @ 100.3 on the ask.
+    let (bp, bq) = ([99.9, 99.7], [4.0, 10.0]);
+    let (ap, aq) = ([100.1, 100.3], [4.0, 10.0]);
+    let m = Market {
+        depth: Some(BookLevels {
+            levels: 2,
+            bid_px: &bp,
+            bid_qty: &bq,
+            ask_px: &ap,
+            ask_qty: &aq,
+        }),
+        ..market(&close)
+    };
+    let mut c = cfg(0.0, 0);
+    c.rules.qty_step = 1.0;
+    let out = run(&[0.6], &m, &c).unwrap(); // 600 / 100 = 6 contracts
+    let avg = (4.0 * 100.1 + 2.0 * 100.3) / 6.0;
+    assert_eq!(out.traded_qty[0], 6.0);
+    assert!(close_to(out.fill_price[0], avg));
+    assert!(close_to(out.spread_cost[0], 6.0 * 0.1));
+    assert!(close_to(out.slippage[0], 2.0 * 0.2));
+    assert!(close_to(out.equity[0], 1000.0 - 6.0 * (avg - 100.0)));
+}
+
+fn impact_run(target: f64, eta: f64, gamma: f64) -> BarOutputs {
+    let close = [100.0, 100.0, 100.0];
+    let (sigma, volume) = ([0.01; 3], [1000.0; 3]);
+    let m = Market {
+        sigma: Some(&sigma),
+        volume: Some(&volume),
+        ..market(&close)
+    };
+    let mut c = cfg(0.0, 0);
+    c.costs.impact_eta = eta;
+    c.costs.impact_gamma = gamma;
+    run(&[target, 0.0, NAN], &m, &c).unwrap()
+}
+
+#[test]
+fn temporary_impact_scales_with_the_square_root_of_size() {
+    let small = impact_run(0.1, 1.0, 0.0); // 1 contract
+    let large = impact_run(0.4, 1.0, 0.0); // 4 contracts
+    let unit = |q: f64| 0.01 * (q / 1000.0_f64).sqrt() * 100.0;
+    assert!(close_to(small.impact[0], unit(1.0) * 1.0));
+    assert!(close_to(large.impact[0], unit(4.0) * 4.0));
+    // Per unit: twice the cost for four times the size.
+    assert!(close_to(large.impact[0] / 4.0, 2.0 * small.impact[0]));
+    assert!(close_to(large.fill_price[0], 100.0 + unit(4.0)));
+    // Without sigma/volume, impact is off.
+    let out = run(&[0.4, NAN, NAN], &market(&[100.0; 3]), &cfg(0.0, 0)).unwrap();
+    assert_eq!(out.impact[0], 0.0);
+}
+
+#[test]
+fn permanent_impact_is_carried_into_later_fills() {
+    let out = impact_run(0.4, 0.0, 0.5); // buy 4, then sell 4 one bar later
+    let offset = 0.5 * 0.01 * (4.0 / 1000.0) * 100.0;
+    assert!(close_to(out.fill_price[0], 100.0));
+    assert!(close_to(out.fill_price[1], 100.0 + offset));
+    assert!(close_to(out.impact_perm[1], -4.0 * offset));
+    // The sale nets the offset back; marks stay on the recorded close.
+    assert!(close_to(out.equity[1], 1000.0 + 4.0 * offset));
+    let m = compute_metrics(&out, 1000.0, 365.0).unwrap();
+    assert!(close_to(m.total_cost, -4.0 * offset));
 }

@@ -46,11 +46,12 @@ def reference_backtest(
     n = len(close)
     out = {k: np.zeros(n) for k in ("position", "cash", "fees", "funding", "equity")}
     cash, pos = cfg.initial_capital, 0.0
+    latency = cfg.costs.latency_bars if cfg.latency is None else cfg.latency
     for t in range(n):
         mark = float(close[t])
         paid = pos * mark * funding[t] if funding[t] != 0 else 0.0
         cash -= paid
-        wanted = target[t - cfg.latency] if t >= cfg.latency else math.nan
+        wanted = target[t - latency] if t >= latency else math.nan
         qty, fee = 0.0, 0.0
         if not math.isnan(wanted):
             cap = min(cfg.max_contracts, cfg.max_notional / mark)
@@ -61,7 +62,7 @@ def reference_backtest(
         if qty != 0.0:
             half = cfg.half_spread_bps * 1e-4
             price = tick(mark * (1 + half if qty > 0 else 1 - half), cfg.tick_size, qty > 0)
-            fee = abs(qty) * price * cfg.taker_fee
+            fee = abs(qty) * price * cfg.costs.taker_fee
             cash -= qty * price + fee
             pos += qty
         for k, v in (("position", pos), ("cash", cash), ("fees", fee), ("funding", paid)):

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from reference_backtest import reference_backtest
 
-from nexusforge.forge.backtest import BacktestConfig, run_backtest
+from nexusforge.forge.backtest import BacktestConfig, MarketData, run_backtest
 
 BAR_MS = 5 * 60 * 1000
 BARS_PER_YEAR = 365 * 24 * 12
@@ -49,7 +49,8 @@ def test_real_candles_match_numpy_reference(market: tuple[np.ndarray, np.ndarray
     close, funding = market
     target = _momentum(close)
     cfg = BacktestConfig(tick_size=0.1, qty_step=0.001, min_qty=0.001, half_spread_bps=0.5)
-    r = run_backtest(target, close, funding=funding, bars_per_year=BARS_PER_YEAR, config=cfg)
+    data = MarketData(funding=funding)
+    r = run_backtest(target, close, market=data, bars_per_year=BARS_PER_YEAR, config=cfg)
     np.testing.assert_allclose(r.equity, r.cash + r.position * close, rtol=1e-12)
     ref = reference_backtest(target, close, funding, cfg)
     for name in ("position", "cash", "equity"):

@@ -3,6 +3,8 @@
 from nexusforge.forge.backtest.engine import (
     BacktestConfig,
     BacktestResult,
+    BarDepth,
+    MarketData,
     run_backtest,
     run_backtest_batch,
 )
@@ -12,6 +14,8 @@ __all__ = [
     "BacktestConfig",
     "BacktestMetrics",
     "BacktestResult",
+    "BarDepth",
+    "MarketData",
     "run_backtest",
     "run_backtest_batch",
 ]

@@ -2,16 +2,21 @@
 with the GIL released, and maps core errors to `nexusforge.errors`.
 
 A target in [-1, 1] per bar is the wanted position as a fraction of equity; NaN holds. A
-target decided at bar t trades at bar t + latency, at the ask (buy) or bid (sell), or at the
-close ± half-spread without quotes, on the tick grid, paying the taker fee. Non-zero funding
-rates are charged on the position's notional at that bar (longs pay positive rates).
+target decided at bar t trades at bar t + latency as a taker market order priced by the one
+cost model (`nexusforge.market.costs.CostModel`, its Rust twin): the touch is the depth's best
+level, else the bid/ask arrays, else close ± half-spread on the tick grid; the mid is
+(bid + ask) / 2, or the close without quotes. Depth is walked, impact needs `sigma` and
+`volume` (off without them), and permanent impact is carried as a price offset on later fills
+(not on the close used for marking); what it costs them is reported as `impact_perm`.
+Non-zero funding rates are charged on the position's notional at that bar (longs pay positive
+rates).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,15 +24,17 @@ import numpy.typing as npt
 from nexusforge import _core
 from nexusforge.errors import ConfigError, CoreInputError, DataError
 from nexusforge.forge.backtest.metrics import BacktestMetrics
+from nexusforge.market.costs import CostModel
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class BacktestConfig:
-    """Instrument rules (a step of 0 means no rounding), costs, capital, limits and latency.
+    """Instrument rules (a step of 0 means no rounding), cost model, capital, limits, latency.
 
-    Fees default to Bybit VIP0 linear perpetuals (taker 0.055 %, maker 0.02 %).
+    `costs` defaults to Bybit VIP0; `latency` (bars) defaults to `costs.latency_bars`;
+    `half_spread_bps` sets the touch when no bid/ask or depth is given.
     """
 
     tick_size: float = 0.0
@@ -36,15 +43,15 @@ class BacktestConfig:
     initial_capital: float = 10_000.0
     max_contracts: float = math.inf
     max_notional: float = math.inf
-    latency: int = 1
-    taker_fee: float = 0.00055
-    maker_fee: float = 0.0002
+    latency: int | None = None
+    costs: CostModel = field(default_factory=CostModel)
     half_spread_bps: float = 0.0
 
     def to_core(self) -> _core.BacktestConfigCore:
         """The validated core config; a bad value raises `ConfigError`."""
-        if self.latency < 0:
-            raise ConfigError(f"latency must be >= 0 bars, got {self.latency}")
+        latency = self.costs.latency_bars if self.latency is None else self.latency
+        if latency < 0:
+            raise ConfigError(f"latency must be >= 0 bars, got {latency}")
         try:
             return _core.BacktestConfigCore(
                 self.tick_size,
@@ -53,13 +60,52 @@ class BacktestConfig:
                 self.initial_capital,
                 self.max_contracts,
                 self.max_notional,
-                self.latency,
-                self.taker_fee,
-                self.maker_fee,
+                latency,
+                self.costs.to_core(),
                 self.half_spread_bps,
             )
         except CoreInputError as e:
             raise ConfigError(str(e)) from e
+
+
+@dataclass(frozen=True, slots=True)
+class BarDepth:
+    """Top-N book levels per bar (each bars × levels, best first, NaN pads missing levels)."""
+
+    bid_px: npt.ArrayLike
+    bid_qty: npt.ArrayLike
+    ask_px: npt.ArrayLike
+    ask_qty: npt.ArrayLike
+
+    def to_core(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """C-contiguous float64 grids of one shape; a bad shape raises `DataError`."""
+        grids = tuple(
+            np.ascontiguousarray(a, dtype=np.float64)
+            for a in (self.bid_px, self.bid_qty, self.ask_px, self.ask_qty)
+        )
+        shape = grids[0].shape
+        if len(shape) != 2 or any(g.shape != shape for g in grids):
+            raise DataError(f"depth grids must share one 2-D shape, got {[g.shape for g in grids]}")
+        return grids[0], grids[1], grids[2], grids[3]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """Per-bar inputs besides the close; every array has one value per bar."""
+
+    bid: npt.ArrayLike | None = None
+    ask: npt.ArrayLike | None = None
+    funding: npt.ArrayLike | None = None
+    sigma: npt.ArrayLike | None = None  # return volatility per bar, for impact
+    volume: npt.ArrayLike | None = None  # traded base units per bar, for impact
+    depth: BarDepth | None = None
+
+    def columns(self) -> tuple[FloatArray | None, ...]:
+        """(bid, ask, funding, sigma, volume) as core columns."""
+        return tuple(
+            _optional(name, getattr(self, name))
+            for name in ("bid", "ask", "funding", "sigma", "volume")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +116,9 @@ class BacktestResult:
     cash: FloatArray
     fees: FloatArray
     spread_cost: FloatArray
+    slippage: FloatArray
+    impact: FloatArray
+    impact_perm: FloatArray
     funding: FloatArray
     traded_qty: FloatArray
     fill_price: FloatArray
@@ -94,20 +143,24 @@ def run_backtest(
     close: npt.ArrayLike,
     *,
     bars_per_year: float,
-    bid: npt.ArrayLike | None = None,
-    ask: npt.ArrayLike | None = None,
-    funding: npt.ArrayLike | None = None,
+    market: MarketData | None = None,
     config: BacktestConfig | None = None,
 ) -> BacktestResult:
     """Backtest one target series; bad data raises `DataError`, bad settings `ConfigError`."""
     core_cfg = (config or BacktestConfig()).to_core()
+    data = market or MarketData()
+    bid, ask, funding, sigma, volume = data.columns()
+    depth = data.depth.to_core() if data.depth is not None else None
     try:
         arrays, metrics = _core.backtest_run(
             _column("target", target),
             _column("close", close),
-            _optional("bid", bid),
-            _optional("ask", ask),
-            _optional("funding", funding),
+            bid,
+            ask,
+            funding,
+            sigma,
+            volume,
+            depth,
             core_cfg,
             bars_per_year,
         )
@@ -121,9 +174,7 @@ def run_backtest_batch(
     close: npt.ArrayLike,
     *,
     bars_per_year: float,
-    bid: npt.ArrayLike | None = None,
-    ask: npt.ArrayLike | None = None,
-    funding: npt.ArrayLike | None = None,
+    market: MarketData | None = None,
     config: BacktestConfig | None = None,
     threads: int | None = None,
 ) -> list[BacktestMetrics]:
@@ -138,13 +189,19 @@ def run_backtest_batch(
     n_threads = threads if threads is not None else (os.cpu_count() or 1)
     if n_threads < 1:
         raise ConfigError(f"threads must be >= 1, got {n_threads}")
+    data = market or MarketData()
+    bid, ask, funding, sigma, volume = data.columns()
+    depth = data.depth.to_core() if data.depth is not None else None
     try:
         table = _core.backtest_batch(
             rows,
             _column("close", close),
-            _optional("bid", bid),
-            _optional("ask", ask),
-            _optional("funding", funding),
+            bid,
+            ask,
+            funding,
+            sigma,
+            volume,
+            depth,
             core_cfg,
             bars_per_year,
             n_threads,

@@ -30,6 +30,9 @@ class BacktestMetrics:
     trades: float
     fees_paid: float
     spread_paid: float
+    slippage_paid: float
+    impact_paid: float
+    impact_perm_paid: float
     funding_paid: float
     total_cost: float
     final_equity: float
@@ -46,7 +49,14 @@ class BacktestMetrics:
 
     def cost_breakdown(self) -> dict[str, float]:
         """How much each cost component took, in quote currency."""
-        return {"fee": self.fees_paid, "spread": self.spread_paid, "funding": self.funding_paid}
+        return {
+            "fee": self.fees_paid,
+            "spread": self.spread_paid,
+            "slippage": self.slippage_paid,
+            "impact": self.impact_paid,
+            "impact_perm": self.impact_perm_paid,
+            "funding": self.funding_paid,
+        }
 
     def as_tuple(self) -> tuple[float, ...]:
         """Values in field order."""
