@@ -4,7 +4,8 @@
     ├── DataError                   a file or message could not be read; fix or skip the input
     │   └── MalformedMessageError   one venue message is malformed (also raised by the Rust core)
     ├── BookError                   an order book was misused (wrong arrays, bad tick size)
-    └── ConfigError                 a configuration value is invalid; the message names the key
+    ├── ConfigError                 a configuration value is invalid; the message names the key
+    └── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
 
 Exceptions raised inside the Rust core (`CoreInputError`, `CoreMalformedError`) are `ValueError`
 subclasses; the Python faces catch them at the boundary and re-raise one of the classes above.
@@ -33,12 +34,17 @@ class ConfigError(NexusForgeError):
     """A configuration value is invalid."""
 
 
+class ExpressionError(NexusForgeError):
+    """A strategy expression is malformed: unknown primitive, wrong arity or type, too big."""
+
+
 __all__ = [
     "BookError",
     "ConfigError",
     "CoreInputError",
     "CoreMalformedError",
     "DataError",
+    "ExpressionError",
     "MalformedMessageError",
     "NexusForgeError",
 ]

@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod book;
 pub mod costs;
 pub mod error;
+pub mod expr;
 pub mod vmd;
 pub mod window;
 
@@ -975,6 +976,8 @@ mod bindings {
         backtest_py::register(m)?;
         // ---- register costs ----
         costs_py::register(m)?;
+        // ---- register expr ----
+        expr_py::register(m)?;
         Ok(())
     }
 

@@ -1,0 +1,215 @@
+//! Per-instruction state of the trailing-window ops, carried row by row so that any block
+//! size (and one-row streaming) runs the very same float operations in the same order.
+
+use super::{Instr, Op, DIV_EPS};
+
+/// The last `n` values, with a count of the NaNs among them.
+#[derive(Debug, Clone)]
+pub(super) struct Ring {
+    buf: Vec<f64>,
+    pos: usize,
+    seen: usize,
+    nans: usize,
+}
+
+impl Ring {
+    fn new(n: usize) -> Self {
+        Self {
+            buf: vec![f64::NAN; n],
+            pos: 0,
+            seen: 0,
+            nans: 0,
+        }
+    }
+
+    /// Adds `x`; returns the value that left the window, if the window was full.
+    fn push(&mut self, x: f64) -> Option<f64> {
+        let full = self.seen >= self.buf.len();
+        let old = std::mem::replace(&mut self.buf[self.pos], x);
+        self.pos = (self.pos + 1) % self.buf.len();
+        self.seen += 1;
+        self.nans += usize::from(x.is_nan());
+        if full {
+            self.nans -= usize::from(old.is_nan());
+            Some(old)
+        } else {
+            None
+        }
+    }
+
+    /// True when the window holds `n` values and none is NaN.
+    fn valid(&self) -> bool {
+        self.seen >= self.buf.len() && self.nans == 0
+    }
+}
+
+/// Sums of (x − c) and (x − c)² over the window, shifted by a recent value `c` so prices far
+/// from zero do not cancel; re-summed exactly each time the ring wraps so drift stays bounded.
+#[derive(Debug, Clone)]
+pub(super) struct Moments {
+    ring: Ring,
+    c: Option<f64>,
+    s1: f64,
+    s2: f64,
+}
+
+impl Moments {
+    fn new(n: usize) -> Self {
+        Self {
+            ring: Ring::new(n),
+            c: None,
+            s1: 0.0,
+            s2: 0.0,
+        }
+    }
+
+    fn push(&mut self, x: f64) {
+        if self.c.is_none() && !x.is_nan() {
+            self.c = Some(x);
+        }
+        let c = self.c.unwrap_or(0.0);
+        let old = self.ring.push(x);
+        if !x.is_nan() {
+            self.s1 += x - c;
+            self.s2 += (x - c) * (x - c);
+        }
+        if let Some(o) = old.filter(|o| !o.is_nan()) {
+            self.s1 -= o - c;
+            self.s2 -= (o - c) * (o - c);
+        }
+        if self.ring.pos == 0 {
+            self.resum(x);
+        }
+    }
+
+    fn resum(&mut self, newest: f64) {
+        if !newest.is_nan() {
+            self.c = Some(newest);
+        }
+        let c = self.c.unwrap_or(0.0);
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in self.ring.buf.iter().filter(|v| !v.is_nan()) {
+            s1 += v - c;
+            s2 += (v - c) * (v - c);
+        }
+        (self.s1, self.s2) = (s1, s2);
+    }
+
+    fn mean(&self) -> f64 {
+        self.c.unwrap_or(0.0) + self.s1 / self.ring.buf.len() as f64
+    }
+
+    /// Population standard deviation (ddof = 0).
+    fn std(&self) -> f64 {
+        let n = self.ring.buf.len() as f64;
+        ((self.s2 - self.s1 * self.s1 / n) / n).max(0.0).sqrt()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum State {
+    Stateless,
+    Lag(Ring),
+    Mean(Moments),
+    Std(Moments),
+    ZScore(Moments),
+    Min(Ring),
+    Max(Ring),
+    Rank(Ring),
+    Ema {
+        alpha: f64,
+        span: usize,
+        seen: usize,
+        y: Option<f64>,
+    },
+}
+
+impl State {
+    pub fn new(instr: &Instr) -> State {
+        let k = instr.k;
+        match instr.op {
+            Op::Lag => State::Lag(Ring::new(k)),
+            Op::Mean => State::Mean(Moments::new(k)),
+            Op::Std => State::Std(Moments::new(k)),
+            Op::ZScore => State::ZScore(Moments::new(k)),
+            Op::Min => State::Min(Ring::new(k)),
+            Op::Max => State::Max(Ring::new(k)),
+            Op::Rank => State::Rank(Ring::new(k)),
+            Op::Ema => State::Ema {
+                alpha: 2.0 / (k as f64 + 1.0),
+                span: k,
+                seen: 0,
+                y: None,
+            },
+            _ => State::Stateless,
+        }
+    }
+
+    /// Feeds one value and returns the op's output for that row.
+    pub fn step(&mut self, x: f64) -> f64 {
+        match self {
+            State::Stateless => x,
+            State::Lag(r) => r.push(x).unwrap_or(f64::NAN),
+            State::Mean(m) => moment(m, x, |m| m.mean()),
+            State::Std(m) => moment(m, x, |m| m.std()),
+            State::ZScore(m) => moment(m, x, |m| zscore(x, m.mean(), m.std())),
+            State::Min(r) => scan(r, x, |w, _| w.iter().copied().fold(f64::INFINITY, f64::min)),
+            State::Max(r) => scan(r, x, |w, _| {
+                w.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            }),
+            State::Rank(r) => scan(r, x, rank),
+            State::Ema {
+                alpha,
+                span,
+                seen,
+                y,
+            } => {
+                *seen += 1;
+                if x.is_nan() {
+                    return f64::NAN;
+                }
+                let next = y.map_or(x, |prev| *alpha * x + (1.0 - *alpha) * prev);
+                *y = Some(next);
+                if *seen >= *span {
+                    next
+                } else {
+                    f64::NAN
+                }
+            }
+        }
+    }
+}
+
+fn moment(m: &mut Moments, x: f64, f: impl Fn(&Moments) -> f64) -> f64 {
+    m.push(x);
+    if m.ring.valid() {
+        f(m)
+    } else {
+        f64::NAN
+    }
+}
+
+fn zscore(x: f64, mean: f64, std: f64) -> f64 {
+    if std < DIV_EPS {
+        0.0
+    } else {
+        (x - mean) / std
+    }
+}
+
+/// O(window) scan of the full window; NaN until it is full or while it holds a NaN.
+fn scan(r: &mut Ring, x: f64, f: impl Fn(&[f64], f64) -> f64) -> f64 {
+    r.push(x);
+    if r.valid() {
+        f(&r.buf, x)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Average rank of `x` in the window divided by its length (pandas `rank(pct=True)`).
+fn rank(w: &[f64], x: f64) -> f64 {
+    let less = w.iter().filter(|&&v| v < x).count() as f64;
+    let equal = w.iter().filter(|&&v| v == x).count() as f64;
+    (less + (equal + 1.0) / 2.0) / w.len() as f64
+}

@@ -1,0 +1,83 @@
+use super::*;
+
+/// Postfix nodes as (op, k, a, b).
+fn prog(nodes: &[(Op, i64, f64, f64)], n_columns: usize) -> CoreResult<Program> {
+    let ops: Vec<i64> = nodes
+        .iter()
+        .map(|n| OPS.iter().position(|o| *o == n.0).unwrap() as i64)
+        .collect();
+    let ints: Vec<i64> = nodes.iter().map(|n| n.1).collect();
+    let a: Vec<f64> = nodes.iter().map(|n| n.2).collect();
+    let b: Vec<f64> = nodes.iter().map(|n| n.3).collect();
+    compile(&ops, &ints, &a, &b, n_columns)
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn col(c: i64) -> (Op, i64, f64, f64) {
+    (Op::Col, c, 0.0, 0.0)
+}
+
+#[test]
+fn rolling_mean_over_blocks_matches_brute_force() {
+    let p = prog(
+        &[col(0), (Op::Mean, 3, 0.0, 0.0), (Op::Tanh, 0, 0.0, 0.0)],
+        1,
+    )
+    .unwrap();
+    let x: Vec<f64> = (0..50).map(|i| ((i * 7) % 11) as f64 * 0.1).collect();
+    let whole = evaluate(&p, &[&x], x.len(), 1024).unwrap();
+    for block in [1, 2, 3, 7, 64] {
+        assert_eq!(
+            bits(&evaluate(&p, &[&x], x.len(), block).unwrap()),
+            bits(&whole)
+        );
+    }
+    assert!(whole[..2].iter().all(|v| v.is_nan()));
+    for i in 2..x.len() {
+        let m = (x[i - 2] + x[i - 1] + x[i]) / 3.0;
+        assert!((whole[i] - m.tanh()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn streaming_equals_vectorized_bit_for_bit() {
+    let p = prog(
+        &[
+            col(0),
+            (Op::ZScore, 4, 0.0, 0.0),
+            col(1),
+            (Op::Lag, 2, 0.0, 0.0),
+            (Op::Div, 0, 0.0, 0.0),
+        ],
+        2,
+    )
+    .unwrap();
+    let x: Vec<f64> = (0..40)
+        .map(|i| if i == 9 { f64::NAN } else { (i as f64).sin() })
+        .collect();
+    let y: Vec<f64> = (0..40).map(|i| (i as f64 * 0.3).cos()).collect();
+    let whole = evaluate(&p, &[&x, &y], 40, 16).unwrap();
+    let mut ev = Evaluator::new(p, 1).unwrap();
+    for i in 0..40 {
+        let v = ev.step(&[x[i], y[i]]).unwrap();
+        assert_eq!(v.to_bits(), whole[i].to_bits(), "row {i}");
+    }
+}
+
+#[test]
+fn bad_programs_are_errors() {
+    assert!(prog(&[col(0), (Op::Add, 0, 0.0, 0.0)], 1).is_err());
+    assert!(prog(&[col(0), col(0), (Op::Gt, 0, 0.0, 0.0)], 1).is_err());
+    assert!(prog(&[col(3)], 1).is_err());
+    assert!(prog(&[(Op::Const, 0, f64::NAN, 0.0)], 0).is_err());
+    assert!(prog(&[col(0), (Op::Mean, 0, 0.0, 0.0)], 1).is_err());
+    assert!(prog(&[col(0), (Op::Clip, 0, 1.0, -1.0)], 1).is_err());
+    assert!(compile(&[99], &[0], &[0.0], &[0.0], 0).is_err());
+    assert!(compile(&[], &[], &[], &[], 0).is_err());
+    let p = prog(&[col(0)], 1).unwrap();
+    assert!(evaluate(&p, &[&[1.0, 2.0]], 3, 8).is_err());
+    assert!(evaluate(&p, &[&[1.0]], 1, 0).is_err());
+}
