@@ -143,6 +143,47 @@ def overview(
         console.print(summary_table(summary))
 
 
+# ---- backtest (python/nexusforge/forge/backtest) ----
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[Path, typer.Argument(help="Strategy JSON file (strategy codec).")],
+    data: Annotated[Path, typer.Option("--data", help="Store folder holding the candles.")],
+    venue: Annotated[str, typer.Option(help="Venue of the series.")] = "bybit_linear",
+    symbol: Annotated[str, typer.Option(help="Symbol of the series.")] = "BTCUSDT",
+    interval: Annotated[int, typer.Option(help="Candle interval in seconds.")] = 300,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a standalone HTML report here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+) -> None:
+    """Backtest STRATEGY on one candle series of the store and print its metrics."""
+    import json
+    from dataclasses import asdict
+
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.backtest.run import SeriesSpec, run_strategy_file
+    from nexusforge.forge.backtest.table import metrics_table
+
+    try:
+        run = run_strategy_file(strategy, data, SeriesSpec(venue, symbol, interval))
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    if report is not None:
+        from nexusforge.forge.backtest.report import write_report
+
+        write_report(run, report)
+    if as_json:
+        metrics = {k: (v if v == v else None) for k, v in asdict(run.result.metrics).items()}
+        typer.echo(json.dumps({"strategy": run.strategy.infix, "metrics": metrics}, indent=2))
+    else:
+        _console().print(metrics_table(run))
+    if report is not None and not as_json:
+        _console().print(f"report written to {report}")
+
+
 @app.command()
 def version() -> None:
     """Print the package and Rust core versions."""
