@@ -197,3 +197,19 @@ class ExprProgram:
 class ExprStreamCore:
     def __new__(cls, program: ExprProgram) -> ExprStreamCore: ...
     def update(self, row: npt.NDArray[np.float64]) -> float: ...
+
+# ---- batch (rust/src/backtest/exprs.rs) ----
+def expr_backtest_batch(
+    programs: list[ExprProgram],
+    columns: list[npt.NDArray[np.float64]],
+    close: npt.NDArray[np.float64],
+    bid: npt.NDArray[np.float64] | None,
+    ask: npt.NDArray[np.float64] | None,
+    funding: npt.NDArray[np.float64] | None,
+    sigma: npt.NDArray[np.float64] | None,
+    volume: npt.NDArray[np.float64] | None,
+    depth: _DepthGrids | None,
+    config: BacktestConfigCore,
+    bars_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...

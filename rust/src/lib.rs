@@ -653,10 +653,10 @@ mod bindings {
         use super::{to_py, CoreInputError};
         use crate::backtest::{self, BacktestConfig, BookLevels, InstrumentRules, Market};
 
-        type Col<'py> = PyReadonlyArray1<'py, f64>;
+        pub(super) type Col<'py> = PyReadonlyArray1<'py, f64>;
         type Grid<'py> = PyReadonlyArray2<'py, f64>;
         /// (bid_px, bid_qty, ask_px, ask_qty), each bars × levels, best level first.
-        type DepthGrids<'py> = (Grid<'py>, Grid<'py>, Grid<'py>, Grid<'py>);
+        pub(super) type DepthGrids<'py> = (Grid<'py>, Grid<'py>, Grid<'py>, Grid<'py>);
 
         fn slice<'a>(a: &'a Col<'_>, name: &str) -> PyResult<&'a [f64]> {
             a.as_slice()
@@ -686,18 +686,18 @@ mod bindings {
         }
 
         /// Per-bar price data as Python hands it over.
-        struct MarketArgs<'py> {
-            close: Col<'py>,
-            bid: Option<Col<'py>>,
-            ask: Option<Col<'py>>,
-            funding: Option<Col<'py>>,
-            sigma: Option<Col<'py>>,
-            volume: Option<Col<'py>>,
-            depth: Option<DepthGrids<'py>>,
+        pub(super) struct MarketArgs<'py> {
+            pub(super) close: Col<'py>,
+            pub(super) bid: Option<Col<'py>>,
+            pub(super) ask: Option<Col<'py>>,
+            pub(super) funding: Option<Col<'py>>,
+            pub(super) sigma: Option<Col<'py>>,
+            pub(super) volume: Option<Col<'py>>,
+            pub(super) depth: Option<DepthGrids<'py>>,
         }
 
         impl MarketArgs<'_> {
-            fn market(&self) -> PyResult<Market<'_>> {
+            pub(super) fn market(&self) -> PyResult<Market<'_>> {
                 Ok(Market {
                     close: slice(&self.close, "close")?,
                     bid: opt(&self.bid, "bid")?,
@@ -713,7 +713,7 @@ mod bindings {
         /// Backtest settings: instrument rules, the cost model, capital, limits, latency.
         #[pyclass(name = "BacktestConfigCore", module = "nexusforge._core", frozen)]
         pub struct PyBacktestConfig {
-            inner: BacktestConfig,
+            pub(super) inner: BacktestConfig,
         }
 
         #[pymethods]
@@ -878,8 +878,8 @@ mod bindings {
 
         /// A checked, compiled expression (postfix nodes: opcode, int param, two float params).
         #[pyclass(module = "nexusforge._core", name = "ExprProgram", frozen)]
-        struct PyExprProgram {
-            inner: Program,
+        pub(super) struct PyExprProgram {
+            pub(super) inner: Program,
         }
 
         #[pymethods]
@@ -958,6 +958,80 @@ mod bindings {
         }
     }
 
+    // ---- batch bindings (rust/src/backtest/exprs.rs) ----
+    mod batch_py {
+        use numpy::{PyArray1, PyArray2, PyArrayMethods};
+        use pyo3::prelude::*;
+
+        use super::backtest_py::{Col, DepthGrids, MarketArgs, PyBacktestConfig};
+        use super::expr_py::PyExprProgram;
+        use super::{to_py, CoreInputError};
+        use crate::backtest;
+        use crate::expr::Program;
+
+        /// Evaluates each program on the shared columns and backtests it: metrics, one row each.
+        #[pyfunction]
+        #[pyo3(signature = (programs, columns, close, bid, ask, funding, sigma, volume, depth,
+            config, bars_per_year, threads))]
+        #[allow(clippy::too_many_arguments)]
+        fn expr_backtest_batch<'py>(
+            py: Python<'py>,
+            programs: Vec<PyRef<'py, PyExprProgram>>,
+            columns: Vec<Col<'py>>,
+            close: Col<'py>,
+            bid: Option<Col<'py>>,
+            ask: Option<Col<'py>>,
+            funding: Option<Col<'py>>,
+            sigma: Option<Col<'py>>,
+            volume: Option<Col<'py>>,
+            depth: Option<DepthGrids<'py>>,
+            config: &PyBacktestConfig,
+            bars_per_year: f64,
+            threads: usize,
+        ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+            let args = MarketArgs {
+                close,
+                bid,
+                ask,
+                funding,
+                sigma,
+                volume,
+                depth,
+            };
+            let m = args.market()?;
+            let cols = columns
+                .iter()
+                .map(|c| {
+                    c.as_slice()
+                        .map_err(|_| CoreInputError::new_err("columns must be C-contiguous"))
+                })
+                .collect::<PyResult<Vec<&[f64]>>>()?;
+            // Programs are a few hundred bytes: cloning frees them from the GIL-bound refs.
+            let progs: Vec<Program> = programs.iter().map(|p| p.inner.clone()).collect();
+            let cfg = &config.inner;
+            let all = py
+                .detach(|| {
+                    backtest::evaluate_and_backtest_batch(
+                        &progs,
+                        &cols,
+                        &m,
+                        cfg,
+                        bars_per_year,
+                        threads,
+                    )
+                })
+                .map_err(to_py)?;
+            let rows = all.len();
+            let flat: Vec<f64> = all.iter().flat_map(|x| x.to_array()).collect();
+            PyArray1::from_vec(py, flat).reshape([rows, backtest::METRIC_NAMES.len()])
+        }
+
+        pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            m.add_function(wrap_pyfunction!(expr_backtest_batch, m)?)?;
+            Ok(())
+        }
+    }
+
     #[pymodule]
     fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("CoreInputError", m.py().get_type::<CoreInputError>())?;
@@ -978,6 +1052,8 @@ mod bindings {
         costs_py::register(m)?;
         // ---- register expr ----
         expr_py::register(m)?;
+        // ---- register batch ----
+        batch_py::register(m)?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 mod batch;
 mod engine;
+mod exprs;
 mod metrics;
 mod rounding;
 #[cfg(test)]
@@ -10,6 +11,7 @@ mod tests;
 
 pub use batch::run_batch;
 pub use engine::{run, BarOutputs};
+pub use exprs::evaluate_and_backtest_batch;
 pub use metrics::{compute_metrics, Metrics, METRIC_NAMES};
 pub use rounding::{price_to_tick, qty_toward_zero};
 

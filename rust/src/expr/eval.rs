@@ -138,6 +138,19 @@ pub fn evaluate(
     rows: usize,
     block: usize,
 ) -> CoreResult<Vec<f64>> {
+    let mut out = vec![0.0; rows];
+    evaluate_into(program, columns, block, &mut out)?;
+    Ok(out)
+}
+
+/// `evaluate` into a caller's buffer of `out.len()` rows (reused across programs by batches).
+pub fn evaluate_into(
+    program: &Program,
+    columns: &[&[f64]],
+    block: usize,
+    out: &mut [f64],
+) -> CoreResult<()> {
+    let rows = out.len();
     if columns.len() != program.n_columns {
         return Err(CoreError::InvalidInput(format!(
             "got {} columns, program reads {}",
@@ -149,7 +162,6 @@ pub fn evaluate(
         return Err(CoreError::InvalidInput("columns differ in length".into()));
     }
     let mut ev = Evaluator::new(program.clone(), block)?;
-    let mut out = vec![0.0; rows];
     for (i, chunk) in out.chunks_mut(block).enumerate() {
         let start = i * block;
         let fill = |c: usize, dst: &mut [f64]| {
@@ -157,5 +169,5 @@ pub fn evaluate(
         };
         ev.run_block(fill, chunk);
     }
-    Ok(out)
+    Ok(())
 }

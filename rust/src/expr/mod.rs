@@ -9,7 +9,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use eval::{evaluate, Evaluator};
+pub use eval::{evaluate, evaluate_into, Evaluator};
 
 use crate::error::{CoreError, CoreResult};
 
