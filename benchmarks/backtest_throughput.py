@@ -36,7 +36,8 @@ from nexusforge.strategy import evaluate
 from nexusforge.strategy.expr import PRIMITIVES, Call, Col, Const, Expr, Primitive, Type, depth
 
 Arr = npt.NDArray[np.float64]
-DATA = Path("/work/shared/data/history/binance_spot_BTCUSDT_1m_20260301_20260709.csv.gz")
+SHARED = Path(os.environ.get("NEXUSFORGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+DATA = SHARED / "data/history/binance_spot_BTCUSDT_1m_20260301_20260709.csv.gz"
 NAMES = ("close", "volume", "taker_buy_volume", "trade_count", "range")
 BARS_PER_YEAR = 365 * 24 * 60
 CONFIG = BacktestConfig(tick_size=0.01, qty_step=1e-5, min_qty=1e-5, half_spread_bps=0.5)
