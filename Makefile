@@ -56,6 +56,8 @@ pytest:
 bench: setup
 	$(PY) benchmarks/book_replay.py
 	$(PY) benchmarks/features_batch.py
+	$(PY) benchmarks/vmd_window.py
+	$(PY) benchmarks/backtest_throughput.py
 
 clean:
 	rm -rf $(VENV) rust/target $(STORE) python/nexusforge/_core*.so
