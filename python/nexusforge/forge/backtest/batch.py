@@ -8,14 +8,18 @@ backtests it (memory does not grow with N), with the GIL released. Results equal
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy.typing as npt
 
 from nexusforge import _core
-from nexusforge.errors import ConfigError, CoreInputError, DataError
-from nexusforge.forge.backtest.engine import BacktestConfig, MarketData, _column
+from nexusforge.errors import CoreInputError, DataError
+from nexusforge.forge.backtest.engine import (
+    BacktestConfig,
+    MarketData,
+    _column,
+    resolve_threads,
+)
 from nexusforge.forge.backtest.metrics import BacktestMetrics
 from nexusforge.strategy.expr import Expr
 from nexusforge.strategy.expr import columns as expr_columns
@@ -46,18 +50,13 @@ def evaluate_batch(
     `ConfigError`; `threads` defaults to the CPU count.
     """
     core_cfg = (config or BacktestConfig()).to_core()
-    n_threads = threads if threads is not None else (os.cpu_count() or 1)
-    if n_threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {n_threads}")
+    n_threads = resolve_threads(threads)
     names = shared_columns(exprs)
     programs = [compile_expr(e, names).program for e in exprs]
     cols = column_arrays(data, names)
     prices = _column("close", close)
     if names and data_rows(data) != len(prices):
         raise DataError(f"data has {data_rows(data)} rows, close has {len(prices)}")
-    mkt = market or MarketData()
-    bid, ask, funding, sigma, volume = mkt.columns()
-    depth = mkt.depth.to_core() if mkt.depth is not None else None
     if not programs:
         return []
     try:
@@ -65,12 +64,7 @@ def evaluate_batch(
             programs,
             cols,
             prices,
-            bid,
-            ask,
-            funding,
-            sigma,
-            volume,
-            depth,
+            *(market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
             n_threads,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -107,6 +108,24 @@ class MarketData:
             for name in ("bid", "ask", "funding", "sigma", "volume")
         )
 
+    def core_args(self) -> _CoreMarketArgs:
+        """(bid, ask, funding, sigma, volume, depth) in the order every core entry takes them."""
+        bid, ask, funding, sigma, volume = self.columns()
+        depth = self.depth.to_core() if self.depth is not None else None
+        return bid, ask, funding, sigma, volume, depth
+
+
+_Opt = FloatArray | None
+_CoreMarketArgs = tuple[_Opt, _Opt, _Opt, _Opt, _Opt, Any]
+
+
+def resolve_threads(threads: int | None) -> int:
+    """Worker threads for a batch call: the CPU count by default, at least one."""
+    n = threads if threads is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise ConfigError(f"threads must be >= 1, got {n}")
+    return n
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
@@ -148,19 +167,11 @@ def run_backtest(
 ) -> BacktestResult:
     """Backtest one target series; bad data raises `DataError`, bad settings `ConfigError`."""
     core_cfg = (config or BacktestConfig()).to_core()
-    data = market or MarketData()
-    bid, ask, funding, sigma, volume = data.columns()
-    depth = data.depth.to_core() if data.depth is not None else None
     try:
         arrays, metrics = _core.backtest_run(
             _column("target", target),
             _column("close", close),
-            bid,
-            ask,
-            funding,
-            sigma,
-            volume,
-            depth,
+            *(market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
         )
@@ -186,22 +197,12 @@ def run_backtest_batch(
     rows = np.ascontiguousarray(targets, dtype=np.float64)
     if rows.ndim != 2:
         raise DataError(f"targets must be 2-D (strategies × bars), got shape {rows.shape}")
-    n_threads = threads if threads is not None else (os.cpu_count() or 1)
-    if n_threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {n_threads}")
-    data = market or MarketData()
-    bid, ask, funding, sigma, volume = data.columns()
-    depth = data.depth.to_core() if data.depth is not None else None
+    n_threads = resolve_threads(threads)
     try:
         table = _core.backtest_batch(
             rows,
             _column("close", close),
-            bid,
-            ask,
-            funding,
-            sigma,
-            volume,
-            depth,
+            *(market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
             n_threads,
