@@ -51,7 +51,9 @@ def _stateless(op: str, a: list[Arr], e: Call) -> Arr:
             "add": lambda: x + a[1],
             "sub": lambda: x - a[1],
             "mul": lambda: x * a[1],
-            "div": lambda: np.where(np.abs(a[1]) < EPS, 0.0, x / a[1]),
+            "div": lambda: np.where(
+                np.isnan(x) | np.isnan(a[1]), np.nan, np.where(np.abs(a[1]) < EPS, 0.0, x / a[1])
+            ),
             "neg": lambda: -x,
             "abs": lambda: np.abs(x),
             "sign": lambda: np.sign(x),

@@ -63,7 +63,7 @@ impl Evaluator {
                 Op::Add => zip2(dst, y, |x, y| x + y),
                 Op::Sub => zip2(dst, y, |x, y| x - y),
                 Op::Mul => zip2(dst, y, |x, y| x * y),
-                Op::Div => zip2(dst, y, |x, y| if y.abs() < DIV_EPS { 0.0 } else { x / y }),
+                Op::Div => zip2(dst, y, protected_div),
                 Op::Neg => map(dst, |x| -x),
                 Op::Abs => map(dst, f64::abs),
                 Op::Sign => map(dst, sign),
@@ -170,4 +170,15 @@ pub fn evaluate_into(
         ev.run_block(fill, chunk);
     }
     Ok(())
+}
+
+/// x / y, and 0 where |y| < DIV_EPS; NaN in either operand stays NaN (NaN propagates).
+fn protected_div(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if y.abs() < DIV_EPS {
+        0.0
+    } else {
+        x / y
+    }
 }

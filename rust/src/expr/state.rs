@@ -1,6 +1,8 @@
 //! Per-instruction state of the trailing-window ops, carried row by row so that any block
 //! size (and one-row streaming) runs the very same float operations in the same order.
 
+use std::collections::VecDeque;
+
 use super::{Instr, Op, DIV_EPS};
 
 /// The last `n` values, with a count of the NaNs among them.
@@ -40,6 +42,46 @@ impl Ring {
     /// True when the window holds `n` values and none is NaN.
     fn valid(&self) -> bool {
         self.seen >= self.buf.len() && self.nans == 0
+    }
+}
+
+/// Trailing min or max in O(1) amortised: a monotonic queue of (row, value) beside the ring
+/// that says when the window is full and NaN-free. Exact: it only compares, never computes.
+#[derive(Debug, Clone)]
+pub(super) struct Extreme {
+    ring: Ring,
+    queue: VecDeque<(usize, f64)>,
+    /// true: keep the minimum at the front; false: the maximum.
+    min: bool,
+}
+
+impl Extreme {
+    fn new(n: usize, min: bool) -> Self {
+        Self {
+            ring: Ring::new(n),
+            queue: VecDeque::with_capacity(n),
+            min,
+        }
+    }
+
+    fn step(&mut self, x: f64) -> f64 {
+        let row = self.ring.seen;
+        let n = self.ring.buf.len();
+        self.ring.push(x);
+        while self.queue.front().is_some_and(|&(r, _)| r + n <= row) {
+            self.queue.pop_front();
+        }
+        if !x.is_nan() {
+            let dominated = |v: f64| if self.min { v >= x } else { v <= x };
+            while self.queue.back().is_some_and(|&(_, v)| dominated(v)) {
+                self.queue.pop_back();
+            }
+            self.queue.push_back((row, x));
+        }
+        match self.queue.front() {
+            Some(&(_, v)) if self.ring.valid() => v,
+            _ => f64::NAN,
+        }
     }
 }
 
@@ -113,8 +155,8 @@ pub(super) enum State {
     Mean(Moments),
     Std(Moments),
     ZScore(Moments),
-    Min(Ring),
-    Max(Ring),
+    Min(Extreme),
+    Max(Extreme),
     Rank(Ring),
     Ema {
         alpha: f64,
@@ -132,8 +174,8 @@ impl State {
             Op::Mean => State::Mean(Moments::new(k)),
             Op::Std => State::Std(Moments::new(k)),
             Op::ZScore => State::ZScore(Moments::new(k)),
-            Op::Min => State::Min(Ring::new(k)),
-            Op::Max => State::Max(Ring::new(k)),
+            Op::Min => State::Min(Extreme::new(k, true)),
+            Op::Max => State::Max(Extreme::new(k, false)),
             Op::Rank => State::Rank(Ring::new(k)),
             Op::Ema => State::Ema {
                 alpha: 2.0 / (k as f64 + 1.0),
@@ -153,10 +195,7 @@ impl State {
             State::Mean(m) => moment(m, x, |m| m.mean()),
             State::Std(m) => moment(m, x, |m| m.std()),
             State::ZScore(m) => moment(m, x, |m| zscore(x, m.mean(), m.std())),
-            State::Min(r) => scan(r, x, |w, _| w.iter().copied().fold(f64::INFINITY, f64::min)),
-            State::Max(r) => scan(r, x, |w, _| {
-                w.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            }),
+            State::Min(e) | State::Max(e) => e.step(x),
             State::Rank(r) => scan(r, x, rank),
             State::Ema {
                 alpha,

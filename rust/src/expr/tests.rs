@@ -81,3 +81,30 @@ fn bad_programs_are_errors() {
     assert!(evaluate(&p, &[&[1.0, 2.0]], 3, 8).is_err());
     assert!(evaluate(&p, &[&[1.0]], 1, 0).is_err());
 }
+
+proptest::proptest! {
+    /// The monotonic-queue min/max equal a scan of the full window, NaN rules included.
+    #[test]
+    fn rolling_min_max_equal_a_window_scan(
+        raw in proptest::collection::vec(proptest::option::weighted(0.9, -5i32..5), 1..80),
+        k in 1usize..9,
+    ) {
+        // Values within [-1, 1]: the root of a program is clipped to a position.
+        let x: Vec<f64> = raw.iter().map(|v| v.map_or(f64::NAN, |v| f64::from(v) * 0.2)).collect();
+        for (op, pick) in [(Op::Min, f64::min as fn(f64, f64) -> f64), (Op::Max, f64::max)] {
+            let p = prog(&[col(0), (op, k as i64, 0.0, 0.0)], 1).unwrap();
+            let got = evaluate(&p, &[&x], x.len(), 5).unwrap();
+            for i in 0..x.len() {
+                let want = if i + 1 < k || x[i + 1 - k..=i].iter().any(|v| v.is_nan()) {
+                    f64::NAN
+                } else {
+                    x[i + 1 - k..=i].iter().copied().reduce(pick).unwrap()
+                };
+                proptest::prop_assert!(
+                    got[i] == want || (got[i].is_nan() && want.is_nan()),
+                    "{op:?} k={k} row {i}: {} vs {want}", got[i]
+                );
+            }
+        }
+    }
+}
