@@ -847,8 +847,16 @@ mod bindings {
             let all = py
                 .detach(|| backtest::run_batch(t, rows, &m, cfg, bars_per_year, threads))
                 .map_err(to_py)?;
+            metrics_table(py, &all)
+        }
+
+        /// Metrics as an (n × METRIC_NAMES) array, one row per strategy, in order.
+        pub(super) fn metrics_table<'py>(
+            py: Python<'py>,
+            all: &[backtest::Metrics],
+        ) -> PyResult<Bound<'py, PyArray2<f64>>> {
             let flat: Vec<f64> = all.iter().flat_map(|x| x.to_array()).collect();
-            PyArray1::from_vec(py, flat).reshape([rows, backtest::METRIC_NAMES.len()])
+            PyArray1::from_vec(py, flat).reshape([all.len(), backtest::METRIC_NAMES.len()])
         }
 
         pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -960,10 +968,10 @@ mod bindings {
 
     // ---- batch bindings (rust/src/backtest/exprs.rs) ----
     mod batch_py {
-        use numpy::{PyArray1, PyArray2, PyArrayMethods};
+        use numpy::PyArray2;
         use pyo3::prelude::*;
 
-        use super::backtest_py::{Col, DepthGrids, MarketArgs, PyBacktestConfig};
+        use super::backtest_py::{metrics_table, Col, DepthGrids, MarketArgs, PyBacktestConfig};
         use super::expr_py::PyExprProgram;
         use super::{to_py, CoreInputError};
         use crate::backtest;
@@ -1021,9 +1029,7 @@ mod bindings {
                     )
                 })
                 .map_err(to_py)?;
-            let rows = all.len();
-            let flat: Vec<f64> = all.iter().flat_map(|x| x.to_array()).collect();
-            PyArray1::from_vec(py, flat).reshape([rows, backtest::METRIC_NAMES.len()])
+            metrics_table(py, &all)
         }
 
         pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

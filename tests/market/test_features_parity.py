@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -10,10 +12,11 @@ from hypothesis import strategies as st
 
 from nexusforge.errors import DataError
 from nexusforge.market.batch import event_features
+from nexusforge.market.book import TopLevels
 from nexusforge.market.features import FeatureConfig, TradeArrays, replay_events
 from nexusforge.market.vmd import VmdFeatureConfig
 from nexusforge.testing import assert_frames_match
-from nexusforge.testing.strategies import SyntheticTop, book_and_trades
+from nexusforge.testing.strategies import book_and_trades
 
 CFG = FeatureConfig(tick_size=0.5, windows_ns=(100_000_000, 1_000_000_000))
 
@@ -30,27 +33,27 @@ def trades_frame(t: TradeArrays) -> pl.DataFrame:
     )
 
 
-def stream_frame(top: SyntheticTop, trades: TradeArrays, cfg: FeatureConfig) -> pl.DataFrame:
+def stream_frame(top: TopLevels, trades: TradeArrays, cfg: FeatureConfig) -> pl.DataFrame:
     return pl.DataFrame(replay_events(top, trades, cfg))
 
 
 @settings(max_examples=60, deadline=None)
 @given(book_and_trades())
-def test_batch_equals_stream_on_random_books(data: tuple[SyntheticTop, TradeArrays]) -> None:
+def test_batch_equals_stream_on_random_books(data: tuple[TopLevels, TradeArrays]) -> None:
     top, trades = data
     batch = event_features(top, trades_frame(trades), CFG)
     assert_frames_match(batch, stream_frame(top, trades, CFG))
 
 
-def _cut(top: SyntheticTop, trades: TradeArrays, t: int, seed: int):  # type: ignore[no-untyped-def]
+def _cut(top: TopLevels, trades: TradeArrays, t: int, seed: int):  # type: ignore[no-untyped-def]
     """Perturb every book message and trade stamped after t."""
     rng = np.random.default_rng(seed)
     bl, tl = top.local_ts > t, trades.local_ts > t
     scale_b = np.where(bl[:, None], rng.uniform(0.5, 2.0, top.bid_qty.shape), 1.0)
-    top2 = SyntheticTop(
-        top.exch_ts, top.local_ts, top.valid ^ (bl & (rng.random(len(bl)) < 0.5)),
-        top.bid_px + np.where(bl[:, None], 0.5, 0.0), top.bid_qty * scale_b,
-        top.ask_px, top.ask_qty / scale_b,
+    top2 = replace(
+        top, valid=top.valid ^ (bl & (rng.random(len(bl)) < 0.5)),
+        bid_px=top.bid_px + np.where(bl[:, None], 0.5, 0.0), bid_qty=top.bid_qty * scale_b,
+        ask_qty=top.ask_qty / scale_b,
     )  # fmt: skip
     trades2 = TradeArrays(
         trades.exch_ts, trades.local_ts,
@@ -64,7 +67,7 @@ def _cut(top: SyntheticTop, trades: TradeArrays, t: int, seed: int):  # type: ig
 @settings(max_examples=40, deadline=None)
 @given(book_and_trades(), st.floats(0.0, 1.0), st.integers(0, 2**31))
 def test_changing_the_future_changes_nothing_before(
-    data: tuple[SyntheticTop, TradeArrays], frac: float, seed: int
+    data: tuple[TopLevels, TradeArrays], frac: float, seed: int
 ) -> None:
     top, trades = data
     ts = np.concatenate([top.local_ts, trades.local_ts])
@@ -80,8 +83,9 @@ def test_changing_the_future_changes_nothing_before(
 
 def test_window_values_by_hand() -> None:
     """Two trades 0.5 s apart: the 1 s window holds both, the 100 ms window only the last."""
-    top = SyntheticTop(
-        np.array([0], dtype=np.int64), np.array([0], dtype=np.int64), np.array([True]),
+    top = TopLevels(
+        np.array([0], dtype=np.int64), np.array([0], dtype=np.int64),
+        np.array([1], dtype=np.int64), np.array([True]),
         np.array([[99.0]]), np.array([[3.0]]), np.array([[101.0]]), np.array([[1.0]]),
     )  # fmt: skip
     trades = TradeArrays(
@@ -102,11 +106,12 @@ def test_window_values_by_hand() -> None:
     assert last["trade_intensity_1s"] == 2.0 and last["trade_intensity_100ms"] == 10.0
 
 
-def _one_level_top(local_ts: list[int], exch_ts: list[int], bids: list[float]) -> SyntheticTop:
+def _one_level_top(local_ts: list[int], exch_ts: list[int], bids: list[float]) -> TopLevels:
     n = len(local_ts)
-    return SyntheticTop(
+    return TopLevels(
         np.array(exch_ts, dtype=np.int64), np.array(local_ts, dtype=np.int64),
-        np.ones(n, dtype=bool), np.array(bids)[:, None], np.ones((n, 1)),
+        np.arange(1, n + 1, dtype=np.int64), np.ones(n, dtype=bool),
+        np.array(bids)[:, None], np.ones((n, 1)),
         np.array(bids)[:, None] + 1.0, np.ones((n, 1)),
     )  # fmt: skip
 
@@ -145,7 +150,7 @@ CFG_VMD = FeatureConfig(
 
 @settings(max_examples=15, deadline=None)
 @given(book_and_trades())
-def test_vmd_of_log_mid_batch_equals_stream(data: tuple[SyntheticTop, TradeArrays]) -> None:
+def test_vmd_of_log_mid_batch_equals_stream(data: tuple[TopLevels, TradeArrays]) -> None:
     """Invalid books (NaN mid) inside a window make the row NaN on both sides alike."""
     top, trades = data
     batch = event_features(top, trades_frame(trades), CFG_VMD)

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from hypothesis import strategies as st
 
+from nexusforge.market.book import TopLevels
 from nexusforge.market.features import TradeArrays
-
-
-@dataclass(frozen=True, slots=True)
-class SyntheticTop:
-    """Top levels after each book message, shaped like `book.replay_top_levels` output."""
-
-    exch_ts: npt.NDArray[np.int64]
-    local_ts: npt.NDArray[np.int64]
-    valid: npt.NDArray[np.bool_]
-    bid_px: npt.NDArray[np.float64]
-    bid_qty: npt.NDArray[np.float64]
-    ask_px: npt.NDArray[np.float64]
-    ask_qty: npt.NDArray[np.float64]
 
 
 def _times(rng: np.random.Generator, n: int, start: int, max_gap_ns: int) -> npt.NDArray[np.int64]:
@@ -40,7 +26,7 @@ def _venue_stamps(
 @st.composite
 def book_and_trades(
     draw: st.DrawFn, max_events: int = 300, depth: int = 10
-) -> tuple[SyntheticTop, TradeArrays]:
+) -> tuple[TopLevels, TradeArrays]:
     """A random walk book (some invalid and one-sided messages, missing levels) and trades."""
     seed = draw(st.integers(0, 2**32 - 1))
     nb = draw(st.integers(0, max_events))
@@ -64,9 +50,11 @@ def book_and_trades(
     valid = rng.random(nb) > 0.1
     span = 3_000_000_000
     book_ts = _times(rng, nb, 0, span // max(nb, 1) + 1)
-    top = SyntheticTop(
-        _venue_stamps(rng, book_ts), book_ts, valid, bid_px, bid_qty, ask_px, ask_qty
-    )
+    top = TopLevels(
+        exch_ts=_venue_stamps(rng, book_ts), local_ts=book_ts,
+        update_id=np.arange(1, nb + 1, dtype=np.int64), valid=valid,
+        bid_px=bid_px, bid_qty=bid_qty, ask_px=ask_px, ask_qty=ask_qty,
+    )  # fmt: skip
     trade_ts = _times(rng, nt, 0, span // max(nt, 1) + 1)
     trades = TradeArrays(
         _venue_stamps(rng, trade_ts),
