@@ -1,4 +1,4 @@
-//! One error enum for the core; `lib.rs` maps each variant to a Python exception.
+//! One error enum for the core; `bindings/mod.rs` maps each variant to a Python exception.
 
 use thiserror::Error;
 

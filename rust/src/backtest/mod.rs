@@ -1,5 +1,5 @@
 //! Vectorized backtester: target positions and prices in, fills, cash, fees, funding and
-//! equity per bar out, plus a metrics summary. Plain Rust; `lib.rs` holds the bindings.
+//! equity per bar out, plus a metrics summary. Plain Rust; `bindings/` holds the PyO3 surface.
 
 mod batch;
 mod engine;
