@@ -17,6 +17,11 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Ingest recordings into a parquet store, inspect it, record feeds.")
 app.add_typer(data_app, name="data")
+sim_app = typer.Typer(
+    help="The agent-based market simulator: run, calibrate, check fidelity.",
+    no_args_is_help=True,
+)
+app.add_typer(sim_app, name="sim")
 
 
 # ---- data commands (python/nexusforge/data) ----
