@@ -1,0 +1,1 @@
+"""Nexus: the live engine (venues, models, ledgers, Watchtower, journal)."""
