@@ -5,6 +5,7 @@
     │   └── MalformedMessageError   one venue message is malformed (also raised by the Rust core)
     ├── BookError                   an order book was misused (wrong arrays, bad tick size)
     ├── ConfigError                 a configuration value is invalid; the message names the key
+    ├── VenueError                  a venue refused or failed a request (nexus/venues/*/errors.py)
     └── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
 
 Exceptions raised inside the Rust core (`CoreInputError`, `CoreMalformedError`) are `ValueError`
@@ -34,6 +35,10 @@ class ConfigError(NexusForgeError):
     """A configuration value is invalid."""
 
 
+class VenueError(NexusForgeError):
+    """A venue refused or failed a request; subclasses say whether a retry is safe."""
+
+
 class ExpressionError(NexusForgeError):
     """A strategy expression is malformed: unknown primitive, wrong arity or type, too big."""
 
@@ -47,4 +52,5 @@ __all__ = [
     "ExpressionError",
     "MalformedMessageError",
     "NexusForgeError",
+    "VenueError",
 ]
