@@ -6,7 +6,11 @@
     ├── BookError                   an order book was misused (wrong arrays, bad tick size)
     ├── ConfigError                 a configuration value is invalid; the message names the key
     ├── VenueError                  a venue refused or failed a request (nexus/venues/*/errors.py)
-    └── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
+    ├── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
+    └── NexusError                  the live engine's books cannot take this action; stop and look
+        ├── LedgerError             a fill does not belong to this ledger (symbol, model)
+        ├── StateTransitionError    a model state change the state machine does not allow
+        └── JournalError            the journal file is unusable (schema version, corruption)
 
 Exceptions raised inside the Rust core (`CoreInputError`, `CoreMalformedError`) are `ValueError`
 subclasses; the Python faces catch them at the boundary and re-raise one of the classes above.
@@ -43,6 +47,22 @@ class ExpressionError(NexusForgeError):
     """A strategy expression is malformed: unknown primitive, wrong arity or type, too big."""
 
 
+class NexusError(NexusForgeError):
+    """The live engine's books (ledgers, model states, journal) cannot take this action."""
+
+
+class LedgerError(NexusError):
+    """A fill was routed to a ledger it does not belong to (wrong symbol or model)."""
+
+
+class StateTransitionError(NexusError):
+    """A model state change that the state machine does not allow."""
+
+
+class JournalError(NexusError):
+    """The journal file is unusable: unknown schema version, foreign file, corruption."""
+
+
 __all__ = [
     "BookError",
     "ConfigError",
@@ -50,7 +70,11 @@ __all__ = [
     "CoreMalformedError",
     "DataError",
     "ExpressionError",
+    "JournalError",
+    "LedgerError",
     "MalformedMessageError",
+    "NexusError",
     "NexusForgeError",
+    "StateTransitionError",
     "VenueError",
 ]
