@@ -1,10 +1,11 @@
 //! Many target arrays over the same prices in one call, split over scoped threads. Each
-//! strategy runs alone on its thread, so results do not depend on the thread count.
+//! strategy runs alone on its thread, so results do not depend on the thread count; metrics
+//! are accumulated bar by bar, so no per-bar arrays are kept.
 
 use std::thread;
 
-use super::engine::run_unchecked;
-use super::metrics::{compute_metrics, Metrics};
+use super::engine::{run_into, touch_grid};
+use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
 use super::{validate_target, BacktestConfig, Market};
 use crate::error::{CoreError, CoreResult};
 
@@ -19,6 +20,7 @@ pub fn run_batch(
 ) -> CoreResult<Vec<Metrics>> {
     cfg.validate()?;
     m.validate()?;
+    check_bars_per_year(bars_per_year)?;
     let n = m.close.len();
     if targets.len() != n_strategies * n {
         return Err(CoreError::InvalidInput(format!(
@@ -31,12 +33,11 @@ pub fn run_batch(
         validate_target(row, n)
             .map_err(|e| CoreError::InvalidInput(format!("strategy {i}: {e}")))?;
     }
+    let touch = touch_grid(cfg, m);
     let one = |row: &[f64]| {
-        compute_metrics(
-            &run_unchecked(row, m, cfg)?,
-            cfg.initial_capital,
-            bars_per_year,
-        )
+        let mut acc = MetricsAcc::new(cfg.initial_capital);
+        run_into(row, m, cfg, touch.as_deref(), &mut acc)?;
+        acc.finish(bars_per_year)
     };
     let per_thread = n_strategies.div_ceil(threads.max(1)).max(1);
     thread::scope(|s| {

@@ -42,6 +42,27 @@ pub struct BarOutputs {
     pub equity: Vec<f64>,
 }
 
+/// One bar of `BarOutputs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bar {
+    pub position: f64,
+    pub cash: f64,
+    pub fees: f64,
+    pub spread_cost: f64,
+    pub slippage: f64,
+    pub impact: f64,
+    pub impact_perm: f64,
+    pub funding: f64,
+    pub traded_qty: f64,
+    pub fill_price: f64,
+    pub equity: f64,
+}
+
+/// Where the engine puts each bar: per-bar arrays, or a running metrics summary (batches).
+pub trait BarSink {
+    fn push(&mut self, bar: &Bar);
+}
+
 impl BarOutputs {
     fn with_capacity(n: usize) -> Self {
         let v = || Vec::with_capacity(n);
@@ -58,6 +79,47 @@ impl BarOutputs {
             fill_price: v(),
             equity: v(),
         }
+    }
+
+    /// Bar `t` (panics past the end).
+    pub fn bar(&self, t: usize) -> Bar {
+        Bar {
+            position: self.position[t],
+            cash: self.cash[t],
+            fees: self.fees[t],
+            spread_cost: self.spread_cost[t],
+            slippage: self.slippage[t],
+            impact: self.impact[t],
+            impact_perm: self.impact_perm[t],
+            funding: self.funding[t],
+            traded_qty: self.traded_qty[t],
+            fill_price: self.fill_price[t],
+            equity: self.equity[t],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.equity.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.equity.is_empty()
+    }
+}
+
+impl BarSink for BarOutputs {
+    fn push(&mut self, b: &Bar) {
+        self.position.push(b.position);
+        self.cash.push(b.cash);
+        self.fees.push(b.fees);
+        self.spread_cost.push(b.spread_cost);
+        self.slippage.push(b.slippage);
+        self.impact.push(b.impact);
+        self.impact_perm.push(b.impact_perm);
+        self.funding.push(b.funding);
+        self.traded_qty.push(b.traded_qty);
+        self.fill_price.push(b.fill_price);
+        self.equity.push(b.equity);
     }
 }
 
@@ -83,8 +145,36 @@ const NO_FILL: Fill = Fill {
     perm_paid: 0.0,
 };
 
+/// Best bid and ask of every bar when they come from close ± half-spread (no bid/ask, no
+/// depth): computed once and shared by a batch's strategies; None when the data has quotes.
+pub(super) fn touch_grid(cfg: &BacktestConfig, m: &Market<'_>) -> Option<Vec<[f64; 2]>> {
+    if m.depth.is_some() || m.bid.is_some() {
+        return None;
+    }
+    Some(
+        (0..m.close.len())
+            .map(|t| synthetic_touch(cfg, m.close[t]))
+            .collect(),
+    )
+}
+
+/// close ± half-spread on the tick grid, rounded against the trader.
+fn synthetic_touch(cfg: &BacktestConfig, c: f64) -> [f64; 2] {
+    let half = cfg.half_spread_bps * 1e-4;
+    let tick = cfg.rules.tick_size;
+    [
+        price_to_tick(c * (1.0 - half), tick, false),
+        price_to_tick(c * (1.0 + half), tick, true),
+    ]
+}
+
 /// Best bid, best ask and mid of bar `t` before the permanent-impact offset.
-fn quotes(cfg: &BacktestConfig, m: &Market<'_>, t: usize) -> (f64, f64, f64) {
+fn quotes(
+    cfg: &BacktestConfig,
+    m: &Market<'_>,
+    touch: Option<&[[f64; 2]]>,
+    t: usize,
+) -> (f64, f64, f64) {
     if let Some(d) = m.depth {
         let (b, a) = (d.bid_px[t * d.levels], d.ask_px[t * d.levels]);
         return (b, a, 0.5 * (b + a));
@@ -92,12 +182,8 @@ fn quotes(cfg: &BacktestConfig, m: &Market<'_>, t: usize) -> (f64, f64, f64) {
     match (m.bid, m.ask) {
         (Some(b), Some(a)) => (b[t], a[t], 0.5 * (b[t] + a[t])),
         _ => {
-            let c = m.close[t];
-            let half = cfg.half_spread_bps * 1e-4;
-            let tick = cfg.rules.tick_size;
-            let bid = price_to_tick(c * (1.0 - half), tick, false);
-            let ask = price_to_tick(c * (1.0 + half), tick, true);
-            (bid, ask, c)
+            let [bid, ask] = touch.map_or_else(|| synthetic_touch(cfg, m.close[t]), |g| g[t]);
+            (bid, ask, m.close[t])
         }
     }
 }
@@ -129,13 +215,14 @@ impl Pricer {
         &mut self,
         cfg: &BacktestConfig,
         m: &Market<'_>,
+        touch: Option<&[[f64; 2]]>,
         t: usize,
         qty: f64,
     ) -> CoreResult<Fill> {
         if qty == 0.0 {
             return Ok(NO_FILL);
         }
-        let (bid, ask, mid) = quotes(cfg, m, t);
+        let (bid, ask, mid) = quotes(cfg, m, touch, t);
         let off = self.offset;
         let depth = m.depth.map(|d| {
             let r = t * d.levels..(t + 1) * d.levels;
@@ -193,51 +280,92 @@ pub fn run(target: &[f64], m: &Market<'_>, cfg: &BacktestConfig) -> CoreResult<B
     cfg.validate()?;
     m.validate()?;
     validate_target(target, m.close.len())?;
-    run_unchecked(target, m, cfg)
+    let mut out = BarOutputs::with_capacity(m.close.len());
+    run_into(target, m, cfg, None, &mut out)?;
+    Ok(out)
 }
 
-/// `run` on inputs already validated (the batch validates the shared data once).
-pub(super) fn run_unchecked(
+/// `run` on inputs already validated, each bar into `sink`; `touch` from `touch_grid`.
+pub(super) fn run_into(
     target: &[f64],
     m: &Market<'_>,
     cfg: &BacktestConfig,
-) -> CoreResult<BarOutputs> {
-    let n = m.close.len();
-    let mut out = BarOutputs::with_capacity(n);
-    let mut pricer = Pricer::new(cfg, m);
-    let (mut cash, mut pos) = (cfg.initial_capital, 0.0_f64);
-    for t in 0..n {
-        let mark = m.close[t];
-        let rate = m.funding.map_or(0.0, |f| f[t]);
-        let funding = if rate != 0.0 { pos * mark * rate } else { 0.0 };
-        cash -= funding;
+    touch: Option<&[[f64; 2]]>,
+    sink: &mut impl BarSink,
+) -> CoreResult<()> {
+    let mut sim = Sim::new(cfg, m, touch);
+    for t in 0..m.close.len() {
         let wanted = if t >= cfg.latency {
             target[t - cfg.latency]
         } else {
             f64::NAN
         };
+        sink.push(&sim.step(t, wanted)?);
+    }
+    Ok(())
+}
+
+/// One strategy's running state: cash, position and the fill pricer; fed bar by bar.
+pub(super) struct Sim<'a, 'm> {
+    cfg: &'a BacktestConfig,
+    m: &'a Market<'m>,
+    touch: Option<&'a [[f64; 2]]>,
+    pricer: Pricer,
+    cash: f64,
+    pos: f64,
+}
+
+impl<'a, 'm> Sim<'a, 'm> {
+    pub(super) fn new(
+        cfg: &'a BacktestConfig,
+        m: &'a Market<'m>,
+        touch: Option<&'a [[f64; 2]]>,
+    ) -> Self {
+        Self {
+            cfg,
+            m,
+            touch,
+            pricer: Pricer::new(cfg, m),
+            cash: cfg.initial_capital,
+            pos: 0.0,
+        }
+    }
+
+    /// Bar `t` (bars in order from 0) given the target that reaches it (NaN: hold).
+    #[inline]
+    pub(super) fn step(&mut self, t: usize, wanted: f64) -> CoreResult<Bar> {
+        let (cfg, m) = (self.cfg, self.m);
+        let mark = m.close[t];
+        let rate = m.funding.map_or(0.0, |f| f[t]);
+        let funding = if rate != 0.0 {
+            self.pos * mark * rate
+        } else {
+            0.0
+        };
+        self.cash -= funding;
         let qty = if wanted.is_nan() {
             0.0
         } else {
-            order_qty(cfg, wanted, cash + pos * mark, pos, mark)
+            order_qty(cfg, wanted, self.cash + self.pos * mark, self.pos, mark)
         };
-        let fill = pricer.execute(cfg, m, t, qty)?;
+        let fill = self.pricer.execute(cfg, m, self.touch, t, qty)?;
         let c = &fill.cost;
         if fill.qty != 0.0 {
-            cash -= fill.qty * c.price + c.fee;
-            pos += fill.qty;
+            self.cash -= fill.qty * c.price + c.fee;
+            self.pos += fill.qty;
         }
-        out.position.push(pos);
-        out.cash.push(cash);
-        out.fees.push(c.fee);
-        out.spread_cost.push(c.spread);
-        out.slippage.push(c.slippage);
-        out.impact.push(c.impact_temp);
-        out.impact_perm.push(fill.perm_paid);
-        out.funding.push(funding);
-        out.traded_qty.push(fill.qty);
-        out.fill_price.push(c.price);
-        out.equity.push(cash + pos * mark);
+        Ok(Bar {
+            position: self.pos,
+            cash: self.cash,
+            fees: c.fee,
+            spread_cost: c.spread,
+            slippage: c.slippage,
+            impact: c.impact_temp,
+            impact_perm: fill.perm_paid,
+            funding,
+            traded_qty: fill.qty,
+            fill_price: c.price,
+            equity: self.cash + self.pos * mark,
+        })
     }
-    Ok(out)
 }

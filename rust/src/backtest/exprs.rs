@@ -1,20 +1,23 @@
 //! GP batches: many compiled expressions over the same columns and prices in one call.
-//! Threads pull expressions from a shared counter; each evaluates into one target buffer it
-//! owns (reused for every expression it takes) and backtests it, so memory grows with the
-//! thread count, never with the number of expressions. Each expression runs alone on its
-//! thread, so results do not depend on the thread count.
+//! Threads pull expressions from a shared counter. Each expression is evaluated one block of
+//! rows at a time into a small per-thread buffer, and that block is backtested and folded into
+//! running metrics at once, while it is still in cache: memory grows with the thread count
+//! and the block size, never with the number of expressions or bars. The synthetic touch
+//! (close ± half-spread on the tick grid) is computed once for all expressions. Each
+//! expression runs alone on its thread, so results do not depend on the thread count, and
+//! they equal `evaluate` followed by `run` + `compute_metrics` bit for bit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use super::engine::run_unchecked;
-use super::metrics::{compute_metrics, Metrics};
+use super::engine::{touch_grid, BarSink, Sim};
+use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
 use super::{BacktestConfig, Market};
 use crate::error::{CoreError, CoreResult};
-use crate::expr::{evaluate_into, Program};
+use crate::expr::{Evaluator, Program};
 
 /// Rows per evaluation block: slots × block floats stay in L1/L2 for typical trees.
-const BLOCK_ROWS: usize = 2048;
+const BLOCK_ROWS: usize = 1024;
 
 fn check_programs(programs: &[Program], columns: &[&[f64]], n: usize) -> CoreResult<()> {
     if let Some(c) = columns.iter().position(|c| c.len() != n) {
@@ -33,22 +36,41 @@ fn check_programs(programs: &[Program], columns: &[&[f64]], n: usize) -> CoreRes
     }
 }
 
-/// Evaluates and backtests one expression using the thread's reusable target buffer.
-fn one(
-    program: &Program,
-    columns: &[&[f64]],
-    target: &mut [f64],
-    m: &Market<'_>,
-    cfg: &BacktestConfig,
-    bars_per_year: f64,
-) -> CoreResult<Metrics> {
-    // Targets come clamped to [-1, 1] (NaN kept), so they pass `validate_target` by design.
-    evaluate_into(program, columns, BLOCK_ROWS, target)?;
-    compute_metrics(
-        &run_unchecked(target, m, cfg)?,
-        cfg.initial_capital,
-        bars_per_year,
-    )
+/// What one thread shares across expressions: the data and the reusable target buffer.
+struct Worker<'a, 'm> {
+    columns: &'a [&'a [f64]],
+    m: &'a Market<'m>,
+    cfg: &'a BacktestConfig,
+    touch: Option<&'a [[f64; 2]]>,
+    /// `latency` carried targets, then one block of fresh ones.
+    targets: Vec<f64>,
+}
+
+impl Worker<'_, '_> {
+    /// Evaluates and backtests one expression block by block.
+    fn one(&mut self, program: &Program, bars_per_year: f64) -> CoreResult<Metrics> {
+        let n = self.m.close.len();
+        // A target decided `n` or more bars back never trades, so longer delays act as `n`.
+        let lat = self.cfg.latency.min(n);
+        let mut ev = Evaluator::new(program.clone(), BLOCK_ROWS)?;
+        self.targets.clear();
+        self.targets.resize(lat + BLOCK_ROWS, f64::NAN);
+        let mut sim = Sim::new(self.cfg, self.m, self.touch);
+        let mut acc = MetricsAcc::new(self.cfg.initial_capital);
+        let mut start = 0;
+        while start < n {
+            let len = BLOCK_ROWS.min(n - start);
+            // Targets come clamped to [-1, 1] (NaN kept): they pass `validate_target`.
+            ev.eval_rows(self.columns, start, &mut self.targets[lat..lat + len]);
+            // targets[i] is the target of bar start + i − lat: the one that trades now.
+            for (i, &wanted) in self.targets[..len].iter().enumerate() {
+                acc.push(&sim.step(start + i, wanted)?);
+            }
+            self.targets.copy_within(len..len + lat, 0);
+            start += len;
+        }
+        acc.finish(bars_per_year)
+    }
 }
 
 /// Metrics of each program (in order) evaluated on `columns` and backtested on `m`.
@@ -62,20 +84,28 @@ pub fn evaluate_and_backtest_batch(
 ) -> CoreResult<Vec<Metrics>> {
     cfg.validate()?;
     m.validate()?;
+    check_bars_per_year(bars_per_year)?;
     let n = m.close.len();
     check_programs(programs, columns, n)?;
+    let touch = touch_grid(cfg, m);
     let next = AtomicUsize::new(0);
     let workers = threads.clamp(1, programs.len().max(1));
     let parts = thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
-                    let mut target = vec![0.0; n];
+                    let mut w = Worker {
+                        columns,
+                        m,
+                        cfg,
+                        touch: touch.as_deref(),
+                        targets: Vec::new(),
+                    };
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = programs.get(i) else { break };
-                        done.push((i, one(p, columns, &mut target, m, cfg, bars_per_year)));
+                        done.push((i, w.one(p, bars_per_year)));
                     }
                     done
                 })

@@ -1,6 +1,6 @@
 //! Summary of one backtest: returns, risk ratios, drawdown, trading activity and costs.
 
-use super::engine::BarOutputs;
+use super::engine::{Bar, BarOutputs, BarSink};
 use crate::error::{CoreError, CoreResult};
 
 /// Names of `Metrics::to_array`'s entries, in order.
@@ -89,19 +89,6 @@ impl Metrics {
     }
 }
 
-/// Simple per-bar returns of equity, starting from the initial capital; 0 once ruined.
-fn bar_returns(equity: &[f64], initial: f64) -> Vec<f64> {
-    let mut prev = initial;
-    equity
-        .iter()
-        .map(|&e| {
-            let r = if prev > 0.0 { e / prev - 1.0 } else { 0.0 };
-            prev = e;
-            r
-        })
-        .collect()
-}
-
 fn ratio(num: f64, den: f64) -> f64 {
     if den > 0.0 {
         num / den
@@ -110,118 +97,215 @@ fn ratio(num: f64, den: f64) -> f64 {
     }
 }
 
-/// (annualised Sharpe, annualised Sortino) of per-bar returns.
-fn sharpe_sortino(r: &[f64], bars_per_year: f64) -> (f64, f64) {
-    let n = r.len() as f64;
-    let mean = r.iter().sum::<f64>() / n;
-    let var = if r.len() > 1 {
-        r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
+/// Checks the annualisation factor before any work is done.
+pub fn check_bars_per_year(bars_per_year: f64) -> CoreResult<()> {
+    if bars_per_year.is_finite() && bars_per_year > 0.0 {
+        Ok(())
     } else {
-        0.0
-    };
-    let down = r.iter().map(|x| x.min(0.0) * x.min(0.0)).sum::<f64>() / n;
-    let scale = bars_per_year.sqrt();
-    (
-        ratio(mean, var.sqrt()) * scale,
-        ratio(mean, down.sqrt()) * scale,
-    )
+        Err(CoreError::InvalidInput(format!(
+            "bars_per_year must be finite and > 0, got {bars_per_year}"
+        )))
+    }
 }
 
-/// (max drawdown fraction, longest bars under water), peaks starting at the initial capital.
-fn drawdown(equity: &[f64], initial: f64) -> (f64, f64) {
-    let (mut peak, mut worst, mut under, mut longest) = (initial, 0.0_f64, 0_usize, 0_usize);
-    for &e in equity {
-        if e >= peak {
-            peak = e;
-            under = 0;
-        } else {
-            under += 1;
-            longest = longest.max(under);
-            worst = worst.max(1.0 - e / peak);
+/// Every metric accumulated in one pass over the bars, so batches keep no per-bar arrays.
+/// `compute_metrics` feeds it the stored bars, so both paths give the same bits.
+#[derive(Debug, Clone)]
+pub struct MetricsAcc {
+    initial: f64,
+    bars: usize,
+    last_equity: f64,
+    /// Simple returns: previous equity, the first return (the shift that keeps the variance
+    /// free of cancellation), sums of (r − shift) and (r − shift)², sum of min(r, 0)².
+    prev_equity: f64,
+    shift: f64,
+    s1: f64,
+    s2: f64,
+    down2: f64,
+    /// Drawdown from the running peak (starting at the initial capital).
+    peak: f64,
+    worst_dd: f64,
+    under: usize,
+    longest_under: usize,
+    /// Round trips: open trip's PnL and start, position before the bar, closed trips.
+    trip_pnl: f64,
+    trip_start: usize,
+    prev_pos: f64,
+    trips: usize,
+    wins: usize,
+    held: usize,
+    traded: f64,
+    trades: usize,
+    fees: f64,
+    spread: f64,
+    slippage: f64,
+    impact: f64,
+    impact_perm: f64,
+    funding: f64,
+}
+
+impl MetricsAcc {
+    pub fn new(initial: f64) -> Self {
+        Self {
+            initial,
+            bars: 0,
+            last_equity: f64::NAN,
+            prev_equity: initial,
+            shift: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            down2: 0.0,
+            peak: initial,
+            worst_dd: 0.0,
+            under: 0,
+            longest_under: 0,
+            trip_pnl: 0.0,
+            trip_start: 0,
+            prev_pos: 0.0,
+            trips: 0,
+            wins: 0,
+            held: 0,
+            traded: 0.0,
+            trades: 0,
+            fees: 0.0,
+            spread: 0.0,
+            slippage: 0.0,
+            impact: 0.0,
+            impact_perm: 0.0,
+            funding: 0.0,
         }
     }
-    (worst, longest as f64)
-}
 
-/// (closed round trips, winners, summed holding bars) from the fills and funding.
-fn round_trips(b: &BarOutputs) -> (usize, usize, usize) {
-    let (mut trips, mut wins, mut held) = (0, 0, 0);
-    let (mut pnl, mut start, mut prev) = (0.0_f64, 0_usize, 0.0_f64);
-    for t in 0..b.position.len() {
-        pnl -= b.funding[t];
-        let q = b.traded_qty[t];
-        let pos = b.position[t];
+    /// Simple return of this bar's equity (0 once ruined) into the moment sums.
+    #[inline]
+    fn add_return(&mut self, e: f64) {
+        let r = if self.prev_equity > 0.0 {
+            e / self.prev_equity - 1.0
+        } else {
+            0.0
+        };
+        self.prev_equity = e;
+        if self.bars == 0 {
+            self.shift = r;
+        }
+        let d = r - self.shift;
+        self.s1 += d;
+        self.s2 += d * d;
+        self.down2 += r.min(0.0) * r.min(0.0);
+    }
+
+    /// Largest fall from a running peak and the longest stretch under water.
+    #[inline]
+    fn add_drawdown(&mut self, e: f64) {
+        if e >= self.peak {
+            self.peak = e;
+            self.under = 0;
+        } else {
+            self.under += 1;
+            self.longest_under = self.longest_under.max(self.under);
+            self.worst_dd = self.worst_dd.max(1.0 - e / self.peak);
+        }
+    }
+
+    /// Round trips (flat → position → flat or flip) from the fills and funding.
+    #[inline]
+    fn add_trip(&mut self, b: &Bar) {
+        self.trip_pnl -= b.funding;
+        let (q, pos, prev) = (b.traded_qty, b.position, self.prev_pos);
         if q != 0.0 {
-            let flow = -q * b.fill_price[t] - b.fees[t];
+            let flow = -q * b.fill_price - b.fees;
             if prev == 0.0 {
-                (pnl, start) = (flow, t);
+                (self.trip_pnl, self.trip_start) = (flow, self.bars);
             } else if pos != 0.0 && pos.signum() == prev.signum() {
-                pnl += flow;
+                self.trip_pnl += flow;
             } else {
                 // Closes (or flips): the closing share of the fill ends this trip.
                 let closing = prev.abs() / q.abs();
-                pnl += flow * closing;
-                trips += 1;
-                wins += usize::from(pnl > 0.0);
-                held += t - start;
-                (pnl, start) = (flow * (1.0 - closing), t);
+                self.trip_pnl += flow * closing;
+                self.trips += 1;
+                self.wins += usize::from(self.trip_pnl > 0.0);
+                self.held += self.bars - self.trip_start;
+                (self.trip_pnl, self.trip_start) = (flow * (1.0 - closing), self.bars);
             }
+            self.traded += q.abs() * b.fill_price;
+            self.trades += 1;
         }
-        prev = pos;
+        self.prev_pos = pos;
     }
-    (trips, wins, held)
+
+    /// Metrics of the bars pushed so far; `bars_per_year` annualises returns and ratios.
+    pub fn finish(&self, bars_per_year: f64) -> CoreResult<Metrics> {
+        check_bars_per_year(bars_per_year)?;
+        if self.bars == 0 {
+            return Err(CoreError::InvalidInput("no bars to summarise".into()));
+        }
+        let n = self.bars as f64;
+        let last = self.last_equity;
+        let growth = last / self.initial;
+        let annual = if growth > 0.0 {
+            growth.powf(bars_per_year / n) - 1.0
+        } else {
+            -1.0
+        };
+        let mean = self.shift + self.s1 / n;
+        let var = if self.bars > 1 {
+            ((self.s2 - self.s1 * self.s1 / n) / (n - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        let scale = bars_per_year.sqrt();
+        let max_dd = self.worst_dd;
+        let (trips, wins) = (self.trips as f64, self.wins as f64);
+        let total_cost =
+            self.fees + self.spread + self.slippage + self.impact + self.impact_perm + self.funding;
+        Ok(Metrics {
+            total_return: growth - 1.0,
+            annual_return: annual,
+            sharpe: ratio(mean, var.sqrt()) * scale,
+            sortino: ratio(mean, (self.down2 / n).sqrt()) * scale,
+            calmar: ratio(annual, max_dd),
+            max_drawdown: max_dd,
+            max_drawdown_bars: self.longest_under as f64,
+            turnover: self.traded / self.initial,
+            hit_rate: ratio(wins, trips),
+            avg_holding_bars: ratio(self.held as f64, trips),
+            round_trips: trips,
+            trades: self.trades as f64,
+            fees_paid: self.fees,
+            spread_paid: self.spread,
+            slippage_paid: self.slippage,
+            impact_paid: self.impact,
+            impact_perm_paid: self.impact_perm,
+            funding_paid: self.funding,
+            total_cost,
+            final_equity: last,
+        })
+    }
 }
 
-/// Metrics of one run; `bars_per_year` annualises returns and ratios.
-pub fn compute_metrics(b: &BarOutputs, initial: f64, bars_per_year: f64) -> CoreResult<Metrics> {
-    if !(bars_per_year.is_finite() && bars_per_year > 0.0) {
-        return Err(CoreError::InvalidInput(format!(
-            "bars_per_year must be finite and > 0, got {bars_per_year}"
-        )));
+impl BarSink for MetricsAcc {
+    #[inline]
+    fn push(&mut self, b: &Bar) {
+        self.add_return(b.equity);
+        self.add_drawdown(b.equity);
+        self.add_trip(b);
+        self.fees += b.fees;
+        self.spread += b.spread_cost;
+        self.slippage += b.slippage;
+        self.impact += b.impact;
+        self.impact_perm += b.impact_perm;
+        self.funding += b.funding;
+        self.last_equity = b.equity;
+        self.bars += 1;
     }
-    let n = b.equity.len();
-    let Some(&last) = b.equity.last() else {
-        return Err(CoreError::InvalidInput("no bars to summarise".into()));
-    };
-    let growth = last / initial;
-    let annual = if growth > 0.0 {
-        growth.powf(bars_per_year / n as f64) - 1.0
-    } else {
-        -1.0
-    };
-    let (sharpe, sortino) = sharpe_sortino(&bar_returns(&b.equity, initial), bars_per_year);
-    let (max_dd, dd_bars) = drawdown(&b.equity, initial);
-    let (trips, wins, held) = round_trips(b);
-    let traded: f64 = (0..n)
-        .filter(|&t| b.traded_qty[t] != 0.0)
-        .map(|t| b.traded_qty[t].abs() * b.fill_price[t])
-        .sum();
-    let fees: f64 = b.fees.iter().sum();
-    let spread: f64 = b.spread_cost.iter().sum();
-    let funding: f64 = b.funding.iter().sum();
-    let slippage: f64 = b.slippage.iter().sum();
-    let impact: f64 = b.impact.iter().sum();
-    let impact_perm: f64 = b.impact_perm.iter().sum();
-    Ok(Metrics {
-        total_return: growth - 1.0,
-        annual_return: annual,
-        sharpe,
-        sortino,
-        calmar: ratio(annual, max_dd),
-        max_drawdown: max_dd,
-        max_drawdown_bars: dd_bars,
-        turnover: traded / initial,
-        hit_rate: ratio(wins as f64, trips as f64),
-        avg_holding_bars: ratio(held as f64, trips as f64),
-        round_trips: trips as f64,
-        trades: b.traded_qty.iter().filter(|q| **q != 0.0).count() as f64,
-        fees_paid: fees,
-        spread_paid: spread,
-        slippage_paid: slippage,
-        impact_paid: impact,
-        impact_perm_paid: impact_perm,
-        funding_paid: funding,
-        total_cost: fees + spread + slippage + impact + impact_perm + funding,
-        final_equity: last,
-    })
+}
+
+/// Metrics of one run's per-bar outputs; `bars_per_year` annualises returns and ratios.
+pub fn compute_metrics(b: &BarOutputs, initial: f64, bars_per_year: f64) -> CoreResult<Metrics> {
+    check_bars_per_year(bars_per_year)?;
+    let mut acc = MetricsAcc::new(initial);
+    for t in 0..b.len() {
+        acc.push(&b.bar(t));
+    }
+    acc.finish(bars_per_year)
 }

@@ -10,9 +10,9 @@ mod rounding;
 mod tests;
 
 pub use batch::run_batch;
-pub use engine::{run, BarOutputs};
+pub use engine::{run, Bar, BarOutputs, BarSink};
 pub use exprs::evaluate_and_backtest_batch;
-pub use metrics::{compute_metrics, Metrics, METRIC_NAMES};
+pub use metrics::{compute_metrics, Metrics, MetricsAcc, METRIC_NAMES};
 pub use rounding::{price_to_tick, qty_toward_zero};
 
 use crate::costs::CostModel;

@@ -49,6 +49,19 @@ impl Evaluator {
         Ok(out[0])
     }
 
+    /// Evaluates rows `start..start + out.len()` (≤ block rows, the next ones in order) of
+    /// `columns`, whose count and lengths the caller has checked.
+    pub fn eval_rows(&mut self, columns: &[&[f64]], start: usize, out: &mut [f64]) {
+        let fill = |c: usize, dst: &mut [f64]| {
+            dst.copy_from_slice(&columns[c][start..start + dst.len()]);
+        };
+        self.run_block(fill, out);
+    }
+
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
     /// Evaluates the next `out.len()` (≤ block) rows; `fill(c, dst)` copies column c's rows.
     fn run_block(&mut self, fill: impl Fn(usize, &mut [f64]), out: &mut [f64]) {
         let (b, len) = (self.block, out.len());
@@ -77,7 +90,7 @@ impl Evaluator {
                 Op::Or => zip2(dst, y, |x, y| cmp(x, y, x != 0.0 || y != 0.0)),
                 Op::Not => map(dst, |x| cmp(x, x, x == 0.0)),
                 Op::IfElse => if_else(dst, y, z),
-                _ => map(dst, |x| state.step(x)),
+                _ => state.run(dst),
             }
         }
         for (o, &v) in out.iter_mut().zip(&self.bufs[..len]) {
@@ -163,11 +176,7 @@ pub fn evaluate_into(
     }
     let mut ev = Evaluator::new(program.clone(), block)?;
     for (i, chunk) in out.chunks_mut(block).enumerate() {
-        let start = i * block;
-        let fill = |c: usize, dst: &mut [f64]| {
-            dst.copy_from_slice(&columns[c][start..start + dst.len()]);
-        };
-        ev.run_block(fill, chunk);
+        ev.eval_rows(columns, i * block, chunk);
     }
     Ok(())
 }

@@ -28,7 +28,11 @@ impl Ring {
     fn push(&mut self, x: f64) -> Option<f64> {
         let full = self.seen >= self.buf.len();
         let old = std::mem::replace(&mut self.buf[self.pos], x);
-        self.pos = (self.pos + 1) % self.buf.len();
+        // A compare instead of `%`: an integer division per row cost more than the op itself.
+        self.pos += 1;
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+        }
         self.seen += 1;
         self.nans += usize::from(x.is_nan());
         if full {
@@ -187,6 +191,21 @@ impl State {
         }
     }
 
+    /// Replaces each value of `xs` (consecutive rows) by the op's output for that row;
+    /// the op is dispatched once per block, then the row loop runs without a match.
+    pub fn run(&mut self, xs: &mut [f64]) {
+        match self {
+            State::Stateless => {}
+            State::Lag(r) => each(xs, |x| r.push(x).unwrap_or(f64::NAN)),
+            State::Mean(m) => each(xs, |x| moment(m, x, |m| m.mean())),
+            State::Std(m) => each(xs, |x| moment(m, x, |m| m.std())),
+            State::ZScore(m) => each(xs, |x| moment(m, x, |m| zscore(x, m.mean(), m.std()))),
+            State::Min(e) | State::Max(e) => each(xs, |x| e.step(x)),
+            State::Rank(r) => each(xs, |x| scan(r, x, rank)),
+            State::Ema { .. } => each(xs, |x| self.step(x)),
+        }
+    }
+
     /// Feeds one value and returns the op's output for that row.
     pub fn step(&mut self, x: f64) -> f64 {
         match self {
@@ -219,6 +238,12 @@ impl State {
     }
 }
 
+fn each(xs: &mut [f64], mut f: impl FnMut(f64) -> f64) {
+    for v in xs {
+        *v = f(*v);
+    }
+}
+
 fn moment(m: &mut Moments, x: f64, f: impl Fn(&Moments) -> f64) -> f64 {
     m.push(x);
     if m.ring.valid() {
@@ -248,7 +273,11 @@ fn scan(r: &mut Ring, x: f64, f: impl Fn(&[f64], f64) -> f64) -> f64 {
 
 /// Average rank of `x` in the window divided by its length (pandas `rank(pct=True)`).
 fn rank(w: &[f64], x: f64) -> f64 {
-    let less = w.iter().filter(|&&v| v < x).count() as f64;
-    let equal = w.iter().filter(|&&v| v == x).count() as f64;
-    (less + (equal + 1.0) / 2.0) / w.len() as f64
+    // One pass with branch-free counts (the compiler vectorises it); integers, so exact.
+    let (mut less, mut equal) = (0_u32, 0_u32);
+    for &v in w {
+        less += u32::from(v < x);
+        equal += u32::from(v == x);
+    }
+    (f64::from(less) + (f64::from(equal) + 1.0) / 2.0) / w.len() as f64
 }
