@@ -6,6 +6,7 @@ pub mod book;
 pub mod costs;
 pub mod error;
 pub mod expr;
+pub mod sim;
 pub mod vmd;
 pub mod window;
 
