@@ -207,3 +207,12 @@ def test_log_returns_reject_non_positive_prices() -> None:
     np.testing.assert_allclose(facts.log_returns([1.0, math.e]), [1.0])
     with pytest.raises(DataError):
         facts.log_returns([1.0, 0.0])
+
+
+def test_taker_orders_merge_prints_of_one_order() -> None:
+    ts = [1, 1, 1, 2, 2, 3]
+    sign = [1, 1, -1, -1, -1, 1]
+    qty = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    s, q = facts.taker_orders(ts, sign, qty)
+    np.testing.assert_array_equal(s, [1.0, -1.0, -1.0, 1.0])
+    np.testing.assert_array_equal(q, [3.0, 3.0, 9.0, 6.0])

@@ -277,6 +277,25 @@ def ofi_regression(ofi: Array, price_change: Array) -> LinearFit:
     return LinearFit(slope, intercept, r2, int(ok.sum()))
 
 
+def taker_orders(ts: Array, sign: Array, qty: Array) -> tuple[FloatArray, FloatArray]:
+    """Merge consecutive prints with one timestamp and one aggressor side into one taker order.
+
+    A market order that walks several makers prints one trade per maker; its sign counted once
+    per print would inflate the short-lag sign autocorrelation. Returns (sign, total qty).
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    s = np.asarray(sign, dtype=np.float64)
+    q = np.asarray(qty, dtype=np.float64)
+    if not (t.shape == s.shape == q.shape) or t.ndim != 1:
+        raise DataError("ts, sign and qty must be 1-D of one length")
+    if len(t) == 0:
+        return np.zeros(0), np.zeros(0)
+    new = np.ones(len(t), dtype=bool)
+    new[1:] = (t[1:] != t[:-1]) | (s[1:] != s[:-1])
+    order = np.cumsum(new) - 1
+    return s[new], np.bincount(order, weights=q).astype(np.float64)
+
+
 # ---- distributions ----
 
 
@@ -290,3 +309,24 @@ def ks_distance(a: Array, b: Array) -> float:
     fx = np.searchsorted(x, grid, side="right") / len(x)
     fy = np.searchsorted(y, grid, side="right") / len(y)
     return float(np.max(np.abs(fx - fy)))
+
+
+# ---- the observations a fidelity check needs, from one market ----
+
+
+@dataclass(frozen=True)
+class MarketSample:
+    """What the stylized facts are computed on, from one real or simulated market.
+
+    `ofi` and `mid_change` are per interval (same length); spread is in ticks and depth is the
+    mean of bid and ask quantity at the touch, in base units; `sources` names where each came from.
+    """
+
+    returns_1m: FloatArray
+    trade_qty: FloatArray
+    trade_sign: FloatArray
+    spread_ticks: FloatArray
+    top_depth: FloatArray
+    ofi: FloatArray
+    mid_change: FloatArray
+    sources: dict[str, str]

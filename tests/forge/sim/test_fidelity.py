@@ -1,0 +1,96 @@
+"""The fidelity check: real-data statistics, the report's shape, and a short simulated check."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nexusforge.errors import DataError
+from nexusforge.forge.sim import check, facts, real
+from nexusforge.forge.sim.facts import MarketSample
+
+
+@pytest.fixture(scope="module")
+def real_market(shared_data: Path) -> MarketSample:
+    return real.load_real_market(shared_data)
+
+
+def test_real_sample_names_its_files_and_has_the_expected_sizes(
+    real_market: MarketSample, shared_data: Path
+) -> None:
+    for source in set(real_market.sources.values()):
+        assert (shared_data / source).is_file()
+    assert len(real_market.returns_1m) == 73_138  # 73,139 one-minute perp candles
+    assert len(real_market.ofi) == len(real_market.mid_change) > 300  # 345 s capture, 1 s bins
+    assert set(np.unique(real_market.trade_sign)) == {-1.0, 1.0}
+    # Taker orders merge prints: fewer signs than the 21,313 prints.
+    assert len(real_market.trade_sign) < len(real_market.trade_qty) == 21_313
+    assert np.all(real_market.spread_ticks >= 1)
+    assert np.all(real_market.top_depth > 0)
+
+
+def test_real_bybit_quotes_sit_on_the_half_dollar_tick(shared_data: Path) -> None:
+    _, _, tick = real.top_of_book(shared_data / real.QUOTE_BARS_FILE)
+    assert tick == 0.5  # Bybit BTCUSDT in December 2022
+
+
+def test_real_facts_are_the_known_stylized_facts(real_market: MarketSample) -> None:
+    values = check.real_facts(real_market)
+    assert set(values) == set(check.FACT_NAMES)
+    # Real BTC perpetual 1-min returns: fat tails, clustering, no linear predictability.
+    assert 2.5 <= values["hill_tail_index"] <= 4.0
+    assert values["excess_kurtosis"] > 5
+    assert values["abs_return_acf_min"] > 0
+    assert 0.1 <= values["abs_return_acf_exponent"] <= 0.5
+    assert 0.3 <= values["sign_acf_exponent"] <= 0.8
+    assert values["ofi_r2"] >= 0.4
+    assert all(math.isnan(values[name]) for name in check.IMPACT_FACTS)
+
+
+def test_reading_a_missing_or_unknown_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        real.minute_returns(tmp_path / "absent.csv.gz")
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello\n")
+    with pytest.raises(DataError, match="no reader"):
+        real.minute_returns(odd)
+
+
+def test_report_json_has_exactly_the_issue_shape() -> None:
+    rng = np.random.default_rng(1)
+    per_seed = [{name: float(rng.uniform(0, 1)) for name in check.FACT_NAMES} for _ in range(5)]
+    per_seed[0]["hill_tail_index"] = math.nan  # one thin seed: ignored, not fatal
+    real_values = dict.fromkeys(check.FACT_NAMES, 0.5)
+    real_values["impact_exponent"] = math.nan
+    report = check.assemble_report(per_seed, real_values, range(5), {"x": "y"}, {})
+    out = json.loads(json.dumps(report.to_json(), allow_nan=False))
+    assert list(out) == ["facts"]
+    assert list(out["facts"]) == list(check.FACT_NAMES)
+    for name, entry in out["facts"].items():
+        assert list(entry) == ["value", "interval", "range", "real", "pass"]
+        assert isinstance(entry["pass"], bool)
+        values = [p[name] for p in per_seed if math.isfinite(p[name])]
+        assert entry["value"] == pytest.approx(float(np.median(values)))
+        lo, hi = entry["interval"]
+        assert min(values) <= lo <= entry["value"] <= hi <= max(values)
+    assert out["facts"]["excess_kurtosis"]["range"] == [5.0, None]  # open end is null
+    assert out["facts"]["impact_exponent"]["real"] is None
+    kurt = report.facts["excess_kurtosis"]
+    assert kurt.passed is False and kurt.value < 5
+
+
+def test_pass_needs_a_finite_value_inside_the_range() -> None:
+    spec = check.FactSpec("x", 0.4, 0.6, "")
+    assert spec.passes(0.5) and spec.passes(0.4) and spec.passes(0.6)
+    assert not spec.passes(0.61) and not spec.passes(math.nan)
+
+
+def test_sample_facts_on_a_real_sample_against_itself(real_market: MarketSample) -> None:
+    values = check.sample_facts(real_market, real_market)
+    assert values["spread_ks"] == 0.0 and values["depth_ks"] == 0.0
+    fit = facts.ofi_regression(real_market.ofi, real_market.mid_change)
+    assert values["ofi_r2"] == fit.r2
