@@ -7,6 +7,9 @@
     ├── ConfigError                 a configuration value is invalid; the message names the key
     ├── VenueError                  a venue refused or failed a request (nexus/venues/*/errors.py)
     ├── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
+    ├── ForgeError                  a Forge run cannot go on; the message says what to fix
+    │   ├── EvaluationError         a distributed evaluation failed (a worker died or raised)
+    │   └── ArtifactError           a challenger file is malformed or fails its hash check
     └── NexusError                  the live engine's books cannot take this action; stop and look
         ├── LedgerError             a fill does not belong to this ledger (symbol, model)
         ├── StateTransitionError    a model state change the state machine does not allow
@@ -39,6 +42,18 @@ class ConfigError(NexusForgeError):
     """A configuration value is invalid."""
 
 
+class ForgeError(NexusForgeError):
+    """A Forge research run cannot go on."""
+
+
+class EvaluationError(ForgeError):
+    """A distributed evaluation failed: a worker died or raised; no result was kept."""
+
+
+class ArtifactError(ForgeError):
+    """A challenger file is malformed, fails its hash check or cannot be written."""
+
+
 class VenueError(NexusForgeError):
     """A venue refused or failed a request; subclasses say whether a retry is safe."""
 
@@ -64,12 +79,15 @@ class JournalError(NexusError):
 
 
 __all__ = [
+    "ArtifactError",
     "BookError",
     "ConfigError",
     "CoreInputError",
     "CoreMalformedError",
     "DataError",
+    "EvaluationError",
     "ExpressionError",
+    "ForgeError",
     "JournalError",
     "LedgerError",
     "MalformedMessageError",
