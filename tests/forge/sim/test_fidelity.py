@@ -94,3 +94,52 @@ def test_sample_facts_on_a_real_sample_against_itself(real_market: MarketSample)
     assert values["spread_ks"] == 0.0 and values["depth_ks"] == 0.0
     fit = facts.ofi_regression(real_market.ofi, real_market.mid_change)
     assert values["ofi_r2"] == fit.r2
+
+
+# ---- calibration machinery (the search and the config writer) ----
+
+
+def test_coordinate_search_finds_a_known_optimum_within_bounds_and_budget() -> None:
+    from nexusforge.forge.sim import calibrate
+
+    start = {"a": {"x": 1.0, "n": 10}, "b": 3.0}
+    params = [calibrate.Param("a.x", 0.01, 100.0), calibrate.Param("a.n", 1, 50, integer=True)]
+
+    def objective(cfg: dict[str, object]) -> float:
+        x = float(calibrate.get_key(cfg, "a.x"))
+        n = float(calibrate.get_key(cfg, "a.n"))
+        return math.log(x / 7.0) ** 2 + math.log(n / 60.0) ** 2  # n's optimum lies past its bound
+
+    log = calibrate.SearchLog()
+    best, value = calibrate.coordinate_search(objective, start, params, seed=3, budget=80, log=log)
+    assert calibrate.get_key(best, "a.x") == pytest.approx(7.0, rel=0.05)
+    assert calibrate.get_key(best, "a.n") == 50  # clipped at the bound, an integer
+    assert best["b"] == 3.0 and start["a"] == {"x": 1.0, "n": 10}  # others kept, start untouched
+    assert len(log.evaluations) <= 80
+    assert value == min(v for _, v in log.evaluations)
+    again, _ = calibrate.coordinate_search(objective, start, params, seed=3, budget=80)
+    assert again == best
+
+
+def test_set_key_rejects_an_unknown_key() -> None:
+    from nexusforge.errors import ConfigError
+    from nexusforge.forge.sim import calibrate
+
+    with pytest.raises(ConfigError, match="no key"):
+        calibrate.set_key({"a": {"b": 1}}, "a.c", 2)
+
+
+def test_toml_writer_round_trips_through_tomllib() -> None:
+    import tomllib
+
+    from nexusforge.forge.sim import calibrate
+
+    config = {
+        "duration_s": 60.0,
+        "seed": 7,
+        "market": {"tick_size": 0.5, "name": 'BTC "perp"'},
+        "agents": {"noise": {"rate": 1e-9, "count": 1000, "on": True, "sizes": [1, 2]}},
+    }
+    text = calibrate.to_toml(config, {"agents.noise.rate": "arrivals per second"}, ["header"])
+    assert tomllib.loads(text) == config
+    assert "# arrivals per second\nrate = 1e-09" in text

@@ -1,0 +1,274 @@
+"""Calibration: fit a few agent rates and sizes so the simulator's spread, top-of-book depth,
+trade sizes and 1-minute volatility match the real data within stated tolerances.
+
+The search is a seeded, bounded coordinate search in log space over short runs, with common
+random numbers (every candidate runs on the same simulator seeds) so that two candidates differ
+by their parameters, not by luck. It changes only the parameters it lists and never touches
+agent logic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nexusforge.errors import ConfigError
+from nexusforge.forge.sim import facts, real
+from nexusforge.forge.sim.facts import FloatArray
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Real-data samples and figures the simulator is fitted to, with their source files."""
+
+    spread_ticks: FloatArray
+    top_depth: FloatArray
+    trade_qty: FloatArray
+    vol_1m: float
+    tick_size: float
+    price: float
+    sources: dict[str, str]
+
+
+def load_targets(data_dir: Path, files: real.RealFiles | None = None) -> Targets:
+    """Spread, depth, tick and price from Bybit BTCUSDT quote bars; volatility from the same
+    day's 1-minute trade bars; trade sizes from the trade capture (the only per-trade record)."""
+    f = files or real.RealFiles()
+    spread, depth, tick = real.top_of_book(data_dir / f.quote_bars)
+    quotes = real.read_table(data_dir / f.quote_bars, "quotes")
+    qty, _ = real.trades(data_dir / f.capture)
+    returns = real.minute_returns(data_dir / f.trade_bars)
+    return Targets(
+        spread_ticks=spread,
+        top_depth=depth,
+        trade_qty=qty,
+        vol_1m=float(np.std(returns)),
+        tick_size=tick,
+        price=float(0.5 * (quotes["bid"][0] + quotes["ask"][0])),
+        sources={
+            "spread_ticks": f.quote_bars,
+            "top_depth": f.quote_bars,
+            "tick_size": f.quote_bars,
+            "trade_qty": f.capture,
+            "vol_1m": f.trade_bars,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class SimStats:
+    """What one short simulation shows of the calibrated quantities."""
+
+    spread_ticks: FloatArray
+    top_depth: FloatArray
+    trade_qty: FloatArray
+    vol_1m: float
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One matched quantity: how far the simulation is from the target, and the tolerance."""
+
+    name: str
+    tolerance: float
+    measure: Callable[[SimStats, Targets], float]
+    target: Callable[[Targets], float]
+    achieved: Callable[[SimStats], float]
+
+
+def _log_ratio(a: float, b: float) -> float:
+    return abs(math.log(a / b)) if a > 0 and b > 0 else math.inf
+
+
+def _median(x: FloatArray) -> float:
+    return float(np.median(x)) if len(x) else math.nan
+
+
+def _p90(x: FloatArray) -> float:
+    return float(np.percentile(x, 90)) if len(x) else math.nan
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion(
+        "spread_ks", 0.1,
+        lambda s, t: facts.ks_distance(s.spread_ticks, t.spread_ticks),
+        lambda t: float(np.mean(t.spread_ticks)), lambda s: float(np.mean(s.spread_ticks)),
+    ),
+    Criterion(
+        "depth_median_log_ratio", math.log(1.25),
+        lambda s, t: _log_ratio(_median(s.top_depth), _median(t.top_depth)),
+        lambda t: _median(t.top_depth), lambda s: _median(s.top_depth),
+    ),
+    Criterion(
+        "trade_qty_median_log_ratio", math.log(1.5),
+        lambda s, t: _log_ratio(_median(s.trade_qty), _median(t.trade_qty)),
+        lambda t: _median(t.trade_qty), lambda s: _median(s.trade_qty),
+    ),
+    Criterion(
+        "trade_qty_p90_log_ratio", math.log(1.5),
+        lambda s, t: _log_ratio(_p90(s.trade_qty), _p90(t.trade_qty)),
+        lambda t: _p90(t.trade_qty), lambda s: _p90(s.trade_qty),
+    ),
+    Criterion(
+        "vol_1m_log_ratio", math.log(1.2),
+        lambda s, t: _log_ratio(s.vol_1m, t.vol_1m),
+        lambda t: t.vol_1m, lambda s: s.vol_1m,
+    ),
+)  # fmt: skip
+
+
+def loss(stats: SimStats, targets: Targets) -> float:
+    """Sum over criteria of (distance / tolerance)²; every criterion met means each term ≤ 1."""
+    total = 0.0
+    for c in CRITERIA:
+        d = c.measure(stats, targets)
+        total += (d / c.tolerance) ** 2 if math.isfinite(d) else 1e6
+    return total
+
+
+@dataclass(frozen=True)
+class Param:
+    """A calibrated parameter: dotted config key, bounds, and whether it takes whole numbers."""
+
+    key: str
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def clip(self, x: float) -> float | int:
+        v = min(max(x, self.lo), self.hi)
+        return round(v) if self.integer else v
+
+
+def get_key(config: dict[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"config has no key {key!r}")
+        node = node[part]
+    return node
+
+
+def set_key(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of `config` with the dotted `key` set (the key must exist)."""
+    get_key(config, key)
+    out = _deep_copy(config)
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in config.items()}
+
+
+@dataclass
+class SearchLog:
+    """Every evaluated candidate (parameter values and loss), in order."""
+
+    evaluations: list[tuple[dict[str, float], float]] = field(default_factory=list)
+
+
+def coordinate_search(
+    objective: Callable[[dict[str, Any]], float],
+    start: dict[str, Any],
+    params: Sequence[Param],
+    seed: int,
+    budget: int,
+    step: float = 0.5,
+    log: SearchLog | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Minimise `objective` over `params` by multiplicative steps e^(±step), halving the step
+    after a round without improvement; params are visited in a seeded order; at most `budget`
+    evaluations. Returns the best config and its loss."""
+    if budget < 1:
+        raise ConfigError(f"budget must be >= 1, got {budget}")
+    rng = np.random.default_rng(seed)
+    best = start
+    best_loss = objective(best)
+    used = 1
+    _record(log, best, params, best_loss)
+    while used < budget and step > 0.02:
+        improved = False
+        for index in rng.permutation(len(params)):
+            p = params[int(index)]
+            current = float(get_key(best, p.key))
+            for direction in (1.0, -1.0):
+                if used >= budget:
+                    break
+                value = p.clip(max(current, 1e-12) * math.exp(direction * step))
+                if value == current:
+                    continue
+                candidate = set_key(best, p.key, value)
+                cand_loss = objective(candidate)
+                used += 1
+                _record(log, candidate, params, cand_loss)
+                if cand_loss < best_loss:
+                    best, best_loss, improved = candidate, cand_loss, True
+                    break
+        if not improved:
+            step /= 2
+    return best, best_loss
+
+
+def _record(
+    log: SearchLog | None, config: dict[str, Any], params: Sequence[Param], v: float
+) -> None:
+    if log is not None:
+        log.evaluations.append(({p.key: float(get_key(config, p.key)) for p in params}, v))
+
+
+# ---- writing the calibrated config ----
+
+
+def _toml_value(value: Any, key: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string uses the same escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v, key) for v in value) + "]"
+    raise ConfigError(f"{key}: cannot write a {type(value).__name__} to TOML")
+
+
+def to_toml(config: dict[str, Any], comments: dict[str, str], header: Sequence[str] = ()) -> str:
+    """Nested dicts of scalars as TOML; a key or table with a `comments` entry gets it above."""
+    out = [f"# {h}" for h in header]
+    _emit_table(out, config, "", comments)
+    return "\n".join(out).strip() + "\n"
+
+
+def _emit_table(out: list[str], table: dict[str, Any], path: str, comments: dict[str, str]) -> None:
+    if path:
+        out.append("")
+        if path in comments:
+            out.append(f"# {comments[path]}")
+        out.append(f"[{path}]")
+    for k, v in table.items():
+        if isinstance(v, dict):
+            continue
+        dotted = f"{path}.{k}" if path else k
+        if dotted in comments:
+            out.append(f"# {comments[dotted]}")
+        out.append(f"{k} = {_toml_value(v, dotted)}")
+    for k, v in table.items():
+        if isinstance(v, dict):
+            _emit_table(out, v, f"{path}.{k}" if path else k, comments)
