@@ -1,0 +1,290 @@
+"""Bybit v5 private stream client: auth, execution/order/position/wallet, recovery on reconnect.
+
+Order of a session, and the rule it keeps: connect → `op: auth` → wait for the auth reply →
+subscribe → recover over REST. Nothing but the auth request is written to a socket before its
+authentication is confirmed: the heartbeat starts after it, and `send()` waits for it (messages
+queued for an earlier socket are never replayed on a new one). After every reconnect the fills
+missed while away are read back from /v5/execution/list and emitted once, deduplicated by execId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from websockets.asyncio.client import ClientConnection
+
+from nexusforge.nexus.venues.bybit.clock import SystemClock
+from nexusforge.nexus.venues.bybit.config import BybitConfig
+from nexusforge.nexus.venues.bybit.errors import BybitError
+from nexusforge.nexus.venues.bybit.keys import Credentials
+from nexusforge.nexus.venues.bybit.models import (
+    BybitExecution,
+    BybitOrder,
+    BybitPosition,
+    BybitWallet,
+)
+from nexusforge.nexus.venues.bybit.recovery import (
+    ExecIdSet,
+    ExecMark,
+    newest,
+    recover_executions,
+)
+from nexusforge.nexus.venues.bybit.rest import BybitRestClient
+from nexusforge.nexus.venues.bybit.schema import SchemaWatch
+from nexusforge.nexus.venues.bybit.signing import ws_auth_args
+from nexusforge.nexus.venues.bybit.ws_connection import (
+    ENVELOPE,
+    BybitWsConnection,
+    BybitWsEnvelope,
+    SessionEnded,
+    StreamStatus,
+    is_pong,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOPICS = ("execution", "order", "position", "wallet")
+_ITEMS = msgspec.json.Decoder(list[dict[str, Any]])
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEvent:
+    """New fills (never seen before on this client); `recovered` when read back over REST."""
+
+    executions: list[BybitExecution]
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """Order state snapshots; `recovered` when read back over REST after a reconnect."""
+
+    orders: list[BybitOrder]
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """Position rows."""
+
+    positions: list[BybitPosition]
+
+
+@dataclass(frozen=True, slots=True)
+class WalletEvent:
+    """Wallet accounts."""
+
+    wallets: list[BybitWallet]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDrift:
+    """The venue's account config disagrees with ours (e.g. positionIdx vs position mode)."""
+
+    symbol: str
+    position_idx: int
+    where: str
+
+
+PrivateEvent = ExecutionEvent | OrderEvent | PositionEvent | WalletEvent | AccountDrift
+
+
+class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
+    """Private stream of one account; with `rest` it also recovers missed fills on reconnect."""
+
+    def __init__(
+        self,
+        config: BybitConfig,
+        credentials: Credentials,
+        on_event: Callable[[PrivateEvent | StreamStatus], Awaitable[None] | None],
+        *,
+        rest: BybitRestClient | None = None,
+        topics: Sequence[str] = DEFAULT_TOPICS,
+        since_ms: int | None = None,
+        seen: ExecIdSet | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(config, config.private_ws_url, on_event, rng=rng)
+        self._credentials = credentials
+        self.rest = rest
+        self.topics = list(dict.fromkeys(topics))
+        self.seen = seen or ExecIdSet()
+        self.watch = rest.watch if rest is not None else SchemaWatch(config.position_mode)
+        self.last_exec: ExecMark | None = None
+        self.auth_failures = 0
+        self.duplicates = 0
+        self.recovered = 0
+        self.recovery_failures = 0
+        self._since_ms = since_ms
+        self._authed = asyncio.Event()
+        self._sessions = 0
+        self._recovery: asyncio.Task[None] | None = None
+
+    # ---- public API ----
+
+    @property
+    def authenticated(self) -> bool:
+        """True while the current socket's authentication is confirmed."""
+        return self._authed.is_set() and self._ws is not None
+
+    async def wait_ready(self) -> None:
+        """Wait until a socket is authenticated and subscribed."""
+        while True:
+            authed = self._authed
+            await authed.wait()
+            if authed is self._authed and self._ws is not None:
+                return
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send on the current socket once its authentication is confirmed (never before)."""
+        while True:
+            await self.wait_ready()
+            ws = self._ws
+            if ws is not None and self._authed.is_set():
+                await self._send(ws, message)
+                return
+
+    async def recover_executions(self, since_ms: int | None = None) -> list[BybitExecution]:
+        """Fills since `since_ms` (default: newest known fill) not delivered yet, oldest first."""
+        if self.rest is None:
+            raise RuntimeError("recover_executions needs a REST client")
+        start = since_ms if since_ms is not None else self._recovery_start()
+        if start is None:
+            return []
+        fresh = await recover_executions(self.rest, start, self.seen)
+        self.last_exec = newest(self.last_exec, fresh)
+        self.recovered += len(fresh)
+        return fresh
+
+    # ---- session ----
+
+    def _closed(self) -> None:
+        self._authed = asyncio.Event()  # the next socket must authenticate again
+
+    async def _open(self, ws: ClientConnection) -> None:
+        self._sessions += 1
+        await self._authenticate(ws)
+        await self._send(ws, {"op": "subscribe", "req_id": self._req_id(), "args": self.topics})
+        self._authed.set()
+        await self._emit(StreamStatus("ready", f"session {self._sessions}"))
+        wanted = self._sessions > 1 or self._recovery_start() is not None
+        idle = self._recovery is None or self._recovery.done()
+        if self.rest is not None and wanted and idle:
+            self._recovery = asyncio.create_task(self._recover_all())
+
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        now = self.rest.time.now_ms() if self.rest is not None else SystemClock().wall_ms()
+        expires = now + self.config.auth_expire_ms
+        await self._send(ws, {"op": "auth", "args": ws_auth_args(self._credentials, expires)})
+        try:
+            reply = await asyncio.wait_for(self._auth_reply(ws), self.config.auth_timeout_s)
+        except TimeoutError:
+            self.auth_failures += 1
+            raise SessionEnded("no auth reply") from None
+        if reply.success is True or (reply.success is None and reply.retCode == 0):
+            return
+        self.auth_failures += 1
+        why = reply.ret_msg or reply.retMsg or f"retCode {reply.retCode}"
+        log.error("bybit private ws: auth refused: %s", why)
+        await self._emit(StreamStatus("auth_failed", why))
+        if self.rest is not None:  # an expired signature is usually clock drift
+            try:
+                await self.rest.sync_time()
+            except BybitError as exc:
+                log.warning("bybit private ws: time re-sync failed: %s", exc)
+        raise SessionEnded(f"auth refused: {why}")
+
+    async def _auth_reply(self, ws: ClientConnection) -> BybitWsEnvelope:
+        while True:
+            frame = await ws.recv()
+            try:
+                env = ENVELOPE.decode(frame)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._malformed(f"before auth: {exc}", frame)
+                continue
+            if env.op == "auth":
+                return env
+            if not is_pong(env):
+                self.stats.unknown += 1
+                log.warning("bybit private ws: frame before the auth reply ignored: %.200r", frame)
+
+    def _recovery_start(self) -> int | None:
+        if self.last_exec is not None:
+            return self.last_exec.time_ms
+        return self._since_ms
+
+    async def _recover_all(self) -> None:
+        """Read back missed fills and open orders; retried with backoff, never fatal."""
+        assert self.rest is not None
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                start = self._recovery_start()
+                fills = await self.recover_executions(start) if start is not None else []
+                orders = await self.rest.open_orders()
+            except BybitError as exc:
+                self.recovery_failures += 1
+                log.warning("bybit private ws: recovery attempt %d failed: %s", attempt + 1, exc)
+                await asyncio.sleep(self.config.reconnect_min_s * 2**attempt)
+                continue
+            if fills:
+                await self._emit(ExecutionEvent(fills, recovered=True))
+            await self._emit(OrderEvent(orders, recovered=True))
+            log.info(
+                "bybit private ws: recovered %d fills, %d open orders", len(fills), len(orders)
+            )
+            await self._emit(StreamStatus("recovered", f"{len(fills)} fills"))
+            return
+        await self._emit(StreamStatus("recovery_failed", "REST recovery did not succeed"))
+
+    # ---- data ----
+
+    async def _on_data(self, env: BybitWsEnvelope) -> None:
+        topic = (env.topic or "").partition(".")
+        kind, category = topic[0], topic[2]
+        if kind not in DEFAULT_TOPICS or category not in ("", "linear"):
+            self.stats.unknown += 1
+            log.warning("bybit private ws: topic %r not handled", env.topic)
+            return
+        try:
+            items = _ITEMS.decode(env.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._malformed(f"{env.topic}: {exc}", env.data)
+            return
+        for event in self._events(kind, items):
+            await self._emit(event)
+
+    def _events(self, kind: str, items: list[dict[str, Any]]) -> list[PrivateEvent]:
+        where = f"ws {kind}"
+        if kind == "execution":
+            fresh = []
+            for ex in self.watch.convert(items, BybitExecution, where):
+                if self.seen.add(ex.execId):
+                    fresh.append(ex)
+                else:
+                    self.duplicates += 1
+            self.last_exec = newest(self.last_exec, fresh)
+            return [ExecutionEvent(fresh)] if fresh else []
+        if kind == "order":
+            orders = self.watch.convert(items, BybitOrder, where)
+            drift = self._drift([(o.symbol, o.positionIdx) for o in orders], where)
+            return [*drift, OrderEvent(orders)] if orders else drift
+        if kind == "position":
+            rows = self.watch.convert(items, BybitPosition, where)
+            drift = self._drift([(p.symbol, p.positionIdx) for p in rows], where)
+            return [*drift, PositionEvent(rows)] if rows else drift
+        wallets = self.watch.convert(items, BybitWallet, where)
+        return [WalletEvent(wallets)] if wallets else []
+
+    def _drift(self, pairs: list[tuple[str, int]], where: str) -> list[PrivateEvent]:
+        return [
+            AccountDrift(symbol, idx, where)
+            for symbol, idx in pairs
+            if not self.watch.check_position_idx(idx, symbol, where)
+        ]
