@@ -6,6 +6,8 @@
 //! Never allocates per operation once warm: levels live in a sorted Vec per side, orders in
 //! a slab with intrusive FIFO links, and events go into a caller-owned Vec.
 
+mod batch;
+mod columns;
 mod engine;
 mod l2;
 mod level;
@@ -17,6 +19,11 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{run_ops, OpArrays, RunCounts, OP_AMEND, OP_CANCEL, OP_LIMIT, OP_MARKET};
+pub use columns::{
+    tif_code, tif_of, EventColumns, ACTION_NAMES, CANCEL_NAMES, KIND_NAMES, NO_CODE, REJECT_NAMES,
+    TIF_NAMES,
+};
 pub use engine::MatchingEngine;
 pub use l2::{L2Publisher, L2Update, Levels};
 pub use types::{
