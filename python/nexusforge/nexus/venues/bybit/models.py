@@ -39,8 +39,8 @@ class BybitEnvelope(msgspec.Struct, frozen=True):
 class BybitPage(msgspec.Struct, frozen=True):
     """A list result with its cursor; items stay raw until converted one by one."""
 
-    list: list[dict[str, Any]] = []
-    nextPageCursor: str = ""
+    items: list[dict[str, Any]] = msgspec.field(default_factory=list, name="list")
+    nextPageCursor: str | None = None
     category: str = ""
 
 
@@ -84,7 +84,9 @@ class BybitKline(msgspec.Struct, frozen=True):
 class BybitKlineResult(msgspec.Struct, frozen=True):
     """GET /v5/market/kline result: rows of 7 strings, newest first."""
 
-    list: list[tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]]
+    rows: list[tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]] = msgspec.field(
+        name="list"
+    )
     symbol: str = ""
     category: str = ""
 
@@ -99,7 +101,7 @@ class BybitOrderAck(msgspec.Struct, frozen=True):
 class BybitCancelAll(msgspec.Struct, frozen=True):
     """cancel-all reply; `success` is the string "1"."""
 
-    list: list[BybitOrderAck] = []
+    acks: list[BybitOrderAck] = msgspec.field(default_factory=list, name="list")
     success: str = ""
 
 

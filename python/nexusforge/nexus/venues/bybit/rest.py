@@ -147,7 +147,7 @@ class BybitRestClient:
             "limit": limit,
         }
         result = await self._get("/v5/market/kline", params, BybitKlineResult, EndpointClass.PUBLIC)
-        rows = [BybitKline(int(r[0]), *r[1:]) for r in result.list]
+        rows = [BybitKline(int(r[0]), *r[1:]) for r in result.rows]
         return sorted(rows, key=lambda k: k.start_ms)
 
     # ---- orders (authenticated) ----
@@ -198,7 +198,7 @@ class BybitRestClient:
             auth=True,
             idempotent=True,  # cancelling all twice leaves the same state
         )
-        return list(result.list)
+        return list(result.acks)
 
     async def open_orders(
         self,
@@ -283,7 +283,7 @@ class BybitRestClient:
             auth=True,
             idempotent=True,
         )
-        return self.watch.convert(page.list, BybitWallet, "wallet-balance")
+        return self.watch.convert(page.items, BybitWallet, "wallet-balance")
 
     # ---- plumbing ----
 
@@ -351,8 +351,8 @@ class BybitRestClient:
                 auth=auth,
                 idempotent=True,
             )
-            items.extend(page.list)
-            if not page.nextPageCursor or page.nextPageCursor == cursor or not page.list:
+            items.extend(page.items)
+            if not page.nextPageCursor or page.nextPageCursor == cursor or not page.items:
                 return items
             cursor = page.nextPageCursor
         raise BybitProtocolError(-1, f"more than {MAX_PAGES} pages", path)
