@@ -1,0 +1,314 @@
+"""Per-model ledgers from venue executions, in `Decimal`, and the book of a symbol's ledgers.
+
+Accounting (USDT linear perpetual, one-way mode; every number is exact unless said otherwise):
+
+    cash        capital − Σ side·qty·price (fills) − Σ fees − Σ funding paid
+    inventory   Σ side·qty (signed; + long)
+    equity      cash + inventory · mark                      (exact: no division anywhere)
+    cost_basis  signed cost of the open position under the average-cost method
+    avg_entry   cost_basis / inventory
+    realized    PnL of closed quantity: closing c of position P at price p realizes
+                c·sign(P)·p − cost_basis·c/|P|; a fill through zero closes P, then opens the rest
+                at p (a flip); cost_basis is exactly 0 whenever inventory is 0
+    unrealized  inventory · mark − cost_basis
+
+    so equity = capital + realized + unrealized − fees − funding, exactly. The one inexact step is
+    the average-cost share cost_basis·c/|P|, computed in a 34-digit context and rounded to 1e-16
+    USDT; it only moves value between `realized` and `cost_basis`. Every other operation is an
+    exact sum or product (run in a 60-digit context, so nothing rounds for any sane magnitude).
+
+Order: fills are applied in the canonical order (execTime, execId). A late fill that sorts before
+fills already applied is inserted and the ledger replays from the last checkpoint before it, so
+the final state is a function of the SET of fills, whatever order or duplication they came in.
+(Inventory, cash, fees and funding are plain sums and order-free anyway; realized PnL under
+average cost is path dependent, which is why the order is fixed.) Duplicates by execId are
+ignored and counted. IGNORED rows (unknown execTypes) are counted and never applied.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+
+import msgspec
+
+from nexusforge.errors import LedgerError
+from nexusforge.nexus.executions import ExecId, ExecKind, Execution
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+# Average cost divides; 34 significant digits (decimal128) keeps it far below any tick.
+AVG_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
+SHARE_QUANTUM = Decimal("1e-16")
+# Sums and products of venue strings: wide enough that they never round.
+EXACT_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+CHECKPOINT_EVERY = 256
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """Everything a ledger knows about its money and position at one point."""
+
+    inventory: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    cash: Decimal = ZERO
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    realized: Decimal = ZERO
+
+    @property
+    def avg_entry(self) -> Decimal:
+        """Average entry price of the open position (0 when flat)."""
+        if self.inventory == 0:
+            return ZERO
+        return AVG_CONTEXT.divide(self.cost_basis, self.inventory)
+
+    def unrealized(self, mark: Decimal) -> Decimal:
+        """PnL of the open position at `mark`."""
+        with localcontext(EXACT_CONTEXT):
+            return self.inventory * mark - self.cost_basis
+
+    def equity(self, mark: Decimal) -> Decimal:
+        """Cash plus the position marked at `mark`."""
+        with localcontext(EXACT_CONTEXT):
+            return self.cash + self.inventory * mark
+
+
+def step(s: LedgerState, e: Execution) -> LedgerState:
+    """The state after one execution (FILL, FORCED or FUNDING; IGNORED is never passed)."""
+    with localcontext(EXACT_CONTEXT):
+        if e.kind is ExecKind.FUNDING:
+            return replace(s, cash=s.cash - e.fee, funding=s.funding + e.fee)
+        q = e.signed_qty
+        cash = s.cash - q * e.price - e.fee
+        fees = s.fees + e.fee
+        inv, cost, realized = _trade(s.inventory, s.cost_basis, s.realized, q, e.price)
+        return LedgerState(inv, cost, cash, fees, s.funding, realized)
+
+
+def _trade(
+    inv: Decimal, cost: Decimal, realized: Decimal, q: Decimal, price: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """Average-cost update of (inventory, cost basis, realized) for a signed fill q at price."""
+    if q == 0:
+        return inv, cost, realized
+    if inv == 0 or (inv > 0) == (q > 0):
+        return inv + q, cost + q * price, realized
+    closing = min(abs(q), abs(inv))
+    sign = 1 if inv > 0 else -1
+    if closing == abs(inv):
+        removed = cost
+    else:
+        share = AVG_CONTEXT.divide(AVG_CONTEXT.multiply(cost, closing), abs(inv))
+        removed = share.quantize(SHARE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    realized += closing * sign * price - removed
+    inv_after = inv + q
+    cost_after = cost - removed if closing < abs(inv) else ZERO
+    if inv_after != 0 and closing == abs(inv):
+        cost_after = inv_after * price  # flip: the rest opens a new position at this price
+    return inv_after, cost_after, realized
+
+
+@dataclass
+class Ledger:
+    """One model's position and money in one symbol, from its executions only."""
+
+    model: str
+    symbol: str
+    capital: Decimal
+    duplicates: int = 0
+    ignored: int = 0
+    forced_fills: list[ExecId] = field(default_factory=list)
+    _fills: list[Execution] = field(default_factory=list, repr=False)
+    _keys: list[tuple[int, str]] = field(default_factory=list, repr=False)
+    _seen: set[str] = field(default_factory=set, repr=False)
+    _checkpoints: list[LedgerState] = field(default_factory=list, repr=False)
+    _state: LedgerState = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._state = LedgerState(cash=self.capital)
+        self._checkpoints = [self._state]
+
+    @property
+    def state(self) -> LedgerState:
+        """The current state (immutable snapshot)."""
+        return self._state
+
+    @property
+    def inventory(self) -> Decimal:
+        """Signed position in base units."""
+        return self._state.inventory
+
+    @property
+    def fills(self) -> tuple[Execution, ...]:
+        """Applied executions in canonical order."""
+        return tuple(self._fills)
+
+    def has(self, exec_id: str) -> bool:
+        """Whether this execId was applied (or deliberately ignored) already."""
+        return exec_id in self._seen
+
+    def apply(self, e: Execution) -> bool:
+        """Applies one execution once; False for a duplicate or an IGNORED row (both counted)."""
+        if e.symbol != self.symbol:
+            raise LedgerError(f"{self.model}: {e.exec_id} is {e.symbol}, ledger is {self.symbol}")
+        if e.exec_id in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen.add(e.exec_id)
+        if e.kind is ExecKind.IGNORED:
+            self.ignored += 1
+            log.warning("%s: execType %r of %s not applied", self.model, e.exec_type, e.exec_id)
+            return False
+        if e.forced:
+            self.forced_fills.append(e.exec_id)
+        self._insert(e)
+        return True
+
+    def _insert(self, e: Execution) -> None:
+        key = e.sort_key
+        i = bisect.bisect_right(self._keys, key)
+        self._keys.insert(i, key)
+        self._fills.insert(i, e)
+        if i == len(self._fills) - 1:
+            self._state = step(self._state, e)
+            if len(self._fills) % CHECKPOINT_EVERY == 0:
+                self._checkpoints.append(self._state)
+            return
+        self._replay_from(i)
+
+    def _replay_from(self, i: int) -> None:
+        """A late fill landed at index i: replay from the last checkpoint at or before i."""
+        c = i // CHECKPOINT_EVERY
+        del self._checkpoints[c + 1 :]
+        s = self._checkpoints[c]
+        for j in range(c * CHECKPOINT_EVERY, len(self._fills)):
+            s = step(s, self._fills[j])
+            if (j + 1) % CHECKPOINT_EVERY == 0:
+                self._checkpoints.append(s)
+        self._state = s
+
+    def equity(self, mark: Decimal) -> Decimal:
+        """Equity marked at `mark`."""
+        return self._state.equity(mark)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationAlert:
+    """The ledgers of a symbol disagree with the venue's position: pause new orders."""
+
+    symbol: str
+    venue_position: Decimal
+    ledger_total: Decimal
+    by_model: Mapping[str, Decimal]
+    orphan: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        """Venue position minus the sum of the ledgers."""
+        return self.venue_position - self.ledger_total
+
+    def __str__(self) -> str:
+        return (
+            f"{self.symbol}: venue position {self.venue_position} != ledgers {self.ledger_total} "
+            f"(difference {self.difference}, orphan {self.orphan})"
+        )
+
+
+# The router: orderLinkId -> model name, or None when no model owns it.
+OwnerFn = Callable[[str], str | None]
+ORPHAN = "orphan"
+FUNDING_QUANTUM = Decimal("1e-12")
+
+
+class Book:
+    """The ledgers of every model trading one symbol in one account, plus an orphan ledger.
+
+    Executions are routed by `owner(orderLinkId)`: a fill whose link id names no model here
+    (ADL, liquidation, manual trades, other software) goes to the orphan ledger, so the sum of
+    all ledgers always tracks the venue position; a non-zero orphan inventory is an orphaned
+    position that the engine must flatten. Funding rows (no link id) are split across the
+    ledgers in proportion to their signed inventories at the time the row is applied (each
+    ledger pays what it would pay alone); shares are rounded to 1e-12 and the residue goes to
+    the largest position so the shares sum to the venue's fee exactly. That split depends on
+    arrival order, so a rebuild replays the journal in arrival order.
+    """
+
+    def __init__(
+        self, symbol: str, capitals: Mapping[str, Decimal], owner: OwnerFn | None = None
+    ) -> None:
+        self.symbol = symbol
+        self.ledgers = {m: Ledger(m, symbol, c) for m, c in capitals.items()}
+        self.orphan = Ledger(ORPHAN, symbol, ZERO)
+        self._owner = owner if owner is not None else _no_owner
+        self._seen: set[str] = set()
+        self.duplicates = 0
+        self.orphan_fills = 0
+
+    def ledger(self, model: str) -> Ledger:
+        """The ledger of `model` (LedgerError when unknown)."""
+        try:
+            return self.ledgers[model]
+        except KeyError:
+            raise LedgerError(f"no ledger for model {model!r} in {self.symbol}") from None
+
+    def apply(self, e: Execution) -> bool:
+        """Routes and applies one execution once; False for a duplicate or an ignored row."""
+        if e.exec_id in self._seen:
+            self.duplicates += 1
+            return False
+        if e.symbol != self.symbol:
+            raise LedgerError(f"{e.exec_id} is {e.symbol}, book is {self.symbol}")
+        self._seen.add(e.exec_id)
+        if e.kind is ExecKind.FUNDING:
+            return self._apply_funding(e)
+        model = self._owner(e.order_link_id)
+        if model is None or model not in self.ledgers:
+            self.orphan_fills += e.kind is not ExecKind.IGNORED
+            return self.orphan.apply(e)
+        return self.ledgers[model].apply(e)
+
+    def apply_all(self, rows: Iterable[Execution]) -> int:
+        """Applies rows in the given order; returns how many changed a ledger."""
+        return sum(self.apply(e) for e in rows)
+
+    def _apply_funding(self, e: Execution) -> bool:
+        holders = [lg for lg in self._all() if lg.inventory != 0]
+        net = sum((lg.inventory for lg in holders), ZERO)
+        if net == 0:
+            log.warning("%s: funding %s with no net ledger position -> orphan", self.symbol, e)
+            return self.orphan.apply(e)
+        with localcontext(EXACT_CONTEXT):
+            raw = [AVG_CONTEXT.divide(e.fee * lg.inventory, net) for lg in holders]
+            shares = [r.quantize(FUNDING_QUANTUM, rounding=ROUND_HALF_EVEN) for r in raw]
+            biggest = max(range(len(holders)), key=lambda k: abs(holders[k].inventory))
+            shares[biggest] += e.fee - sum(shares, ZERO)
+        for lg, share in zip(holders, shares, strict=True):
+            part_id = ExecId(f"{e.exec_id}:{lg.model}")
+            lg.apply(msgspec.structs.replace(e, exec_id=part_id, fee=share))
+        return True
+
+    def _all(self) -> list[Ledger]:
+        return [*self.ledgers.values(), self.orphan]
+
+    def total_inventory(self) -> Decimal:
+        """Sum of every ledger's inventory, the orphan included."""
+        return sum((lg.inventory for lg in self._all()), ZERO)
+
+    def check(self, venue_position: Decimal) -> ReconciliationAlert | None:
+        """None when Σ ledgers == the venue's signed position; else the alert."""
+        total = self.total_inventory()
+        if total == venue_position:
+            return None
+        by_model = {m: lg.inventory for m, lg in self.ledgers.items()}
+        return ReconciliationAlert(
+            self.symbol, venue_position, total, by_model, self.orphan.inventory
+        )
+
+
+def _no_owner(order_link_id: str) -> str | None:
+    return None
