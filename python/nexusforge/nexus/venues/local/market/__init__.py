@@ -1,0 +1,1 @@
+"""Market backends of the local exchange: replay of recorded data, and the simulator."""
