@@ -1,0 +1,311 @@
+"""A whole Forge run: research table -> causal parents -> typed GP with surrogate screening
+and causal fitness -> hall of fame scored on held-out trade windows -> challenger files.
+
+The run folder holds `manifest.json` (written first with status "running", last with
+"complete"), `research_table.parquet`, `causal/graph.{json,png}`, `generations.parquet`,
+`population.parquet` (every fully evaluated individual), `evaluations.parquet` (per
+individual, fold and window: Sharpe, return, drawdown, turnover, trades, costs — what the
+validation gate needs for DSR/PBO: the number of trials and the spread of their Sharpes),
+`hall_of_fame.json` and `challengers/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import polars as pl
+
+from nexusforge.errors import ConfigError, ForgeError
+from nexusforge.forge.backtest.run import SeriesSpec
+from nexusforge.forge.distributed import EvalSpec, make_backend
+from nexusforge.forge.evolve import causal, manifest
+from nexusforge.forge.evolve.challenger import write_challengers
+from nexusforge.forge.evolve.fitness import (
+    METRICS,
+    RULE,
+    SEGMENTS,
+    SELECTION,
+    FitnessConfig,
+    drawdowns,
+    make_folds,
+    scores,
+)
+from nexusforge.forge.evolve.gp import (
+    Evaluated,
+    Evolution,
+    GenerationStats,
+    GpConfig,
+    Result,
+    SurrogateConfig,
+)
+from nexusforge.forge.evolve.primitives import Term, build_pset
+from nexusforge.forge.evolve.surrogate import Vectorizer
+from nexusforge.forge.evolve.table import TARGET, ResearchTable, load_research_table
+from nexusforge.strategy import codec, to_infix
+
+log = logging.getLogger(__name__)
+
+
+class DataConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Which store series, the forward-return horizon, and an optional cap on rows (the last)."""
+
+    venue: str = "bybit_linear"
+    symbol: str = "BTCUSDT"
+    interval_s: int = 300
+    horizon: int = 1
+    max_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or not 1 <= self.horizon <= 1000:
+            raise ValueError("interval_s must be > 0 and horizon in 1..1000")
+        if self.max_rows is not None and self.max_rows < 1000:
+            raise ValueError("max_rows must be >= 1000")
+
+
+class EvalConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Evaluation backend: inline, a local process pool, or a Dask scheduler address."""
+
+    backend: str = "local"
+    workers: int | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("inline", "local", "dask"):
+            raise ValueError("backend must be inline, local or dask")
+        if self.workers is not None and not 1 <= self.workers <= 1024:
+            raise ValueError("workers must be in 1..1024")
+
+
+class ForgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A whole run's settings; unknown keys and impossible values are refused."""
+
+    seed: int = 7
+    challengers: int = 3
+    data: DataConfig = msgspec.field(default_factory=DataConfig)
+    causal: causal.CausalConfig = msgspec.field(default_factory=causal.CausalConfig)
+    gp: GpConfig = msgspec.field(default_factory=GpConfig)
+    fitness: FitnessConfig = msgspec.field(default_factory=FitnessConfig)
+    surrogate: SurrogateConfig = msgspec.field(default_factory=SurrogateConfig)
+    eval: EvalConfig = msgspec.field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.challengers <= 100:
+            raise ValueError("challengers must be in 0..100")
+
+
+def parse_config(doc: dict[str, Any]) -> ForgeConfig:
+    """A config from a plain mapping; every problem is a `ConfigError` naming the key."""
+    try:
+        return msgspec.convert(doc, ForgeConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"forge config: {exc}") from None
+
+
+def load_config(path: Path | None) -> ForgeConfig:
+    """Read a TOML config (defaults when `path` is None)."""
+    if path is None:
+        return ForgeConfig()
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    return parse_config(doc)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run produced and where."""
+
+    out: Path
+    parents: tuple[causal.CausalParent, ...]
+    best_score: float
+    hall_of_fame: tuple[str, ...]
+    evaluations: int
+    offspring: int
+    skipped: int
+    challengers: tuple[Path, ...]
+
+
+def research_table(cfg: ForgeConfig, store: Path) -> ResearchTable:
+    """The research table for a config's series, capped to its last `max_rows` rows."""
+    spec = SeriesSpec(cfg.data.venue, cfg.data.symbol, cfg.data.interval_s)
+    table = load_research_table(store, spec, cfg.data.horizon)
+    if cfg.data.max_rows is not None and table.height > cfg.data.max_rows:
+        frame = table.frame.tail(cfg.data.max_rows)
+        table = ResearchTable(frame, table.bars_per_year, table.horizon)
+    return table
+
+
+def discover_parents(
+    cfg: ForgeConfig, table: ResearchTable, out: Path
+) -> tuple[causal.CausalGraph, list[Term]]:
+    """PCMCI on the first training window only; writes `causal/graph.{json,png}`."""
+    fold0 = make_folds(table.height, cfg.fitness)[0]
+    train = table.frame.slice(fold0.train.start, fold0.train.stop - fold0.train.start)
+    target = f"ret_h{table.horizon}"
+    graph, res = causal.discover(train, target, table.features, cfg.causal, table.horizon)
+    causal.save(graph, res, out / "causal")
+    return graph, [Term(p.feature, p.lag) for p in graph.parents]
+
+
+def run_forge(
+    cfg: ForgeConfig,
+    store: Path,
+    out: Path,
+    on_generation: Callable[[GenerationStats], None] | None = None,
+) -> RunSummary:
+    """The whole pipeline on one series of a store."""
+    table = research_table(cfg, store)
+    inputs = [manifest.InputFile("store", str(store.resolve()), "")]
+    return run_on_table(cfg, table, out, inputs, on_generation)
+
+
+def run_on_table(
+    cfg: ForgeConfig,
+    table: ResearchTable,
+    out: Path,
+    inputs: list[manifest.InputFile] | None = None,
+    on_generation: Callable[[GenerationStats], None] | None = None,
+) -> RunSummary:
+    """The pipeline on a prepared research table (real history or a synthetic one)."""
+    out.mkdir(parents=True, exist_ok=True)
+    table_path = out / "research_table.parquet"
+    table_sha = table.write(table_path)
+    files = [*(inputs or []), manifest.InputFile("research_table", str(table_path), table_sha)]
+    extra = {"fingerprint": table.fingerprint(), "rows": table.height, "fitness_rule": RULE}
+    config = msgspec.to_builtins(cfg)
+    manifest.write_json(out / "manifest.json", manifest.build(
+        seed=cfg.seed, config=config, inputs=files, status="running", **extra))  # fmt: skip
+    graph, terms = discover_parents(cfg, table, out)
+    if not terms:
+        raise ForgeError(
+            f"PCMCI found no causal parent of the return at alpha={cfg.causal.alpha}; "
+            "nothing to evolve (see causal/graph.json)"
+        )
+    pset = build_pset(terms, cfg.gp.operators, windows=cfg.gp.windows, lags=cfg.gp.lags,
+                      constants=cfg.gp.constants)  # fmt: skip
+    spec = EvalSpec(str(table_path.resolve()), table_sha, cfg.fitness)
+    backend = make_backend(spec, cfg.eval.backend, cfg.eval.workers, cfg.eval.address)
+    try:
+        result, trade = _evolve(cfg, table, pset, backend, terms, on_generation)
+    finally:
+        backend.close()
+    paths = _write_results(cfg, table, out, result, trade, graph)
+    summary = _summary(out, graph, result, paths)
+    manifest.write_json(out / "manifest.json", manifest.build(
+        seed=cfg.seed, config=config, inputs=files, status="complete", **extra,
+        outputs=_outputs(out), trials=result.evaluations,
+        hall_of_fame=list(summary.hall_of_fame),
+    ))  # fmt: skip
+    return summary
+
+
+def _evolve(
+    cfg: ForgeConfig, table: ResearchTable, pset: Any, backend: Any, terms: list[Term],
+    on_generation: Callable[[GenerationStats], None] | None,
+) -> tuple[Result, np.ndarray[Any, Any]]:  # fmt: skip
+    folds = make_folds(table.height, cfg.fitness)
+    bars = np.array([[f.window(s).stop - f.window(s).start for s in SELECTION] for f in folds],
+                    dtype=float)  # fmt: skip
+    if cfg.fitness.adversarial_weight > 0.0:
+        raise ConfigError(
+            "fitness.adversarial_weight > 0 needs the simulator's adversarial_fitness, "
+            "which this build does not have yet; set it to 0"
+        )
+
+    def evaluate(keys: list[str]) -> Evaluated:
+        m = backend.evaluate(keys, SELECTION)
+        return Evaluated(scores(m, bars, table.bars_per_year, cfg.fitness), drawdowns(m), m)
+
+    fold0 = folds[0]
+    ref = table.frame.slice(fold0.train.start, fold0.train.stop - fold0.train.start)
+    ref = ref.tail(cfg.surrogate.ref_rows)
+    vec = Vectorizer(terms, ref.select(table.features), ref[TARGET].to_numpy())
+    evo = Evolution(pset, cfg.gp, evaluate, cfg.seed, cfg.surrogate, vec, on_generation)
+    result = evo.run()
+    keys = [ind.key for ind in result.hall_of_fame]
+    trade = backend.evaluate(keys, SEGMENTS) if keys else np.empty((0, len(folds), 3, 6))
+    return result, trade
+
+
+def _write_results(
+    cfg: ForgeConfig, table: ResearchTable, out: Path, result: Result,
+    trade: np.ndarray[Any, Any], graph: causal.CausalGraph,
+) -> list[Path]:  # fmt: skip
+    pl.DataFrame([asdict(s) for s in result.stats]).write_parquet(out / "generations.parquet")
+    pop = pl.DataFrame({
+        "id": [r.id for r in result.records],
+        "generation": [r.generation for r in result.records],
+        "expr_json": [r.expr_json for r in result.records],
+        "infix": [to_infix(codec.loads(r.expr_json)) for r in result.records],
+        "size": [r.size for r in result.records],
+        "score": [r.score for r in result.records],
+        "drawdown": [r.drawdown for r in result.records],
+        "predicted": [r.predicted for r in result.records],
+    }, schema_overrides={"predicted": pl.Float64, "score": pl.Float64})  # fmt: skip
+    pop.write_parquet(out / "population.parquet")
+    _evaluations(result).write_parquet(out / "evaluations.parquet")
+    hof = result.hall_of_fame
+    manifest.write_json(out / "hall_of_fame.json", [
+        {"rank": i + 1, "id": ind.id, "score": ind.score, "infix": to_infix(ind.expr),
+         "expr": codec.to_dict(ind.expr),
+         "trade_sharpe": _nan_none(float(np.nanmean(trade[i, :, 2, 0])))}
+        for i, ind in enumerate(hof)
+    ])  # fmt: skip
+    n = min(cfg.challengers, len(hof))
+    data = {"fingerprint": table.fingerprint(), "series": f"{cfg.data.venue}:{cfg.data.symbol}:"
+            f"{cfg.data.interval_s}s", "rows": str(table.height)}  # fmt: skip
+    origin = {"run": out.name, "seed": cfg.seed, "parents": [f"{p.feature}@{p.lag}"
+              for p in graph.parents], "fitness_rule": RULE}  # fmt: skip
+    return write_challengers([i.expr for i in hof[:n]], [i.score for i in hof[:n]], trade[:n],
+                             out / "challengers", data=data, origin=origin)  # fmt: skip
+
+
+def _nan_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _evaluations(result: Result) -> pl.DataFrame:
+    rows: dict[str, list[Any]] = {"id": [], "fold": [], "segment": []}
+    rows.update({m: [] for m in METRICS})
+    for r in result.records:
+        for f in range(r.metrics.shape[0]):
+            for s, seg in enumerate(SELECTION):
+                rows["id"].append(r.id)
+                rows["fold"].append(f)
+                rows["segment"].append(seg)
+                for k, m in enumerate(METRICS):
+                    rows[m].append(float(r.metrics[f, s, k]))
+    return pl.DataFrame(rows, schema_overrides={m: pl.Float64 for m in METRICS})
+
+
+def _outputs(out: Path) -> list[dict[str, str]]:
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
+    return [{"path": str(p.relative_to(out)), "sha256": manifest_sha(p)} for p in files]
+
+
+def manifest_sha(path: Path) -> str:
+    """SHA-256 of an output file (listed in the final manifest)."""
+    from nexusforge.forge.evolve.table import file_sha256
+
+    return file_sha256(path)
+
+
+def _summary(out: Path, graph: causal.CausalGraph, result: Result, paths: list[Path]) -> RunSummary:
+    return RunSummary(
+        out, graph.parents,
+        max((i.score for i in result.hall_of_fame), default=math.nan),
+        tuple(to_infix(i.expr) for i in result.hall_of_fame), result.evaluations,
+        sum(s.offspring for s in result.stats[1:]), sum(s.skipped for s in result.stats),
+        tuple(paths),
+    )  # fmt: skip

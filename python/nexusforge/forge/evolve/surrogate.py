@@ -1,0 +1,180 @@
+"""Surrogate-assisted evolution: cheap features of an expression, a LightGBM oracle trained
+online on every fully evaluated individual, and the screening step.
+
+Features are structural (size, depth, warm-up, operator and terminal counts, window lengths)
+and phenotypic: the expression's positions on a small fixed reference sample of training rows
+(level, spread, long/short share, turnover) and a cheap proxy fitness there (the positions'
+correlation with the forward return, and their cost-adjusted mean return). The reference
+sample comes from the first training window only, so screening never sees test or trade rows.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from nexusforge.forge.evolve.primitives import Term
+from nexusforge.strategy.expr import PRIMITIVES, Call, Col, Const, Expr, depth, size, warmup
+from nexusforge.strategy.vector import evaluate
+
+_OPS = tuple(sorted(PRIMITIVES))
+PHENO = ("pos_mean", "pos_std", "long_share", "short_share", "nan_share", "turnover", "ic",
+         "proxy_ret")  # fmt: skip
+
+
+class Vectorizer:
+    """Turns expressions into fixed-length feature rows."""
+
+    def __init__(
+        self, terms: Sequence[Term], ref: pl.DataFrame, ref_fwd: npt.ArrayLike,
+        cost_per_turn: float = 0.0006,
+    ) -> None:  # fmt: skip
+        self.terms = tuple(dict.fromkeys(terms))
+        self._term_index = {t: i for i, t in enumerate(self.terms)}
+        self.ref = ref
+        self.ref_fwd = np.asarray(ref_fwd, dtype=np.float64)
+        self.cost = cost_per_turn
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Feature names, in column order."""
+        base = ("size", "depth", "warmup", "consts", "win_min", "win_max", "win_mean")
+        return (*base, *(f"op_{o}" for o in _OPS), *(f"t_{t.name}" for t in self.terms), *PHENO)
+
+    def transform(self, exprs: Sequence[Expr]) -> npt.NDArray[np.float64]:
+        """One feature row per expression."""
+        return np.array([[*self._structure(e), *self._phenotype(e)] for e in exprs], dtype=float)
+
+    def _structure(self, e: Expr) -> list[float]:
+        ops = dict.fromkeys(_OPS, 0)
+        terms = [0.0] * len(self.terms)
+        wins: list[int] = []
+        consts = 0
+
+        def walk(n: Expr) -> None:
+            nonlocal consts
+            if isinstance(n, Const):
+                consts += 1
+                return
+            term = _as_term(n)
+            if term is not None:
+                if term in self._term_index:
+                    terms[self._term_index[term]] += 1
+                return
+            assert isinstance(n, Call)
+            ops[n.op] += 1
+            if n.k is not None:
+                wins.append(n.k)
+            for a in n.args:
+                walk(a)
+
+        walk(e)
+        w = wins or [0]
+        head = [size(e), depth(e), warmup(e), consts, min(w), max(w), sum(w) / len(w)]
+        return [*map(float, head), *map(float, ops.values()), *terms]
+
+    def _phenotype(self, e: Expr) -> list[float]:
+        pos = evaluate(e, self.ref)
+        ok = np.isfinite(pos)
+        nan_share = 1.0 - ok.mean()
+        if ok.sum() < 10:
+            return [0.0, 0.0, 0.0, 0.0, nan_share, 0.0, 0.0, 0.0]
+        p = np.where(ok, pos, 0.0)
+        turn = float(np.abs(np.diff(p)).mean())
+        both = ok & np.isfinite(self.ref_fwd)
+        ic = _corr(pos[both], self.ref_fwd[both])
+        gross = float(np.nanmean(p[:-1] * np.nan_to_num(self.ref_fwd[1:])))
+        long_share, short_share = float((p > 0.05).mean()), float((p < -0.05).mean())
+        proxy = gross - self.cost * turn
+        level, spread = float(p.mean()), float(p.std())
+        return [level, spread, long_share, short_share, nan_share, turn, ic, proxy]
+
+
+def _as_term(n: Expr) -> Term | None:
+    if isinstance(n, Col):
+        return Term(n.name, 0)
+    if isinstance(n, Call) and n.op == "lag" and isinstance(n.args[0], Col) and n.k is not None:
+        return Term(n.args[0].name, n.k)
+    return None
+
+
+def _corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    if a.size < 3 or a.std() == 0.0 or b.std() == 0.0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def spearman(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """Spearman rank correlation (average ranks for ties); NaN when undefined."""
+    x = pl.Series(np.asarray(a, dtype=float)).rank("average").to_numpy()
+    y = pl.Series(np.asarray(b, dtype=float)).rank("average").to_numpy()
+    if x.size < 3 or x.std() == 0.0 or y.std() == 0.0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+class Surrogate:
+    """A LightGBM regressor of fitness from expression features, refit on all it has seen."""
+
+    def __init__(self, seed: int, min_train: int = 40, trees: int = 150) -> None:
+        self.seed, self.min_train, self.trees = seed, min_train, trees
+        self._x: list[npt.NDArray[np.float64]] = []
+        self._y: list[float] = []
+        self._model: object | None = None
+
+    @property
+    def seen(self) -> int:
+        """Fully evaluated individuals the surrogate has learned from."""
+        return len(self._y)
+
+    @property
+    def ready(self) -> bool:
+        """True once it has enough examples and has been fit."""
+        return self._model is not None
+
+    def add(self, x: npt.NDArray[np.float64], y: Sequence[float]) -> None:
+        """Learn from fully evaluated individuals (non-finite scores are skipped)."""
+        for row, v in zip(x, y, strict=True):
+            if math.isfinite(v):
+                self._x.append(row)
+                self._y.append(float(v))
+
+    def fit(self) -> bool:
+        """Refit on everything seen; False while there are too few examples."""
+        if self.seen < self.min_train:
+            return False
+        from lightgbm import LGBMRegressor
+
+        model = LGBMRegressor(
+            n_estimators=self.trees, learning_rate=0.05, num_leaves=15, min_child_samples=5,
+            subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=self.seed,
+            deterministic=True, force_row_wise=True, n_jobs=1, verbose=-1,
+        )  # fmt: skip
+        model.fit(np.vstack(self._x), np.asarray(self._y))
+        self._model = model
+        return True
+
+    def predict(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Predicted fitness per row (requires `ready`)."""
+        if self._model is None:
+            raise RuntimeError("the surrogate has not been fit yet")
+        return np.asarray(self._model.predict(x), dtype=np.float64)  # type: ignore[attr-defined]
+
+
+def screen(
+    predicted: npt.NDArray[np.float64], keep: float, explore: float, rng: random.Random
+) -> list[int]:
+    """Indices to evaluate fully: the top `keep` share by prediction plus an `explore` share
+    drawn at random from the rest (so the surrogate keeps learning where it is unsure)."""
+    n = predicted.size
+    n_top = max(1, math.ceil(keep * n))
+    order = np.argsort(-predicted, kind="stable")
+    top = [int(i) for i in order[:n_top]]
+    rest = [int(i) for i in order[n_top:]]
+    n_explore = min(len(rest), math.ceil(explore * n))
+    return sorted(top + rng.sample(rest, n_explore))
