@@ -39,6 +39,7 @@ mod batch_py;
 mod book_py;
 mod costs_py;
 mod expr_py;
+mod sim_matching_py;
 mod vmd_py;
 mod window_py;
 
@@ -57,6 +58,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     costs_py::register(m)?;
     expr_py::register(m)?;
     batch_py::register(m)?;
+    sim_matching_py::register(m)?;
     Ok(())
 }
 
