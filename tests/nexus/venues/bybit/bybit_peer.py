@@ -385,8 +385,8 @@ class PeerConn:
     async def next(self, timeout: float = 2.0) -> dict[str, Any]:
         return await asyncio.wait_for(self.frames.get(), timeout)
 
-    async def send(self, msg: dict[str, Any] | str) -> None:
-        await self.ws.send(msg if isinstance(msg, str) else json.dumps(msg))
+    async def send(self, msg: dict[str, Any] | str | bytes) -> None:
+        await self.ws.send(msg if isinstance(msg, str | bytes) else json.dumps(msg))
 
 
 class WsPeer:
@@ -397,6 +397,7 @@ class WsPeer:
         self.private = private
         self.conns: list[PeerConn] = []
         self.all_frames: list[dict[str, Any]] = []
+        self.errors: list[Exception] = []
         self.port = 0
 
     def pong(self, ping: dict[str, Any]) -> dict[str, Any]:
@@ -419,11 +420,12 @@ class WsPeer:
         conn = PeerConn(ws, self)
         self.conns.append(conn)
         pump = asyncio.create_task(conn.pump())
-        try:
-            await self.script(conn)
-            await pump
-        finally:
-            pump.cancel()
+        script = asyncio.create_task(self.script(conn))
+        await pump  # the connection is gone: the script has nothing left to talk to
+        script.cancel()
+        (outcome,) = await asyncio.gather(script, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            self.errors.append(outcome)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[WsPeer]:
