@@ -1,0 +1,92 @@
+"""REST and websocket authentication as Bybit does it: raw bytes, time window, retCodes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from localx import KEY, SECRET, Signed, config, ok
+
+from nexusforge.nexus.venues.local import LocalExchange
+
+WALLET = "/v5/account/wallet-balance"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def test_signed_get_and_post_are_accepted(client: Signed) -> None:
+    assert ok(client.get(WALLET, accountType="UNIFIED"))["list"][0]["accountType"] == "UNIFIED"
+    result = ok(client.order(symbol="XRPUSDT", side="Buy", orderType="Limit", qty="10",
+                             price="1.5"))  # fmt: skip
+    assert result["orderId"]
+
+
+def test_unknown_key_is_10003(exchange: LocalExchange) -> None:
+    stranger = Signed(exchange.rest_url, key="nobody", secret=SECRET)
+    assert stranger.get(WALLET, accountType="UNIFIED")["retCode"] == 10003
+    assert stranger.last is not None and stranger.last.status_code == 200
+    stranger.close()
+
+
+def test_wrong_secret_is_10004(exchange: LocalExchange) -> None:
+    forger = Signed(exchange.rest_url, key=KEY, secret="not-the-secret")
+    assert forger.get(WALLET, accountType="UNIFIED")["retCode"] == 10004
+    forger.close()
+
+
+@pytest.mark.parametrize("offset_ms", [-6000, 1500])
+def test_timestamp_outside_window_is_10002(client: Signed, offset_ms: int) -> None:
+    query = "accountType=UNIFIED"
+    headers = client.headers(query, ts=now_ms() + offset_ms)
+    reply = client.http.get(f"{WALLET}?{query}", headers=headers).json()
+    assert reply["retCode"] == 10002
+
+
+def test_larger_recv_window_accepts_an_older_timestamp(client: Signed) -> None:
+    query = "accountType=UNIFIED"
+    headers = client.headers(query, ts=now_ms() - 6000, window="10000")
+    assert client.http.get(f"{WALLET}?{query}", headers=headers).json()["retCode"] == 0
+
+
+def test_post_is_verified_against_the_raw_body(client: Signed) -> None:
+    params = {"category": "linear", "symbol": "XRPUSDT", "side": "Buy", "orderType": "Limit",
+              "qty": "10", "price": "1.5"}  # fmt: skip
+    signed_body = json.dumps(params)  # pybit's form, with spaces
+    sent_body = json.dumps(params, separators=(",", ":"))  # same dict, other bytes
+    headers = client.headers(signed_body) | {"Content-Type": "application/json"}
+    reply = client.http.post("/v5/order/create", content=sent_body, headers=headers).json()
+    assert reply["retCode"] == 10004
+    headers = client.headers(sent_body) | {"Content-Type": "application/json"}
+    assert (
+        client.http.post("/v5/order/create", content=sent_body, headers=headers).json()["retCode"]
+        == 0
+    )
+
+
+def test_get_is_verified_against_the_query_as_sent(client: Signed) -> None:
+    signed = "category=linear&symbol=XRPUSDT"
+    sent = "symbol=XRPUSDT&category=linear"  # same parameters, other order
+    reply = client.http.get(f"/v5/position/list?{sent}", headers=client.headers(signed)).json()
+    assert reply["retCode"] == 10004
+
+
+def test_missing_headers_are_refused(exchange: LocalExchange) -> None:
+    reply = httpx.get(f"{exchange.rest_url}{WALLET}?accountType=UNIFIED").json()
+    assert reply["retCode"] == 10003
+    assert reply["result"] == {}
+
+
+def test_public_endpoints_need_no_auth(exchange: LocalExchange) -> None:
+    reply = httpx.get(f"{exchange.rest_url}/v5/market/time").json()
+    assert reply["retCode"] == 0 and reply["result"]["timeSecond"].isdigit()
+
+
+def test_config_repr_never_shows_a_secret(shared_data: Path) -> None:
+    cfg = config(shared_data)
+    assert SECRET not in repr(cfg) and SECRET not in str(cfg.keys)
+    assert cfg.keys[0].secret.reveal() == SECRET
