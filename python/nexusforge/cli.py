@@ -22,6 +22,11 @@ sim_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sim_app, name="sim")
+forge_app = typer.Typer(
+    help="Forge research: causal discovery, typed GP, surrogate, challengers.",
+    no_args_is_help=True,
+)
+app.add_typer(forge_app, name="forge")
 
 
 # ---- data commands (python/nexusforge/data) ----
@@ -187,6 +192,46 @@ def backtest(
         _console().print(metrics_table(run))
     if report is not None and not as_json:
         _console().print(f"report written to {report}")
+
+
+# ---- forge commands (python/nexusforge/forge/evolve) ----
+
+
+@forge_app.command("run")
+def forge_run(
+    data: Annotated[Path, typer.Option("--data", help="Store folder with the candle series.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created).")],
+    config: Annotated[Path | None, typer.Option("--config", help="forge.toml.")] = None,
+) -> None:
+    """Causal discovery, GP with surrogate screening and challenger files, into OUT."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.evolve.console import run_with_progress
+    from nexusforge.forge.evolve.run import load_config
+
+    try:
+        run_with_progress(load_config(config), data, out, _console())
+    except NexusForgeError as exc:
+        _console().print(f"[red]forge run failed:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+
+
+@forge_app.command("causal")
+def forge_causal(
+    data: Annotated[Path, typer.Option("--data", help="Store folder with the candle series.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for causal/graph.*.")],
+    config: Annotated[Path | None, typer.Option("--config", help="forge.toml.")] = None,
+) -> None:
+    """PCMCI causal parents of the return on the first training window; JSON and PNG."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.evolve.console import causal_only, causal_table
+    from nexusforge.forge.evolve.run import load_config
+
+    try:
+        graph = causal_only(load_config(config), data, out)
+    except NexusForgeError as exc:
+        _console().print(f"[red]forge causal failed:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    _console().print(causal_table(graph))
 
 
 @app.command()

@@ -25,7 +25,6 @@ import polars as pl
 
 from nexusforge.errors import ConfigError, ForgeError
 from nexusforge.forge.backtest.run import SeriesSpec
-from nexusforge.forge.distributed import EvalSpec, make_backend
 from nexusforge.forge.evolve import causal, manifest
 from nexusforge.forge.evolve.challenger import write_challengers
 from nexusforge.forge.evolve.fitness import (
@@ -194,6 +193,9 @@ def run_on_table(
         )
     pset = build_pset(terms, cfg.gp.operators, windows=cfg.gp.windows, lags=cfg.gp.lags,
                       constants=cfg.gp.constants)  # fmt: skip
+    # Imported here: distributed imports this package's fitness module (no import cycle).
+    from nexusforge.forge.distributed import EvalSpec, make_backend
+
     spec = EvalSpec(str(table_path.resolve()), table_sha, cfg.fitness)
     backend = make_backend(spec, cfg.eval.backend, cfg.eval.workers, cfg.eval.address)
     try:
