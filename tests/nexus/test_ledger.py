@@ -257,3 +257,24 @@ def test_real_messages_through_a_book(shared_data: Path) -> None:
     assert lg.inventory == D("-0.5")
     assert lg.state.cash == D(50_000) + D("47950.05") - D("26.3725275")
     assert book.check(D("-0.5")) is None
+
+
+def test_compaction_keeps_the_state_and_bounds_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_mod, "CHECKPOINT_EVERY", 8)
+    rows = [fill(i, 1 if i % 4 else -1, "0.01", str(100 + i % 5), "0.001") for i in range(100)]
+    lg = Ledger("m", SYMBOL, D(0))
+    for e in rows[:90]:
+        lg.apply(e)
+    before = lg.state
+    assert lg.compact(1_000 + 50) == 48 and lg.state == before and len(lg.fills) == 42
+    assert lg.compact(0) == 0
+    late = rows[95]  # an ordinary late fill inside the kept window: still canonical
+    for e in [*rows[90:95], late, *rows[96:]]:
+        lg.apply(e)
+    assert lg.state == _final(rows, D(0)) and lg.late_beyond_horizon == 0
+    assert not lg.apply(rows[3])  # a compacted fill is still a duplicate
+    ancient = fill(10_000, 1, "0.5", "90", "0.01", t=5)
+    assert lg.apply(ancient) and lg.late_beyond_horizon == 1
+    s = lg.state
+    assert s.inventory == _final([*rows, ancient], D(0)).inventory
+    assert s.cash == _final([*rows, ancient], D(0)).cash

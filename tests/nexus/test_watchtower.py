@@ -195,3 +195,10 @@ def test_kill_switch_on_an_asyncio_loop() -> None:
             remove()
 
     assert asyncio.run(main()) == "signal SIGUSR1"
+
+
+def test_one_liquidation_per_slot_with_the_configured_retry() -> None:
+    wt = Watchtower(WatchtowerConfig(retry=RetryPolicy(first_delay_s=1.0)))
+    liq = wt.liquidate(4, SYMBOL, now_s=5.0)
+    assert wt.liquidate(4, SYMBOL, now_s=9.0) is liq and liq.started_s == 5.0
+    assert liq.policy.delay(1) == 1.0 and wt.liquidations == {4: liq}

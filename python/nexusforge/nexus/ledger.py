@@ -122,12 +122,14 @@ class Ledger:
     capital: Decimal
     duplicates: int = 0
     ignored: int = 0
+    late_beyond_horizon: int = 0
     forced_fills: list[ExecId] = field(default_factory=list)
-    _fills: list[Execution] = field(default_factory=list, repr=False)
-    _keys: list[tuple[int, str]] = field(default_factory=list, repr=False)
-    _seen: set[str] = field(default_factory=set, repr=False)
-    _checkpoints: list[LedgerState] = field(default_factory=list, repr=False)
+    _fills: list[Execution] = field(default_factory=list, init=False, repr=False)
+    _keys: list[tuple[int, str]] = field(default_factory=list, init=False, repr=False)
+    _seen: set[str] = field(default_factory=set, init=False, repr=False)
+    _checkpoints: list[LedgerState] = field(default_factory=list, init=False, repr=False)
     _state: LedgerState = field(init=False, repr=False)
+    _horizon: tuple[int, str] = field(default=(-1, ""), init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._state = LedgerState(cash=self.capital)
@@ -171,6 +173,9 @@ class Ledger:
 
     def _insert(self, e: Execution) -> None:
         key = e.sort_key
+        if key < self._horizon:
+            self.late_beyond_horizon += 1
+            log.warning("%s: %s is older than the compacted horizon", self.model, e.exec_id)
         i = bisect.bisect_right(self._keys, key)
         self._keys.insert(i, key)
         self._fills.insert(i, e)
@@ -195,6 +200,23 @@ class Ledger:
     def equity(self, mark: Decimal) -> Decimal:
         """Equity marked at `mark`."""
         return self._state.equity(mark)
+
+    def compact(self, before_ms: int) -> int:
+        """Forgets the fills with execTime < before_ms (their effect stays); returns how many.
+
+        Bounds memory on long runs. Cuts at a checkpoint, so the state is unchanged. A fill
+        older than the cut that arrives later sorts before every kept fill and is applied right
+        after the cut: sums stay exact; only its realized/cost split may differ from the full
+        canonical order (counted in `late_beyond_horizon`). execIds are kept for dedupe.
+        """
+        k = bisect.bisect_left(self._keys, (before_ms, ""))
+        c = k // CHECKPOINT_EVERY
+        if c == 0:
+            return 0
+        cut = c * CHECKPOINT_EVERY
+        self._horizon = max(self._horizon, self._keys[cut - 1])
+        del self._fills[:cut], self._keys[:cut], self._checkpoints[:c]
+        return cut
 
 
 @dataclass(frozen=True, slots=True)

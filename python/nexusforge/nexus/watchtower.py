@@ -43,10 +43,24 @@ ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Delay before re-planning a flatten that left inventory: first × factor^n, capped."""
+
+    first_delay_s: float = 0.25
+    factor: float = 2.0
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after attempt number `attempt` (1-based)."""
+        return float(min(self.max_delay_s, self.first_delay_s * self.factor ** (attempt - 1)))
+
+
+@dataclass(frozen=True, slots=True)
 class WatchtowerConfig:
-    """Kill level as a fraction of capital (0: only Sudden Death at equity ≤ 0)."""
+    """Kill level as a fraction of capital (0: only Sudden Death at equity ≤ 0); flatten retries."""
 
     kill_fraction: Decimal = ZERO
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
         if not ZERO <= self.kill_fraction < 1:
@@ -77,6 +91,15 @@ class Watchtower:
         self.config = config or WatchtowerConfig()
         self._peaks: dict[str, Decimal] = {}
         self.dead: dict[str, str] = {}
+        self.liquidations: dict[int, Liquidation] = {}
+
+    def liquidate(self, slot: int, symbol: str, now_s: float) -> Liquidation:
+        """The liquidation of `slot`: started now, or the one already running (one per slot)."""
+        liq = self.liquidations.get(slot)
+        if liq is None:
+            liq = Liquidation(slot, symbol, now_s, self.config.retry)
+            self.liquidations[slot] = liq
+        return liq
 
     def mark(self, ledger: Ledger, mid: Decimal, mark_price: Decimal | None = None) -> EquityMark:
         """Equity of `ledger` at the mark price (or mid); `death` is set once, on the mark
@@ -135,19 +158,6 @@ class LiquidationOutcome(Enum):
     PENDING = "pending"
     FLAT = "flat"
     DUST = "dust"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Delay before re-planning a flatten that left inventory: first × factor^n, capped."""
-
-    first_delay_s: float = 0.25
-    factor: float = 2.0
-    max_delay_s: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after attempt number `attempt` (1-based)."""
-        return float(min(self.max_delay_s, self.first_delay_s * self.factor ** (attempt - 1)))
 
 
 @dataclass
