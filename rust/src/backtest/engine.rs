@@ -264,7 +264,12 @@ fn shift_into(dst: &mut Vec<f64>, src: &[f64], off: f64) {
 
 /// Contracts to trade towards `target` (a fraction of equity), after limits and lot rules.
 fn order_qty(cfg: &BacktestConfig, target: f64, equity: f64, pos: f64, mark: f64) -> f64 {
-    let cap = cfg.max_contracts.min(cfg.max_notional / mark);
+    // Same value without the division when there is no notional limit (inf / mark = inf).
+    let cap = if cfg.max_notional.is_finite() {
+        cfg.max_contracts.min(cfg.max_notional / mark)
+    } else {
+        cfg.max_contracts
+    };
     let desired = (target * equity.max(0.0) / mark).clamp(-cap, cap);
     let qty = qty_toward_zero(desired - pos, cfg.rules.qty_step);
     if qty.abs() < cfg.rules.min_qty * (1.0 - MIN_QTY_EPS) {

@@ -36,40 +36,88 @@ fn check_programs(programs: &[Program], columns: &[&[f64]], n: usize) -> CoreRes
     }
 }
 
-/// What one thread shares across expressions: the data and the reusable target buffer.
+/// Expressions a thread runs side by side. One strategy's bar depends on the previous bar
+/// (cash → equity → order size → fill → cash), a chain of divisions and roundings that leaves
+/// the core idle; stepping several independent strategies bar by bar overlaps their chains.
+const LANES: usize = 4;
+
+/// One expression in flight: its evaluator, engine state, metrics and target buffer.
+struct Lane<'a, 'm> {
+    index: usize,
+    ev: Evaluator,
+    sim: Sim<'a, 'm>,
+    acc: MetricsAcc,
+    /// `latency` carried targets, then one block of fresh ones.
+    targets: Vec<f64>,
+    error: Option<CoreError>,
+}
+
+/// What one thread shares across its expressions: the data and the settings.
 struct Worker<'a, 'm> {
     columns: &'a [&'a [f64]],
     m: &'a Market<'m>,
     cfg: &'a BacktestConfig,
     touch: Option<&'a [[f64; 2]]>,
-    /// `latency` carried targets, then one block of fresh ones.
-    targets: Vec<f64>,
+    bars_per_year: f64,
 }
 
-impl Worker<'_, '_> {
-    /// Evaluates and backtests one expression block by block.
-    fn one(&mut self, program: &Program, bars_per_year: f64) -> CoreResult<Metrics> {
-        let n = self.m.close.len();
-        // A target decided `n` or more bars back never trades, so longer delays act as `n`.
-        let lat = self.cfg.latency.min(n);
-        let mut ev = Evaluator::new(program.clone(), BLOCK_ROWS)?;
-        self.targets.clear();
-        self.targets.resize(lat + BLOCK_ROWS, f64::NAN);
-        let mut sim = Sim::new(self.cfg, self.m, self.touch);
-        let mut acc = MetricsAcc::new(self.cfg.initial_capital);
+impl<'a, 'm> Worker<'a, 'm> {
+    /// A target decided `n` or more bars back never trades, so longer delays act as `n`.
+    fn latency(&self) -> usize {
+        self.cfg.latency.min(self.m.close.len())
+    }
+
+    fn lane(&self, index: usize, program: &Program) -> CoreResult<Lane<'a, 'm>> {
+        Ok(Lane {
+            index,
+            ev: Evaluator::new(program.clone(), BLOCK_ROWS)?,
+            sim: Sim::new(self.cfg, self.m, self.touch),
+            acc: MetricsAcc::new(self.cfg.initial_capital),
+            targets: vec![f64::NAN; self.latency() + BLOCK_ROWS],
+            error: None,
+        })
+    }
+
+    /// Evaluates and backtests up to `LANES` expressions together, block by block.
+    fn group(&self, first: usize, programs: &[Program]) -> Vec<(usize, CoreResult<Metrics>)> {
+        let (n, lat) = (self.m.close.len(), self.latency());
+        let mut done = Vec::new();
+        let mut lanes = Vec::with_capacity(programs.len());
+        for (j, p) in programs.iter().enumerate() {
+            match self.lane(first + j, p) {
+                Ok(l) => lanes.push(l),
+                Err(e) => done.push((first + j, Err(e))),
+            }
+        }
         let mut start = 0;
         while start < n {
             let len = BLOCK_ROWS.min(n - start);
-            // Targets come clamped to [-1, 1] (NaN kept): they pass `validate_target`.
-            ev.eval_rows(self.columns, start, &mut self.targets[lat..lat + len]);
-            // targets[i] is the target of bar start + i − lat: the one that trades now.
-            for (i, &wanted) in self.targets[..len].iter().enumerate() {
-                acc.push(&sim.step(start + i, wanted)?);
+            for l in &mut lanes {
+                // Targets come clamped to [-1, 1] (NaN kept): they pass `validate_target`.
+                l.ev.eval_rows(self.columns, start, &mut l.targets[lat..lat + len]);
             }
-            self.targets.copy_within(len..len + lat, 0);
+            for i in 0..len {
+                for l in lanes.iter_mut().filter(|l| l.error.is_none()) {
+                    // targets[i] is the target of bar start + i − lat: the one trading now.
+                    match l.sim.step(start + i, l.targets[i]) {
+                        Ok(bar) => l.acc.push(&bar),
+                        Err(e) => l.error = Some(e),
+                    }
+                }
+            }
+            for l in &mut lanes {
+                l.targets.copy_within(len..len + lat, 0);
+            }
             start += len;
         }
-        acc.finish(bars_per_year)
+        for l in lanes {
+            let r = match l.error {
+                Some(e) => Err(e),
+                None => l.acc.finish(self.bars_per_year),
+            };
+            done.push((l.index, r));
+        }
+        done
     }
 }
 
@@ -89,23 +137,26 @@ pub fn evaluate_and_backtest_batch(
     check_programs(programs, columns, n)?;
     let touch = touch_grid(cfg, m);
     let next = AtomicUsize::new(0);
-    let workers = threads.clamp(1, programs.len().max(1));
+    let workers = threads.clamp(1, programs.len().div_ceil(LANES).max(1));
     let parts = thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
-                    let mut w = Worker {
+                    let w = Worker {
                         columns,
                         m,
                         cfg,
                         touch: touch.as_deref(),
-                        targets: Vec::new(),
+                        bars_per_year,
                     };
                     let mut done = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = programs.get(i) else { break };
-                        done.push((i, w.one(p, bars_per_year)));
+                        let i = next.fetch_add(LANES, Ordering::Relaxed);
+                        if i >= programs.len() {
+                            break;
+                        }
+                        let group = &programs[i..(i + LANES).min(programs.len())];
+                        done.extend(w.group(i, group));
                     }
                     done
                 })

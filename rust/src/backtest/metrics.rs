@@ -108,6 +108,9 @@ pub fn check_bars_per_year(bars_per_year: f64) -> CoreResult<()> {
     }
 }
 
+/// Relative margin of the drawdown pre-check, far above the rounding of its product.
+const DD_MARGIN: f64 = 1e-9;
+
 /// Every metric accumulated in one pass over the bars, so batches keep no per-bar arrays.
 /// `compute_metrics` feeds it the stored bars, so both paths give the same bits.
 #[derive(Debug, Clone)]
@@ -203,7 +206,11 @@ impl MetricsAcc {
         } else {
             self.under += 1;
             self.longest_under = self.longest_under.max(self.under);
-            self.worst_dd = self.worst_dd.max(1.0 - e / self.peak);
+            // Divide only when this bar may deepen the drawdown: above the margin,
+            // 1 − e / peak is certainly below `worst_dd` (peak > 0, worst_dd < 1).
+            if e < self.peak * (1.0 - self.worst_dd) * (1.0 + DD_MARGIN) {
+                self.worst_dd = self.worst_dd.max(1.0 - e / self.peak);
+            }
         }
     }
 
@@ -289,11 +296,15 @@ impl BarSink for MetricsAcc {
         self.add_return(b.equity);
         self.add_drawdown(b.equity);
         self.add_trip(b);
-        self.fees += b.fees;
-        self.spread += b.spread_cost;
-        self.slippage += b.slippage;
-        self.impact += b.impact;
-        self.impact_perm += b.impact_perm;
+        // A bar without a fill costs +0.0 in every component, and adding +0.0 to these
+        // sums (never −0.0: they start at +0.0) changes nothing, so it is skipped.
+        if b.traded_qty != 0.0 {
+            self.fees += b.fees;
+            self.spread += b.spread_cost;
+            self.slippage += b.slippage;
+            self.impact += b.impact;
+            self.impact_perm += b.impact_perm;
+        }
         self.funding += b.funding;
         self.last_equity = b.equity;
         self.bars += 1;

@@ -3,10 +3,53 @@
 /// Relative slack under which a quotient counts as a whole number of steps.
 const GRID_EPS: f64 = 1e-9;
 
+/// From 2^52 on every f64 is a whole number.
+const WHOLE: f64 = 4_503_599_627_370_496.0;
+
+// `f64::trunc/round/floor/ceil` are libm calls on the baseline x86-64 target (no SSE4.1),
+// one per bar in the backtest's critical path; these give the same bits through an integer
+// conversion (exact below 2^52), signed zeros and NaN included.
+
+fn trunc(x: f64) -> f64 {
+    if x.abs() < WHOLE {
+        ((x as i64) as f64).copysign(x)
+    } else {
+        x
+    }
+}
+
+fn round(x: f64) -> f64 {
+    let t = trunc(x);
+    // x − t is exact: the fraction of a double below 2^52 is representable.
+    if (x - t).abs() >= 0.5 {
+        t + 1.0_f64.copysign(x)
+    } else {
+        t
+    }
+}
+
+fn floor(x: f64) -> f64 {
+    let t = trunc(x);
+    if x < t {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+fn ceil(x: f64) -> f64 {
+    let t = trunc(x);
+    if x > t {
+        t + 1.0
+    } else {
+        t
+    }
+}
+
 /// Number of steps in `x / step`, snapped to the nearest integer when within `GRID_EPS`.
 fn steps(x: f64, step: f64) -> (f64, bool) {
     let n = x / step;
-    let r = n.round();
+    let r = round(n);
     if (n - r).abs() <= GRID_EPS * r.abs().max(1.0) {
         (r, true)
     } else {
@@ -23,7 +66,7 @@ pub fn qty_toward_zero(qty: f64, step: f64) -> f64 {
     if on_grid {
         n * step
     } else {
-        n.trunc() * step
+        trunc(n) * step
     }
 }
 
@@ -36,8 +79,66 @@ pub fn price_to_tick(price: f64, tick: f64, buy: bool) -> f64 {
     if on_grid {
         n * tick
     } else if buy {
-        n.ceil() * tick
+        ceil(n) * tick
     } else {
-        n.floor() * tick
+        floor(n) * tick
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn check(x: f64) {
+        assert!(same(trunc(x), x.trunc()), "trunc {x}");
+        assert!(same(round(x), x.round()), "round {x}");
+        assert!(same(floor(x), x.floor()), "floor {x}");
+        assert!(same(ceil(x), x.ceil()), "ceil {x}");
+    }
+
+    #[test]
+    fn edge_values_match_std() {
+        let half_below = 0.5 - f64::EPSILON / 4.0;
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            half_below,
+            -half_below,
+            1e-300,
+            -1e-300,
+            WHOLE,
+            -WHOLE,
+            WHOLE - 0.5,
+            -(WHOLE - 0.5),
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            -3.999_999_999_999_999_6,
+        ] {
+            check(x);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bits_match_std(bits in any::<u64>()) {
+            check(f64::from_bits(bits));
+        }
+
+        #[test]
+        fn quotients_match_std(x in -1e7_f64..1e7, step in 1e-9_f64..10.0) {
+            check(x / step);
+        }
     }
 }
