@@ -58,6 +58,7 @@ bench: setup
 	$(PY) benchmarks/features_batch.py
 	$(PY) benchmarks/vmd_window.py
 	$(PY) benchmarks/backtest_throughput.py
+	$(PY) benchmarks/sim_throughput.py
 
 clean:
 	rm -rf $(VENV) rust/target $(STORE) python/nexusforge/_core*.so
