@@ -93,7 +93,8 @@ class Ws:
     """A blocking websocket client speaking JSON frames."""
 
     def __init__(self, url: str) -> None:
-        self.conn: ClientConnection = connect(url, open_timeout=10)
+        self._opened = connect(url, open_timeout=10)
+        self.conn: ClientConnection = self._opened.__enter__()
 
     def send(self, message: dict[str, Any]) -> None:
         self.conn.send(json.dumps(message))
@@ -125,4 +126,4 @@ class Ws:
         return self.recv()
 
     def close(self) -> None:
-        self.conn.close()
+        self._opened.__exit__(None, None, None)
