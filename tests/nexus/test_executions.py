@@ -142,3 +142,18 @@ def test_journal_encoding_round_trips(shared_data: Path) -> None:
         assert decode(encode(e)) == e
     with pytest.raises(MalformedMessageError):
         decode(b'{"exec_id": 1}')
+
+
+def test_only_linear_rows_count(shared_data: Path) -> None:
+    base = _base_row(shared_data)
+    rows = [
+        {**base, "execId": "spot", "category": "spot"},  # same symbol, other product
+        {**base, "execId": "opt", "category": "option"},
+        {k: v for k, v in base.items() if k != "category"} | {"execId": "nocat"},
+    ]
+    got = {e.exec_id: e for e in parse_ws_message(_ws_with_rows(shared_data, rows)).rows}
+    assert got["spot"].kind is ExecKind.IGNORED and got["opt"].kind is ExecKind.IGNORED
+    assert got["nocat"].category == "linear" and got["nocat"].kind is ExecKind.FILL
+    page = {"retCode": 0, "result": {"category": "spot", "list": [base | {"category": ""}]}}
+    (row,) = parse_rest_page(page).rows
+    assert row.category == "spot" and row.kind is ExecKind.IGNORED

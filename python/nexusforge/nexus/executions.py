@@ -9,6 +9,10 @@ touches a ledger. Each row is classified by `execType` into what it does to a le
     anything else         IGNORED  logged and counted, never applied as a trade (Delivery, Settle,
                                    BlockTrade, MovePosition, UNKNOWN, or a name Bybit adds later)
 
+Only `category` linear rows are applied: the all-in-one `execution` topic of a unified account
+also carries spot and option fills, and spot BTCUSDT has the same symbol as the perpetual. A row
+without a category is taken as linear (REST rows carry it once per page, in `result.category`).
+
 Schema drift: extra fields are ignored; a row missing a field the ledger needs (execId, price,
 qty, fee, a Buy/Sell side for fills) is skipped with a reason, counted and logged, and the other
 rows of the same message still apply. `execution.fast` rows carry no fee, so they cannot keep an
@@ -50,6 +54,7 @@ EXEC_KINDS: dict[str, ExecKind] = {
     "Funding": ExecKind.FUNDING,
 }
 INVENTORY_KINDS = frozenset({ExecKind.FILL, ExecKind.FORCED})
+LINEAR = "linear"
 SIDES = {"Buy": 1, "Sell": -1}
 
 
@@ -72,10 +77,13 @@ class Execution(msgspec.Struct, frozen=True, kw_only=True):
     closed_size: Decimal | None = None
     leaves_qty: Decimal | None = None
     seq: int | None = None
+    category: str = LINEAR
 
     @property
     def kind(self) -> ExecKind:
-        """FILL / FORCED / FUNDING / IGNORED, from `exec_type`."""
+        """FILL / FORCED / FUNDING / IGNORED, from `exec_type` (IGNORED unless linear)."""
+        if self.category != LINEAR:
+            return ExecKind.IGNORED
         return EXEC_KINDS.get(self.exec_type, ExecKind.IGNORED)
 
     @property
@@ -97,6 +105,7 @@ class Execution(msgspec.Struct, frozen=True, kw_only=True):
 class BybitExecutionRow(msgspec.Struct, kw_only=True):
     """The wire shape of one execution item (WS `execution` data item or REST list item)."""
 
+    category: str = ""
     execId: str = ""
     symbol: str = ""
     execType: str = ""
@@ -159,25 +168,27 @@ def parse_rest_page(body: dict[str, Any]) -> ParsedExecutions:
     items = result.get("list") if isinstance(result, dict) else None
     if not isinstance(items, list):
         raise MalformedMessageError("execution list response has no result.list")
-    parsed = _parse_rows([msgspec.json.encode(item) for item in items])
+    page_category = str(result.get("category") or LINEAR)
+    parsed = _parse_rows([msgspec.json.encode(item) for item in items], page_category)
     cursor = result.get("nextPageCursor") or ""
     return ParsedExecutions(parsed.rows, parsed.skipped, str(cursor))
 
 
-def _parse_rows(items: list[bytes]) -> ParsedExecutions:
+def _parse_rows(items: list[bytes], category: str = LINEAR) -> ParsedExecutions:
     rows: list[Execution] = []
     skipped: list[tuple[int, str]] = []
     for i, item in enumerate(items):
         try:
-            rows.append(to_execution(_ROW_DECODER.decode(item)))
+            rows.append(to_execution(_ROW_DECODER.decode(item), category))
         except (msgspec.DecodeError, msgspec.ValidationError, _RowSkip) as exc:
             skipped.append((i, str(exc)))
             log.warning("execution row %d skipped: %s", i, exc)
     return ParsedExecutions(tuple(rows), tuple(skipped))
 
 
-def to_execution(row: BybitExecutionRow) -> Execution:
-    """The exact domain row of one wire row; raises `_RowSkip` with the reason."""
+def to_execution(row: BybitExecutionRow, category: str = LINEAR) -> Execution:
+    """The exact domain row of one wire row (`category` when the row has none); raises
+    `_RowSkip` with the reason."""
     if not row.execId:
         raise _RowSkip("missing execId")
     if not row.symbol:
@@ -205,6 +216,7 @@ def to_execution(row: BybitExecutionRow) -> Execution:
         closed_size=_optional(row.closedSize),
         leaves_qty=_optional(row.leavesQty),
         seq=row.seq,
+        category=row.category or category,
     )
 
 
