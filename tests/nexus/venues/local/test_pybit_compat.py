@@ -1,0 +1,162 @@
+"""The official Bybit SDK, pybit 5.x, unmodified, against the local exchange.
+
+pybit is pointed at loopback exactly as the protocol brief says: `HTTP.endpoint` after
+construction, and the module URL constants patched before a WebSocket is built.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pybit._websocket_trading as wt
+import pybit.unified_trading as ut
+import pytest
+from localx import KEY, SECRET, config
+from pybit.exceptions import InvalidRequestError
+from pybit.unified_trading import HTTP, WebSocket, WebSocketTrading
+
+from nexusforge.nexus.venues.local import LocalExchange, RateLimits
+
+SYMBOL = "XRPUSDT"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def ex(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalExchange]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    cfg = config(shared_data, rate_limits=RateLimits(order_write=2))
+    with LocalExchange(cfg) as exchange:
+        exchange.step_market(1)
+        base = f"ws://127.0.0.1:{exchange.port}"
+        monkeypatch.setattr(ut, "PUBLIC_WSS", base + "/v5/public/{CHANNEL_TYPE}")
+        monkeypatch.setattr(ut, "PRIVATE_WSS", base + "/v5/private")
+        monkeypatch.setattr(wt, "TRADE_WSS", base + "/v5/trade")
+        yield exchange
+
+
+@pytest.fixture
+def http(ex: LocalExchange) -> HTTP:
+    session = HTTP(testnet=False, api_key=KEY, api_secret=SECRET)
+    session.endpoint = ex.rest_url
+    return session
+
+
+def test_market_data_over_rest(ex: LocalExchange, http: HTTP) -> None:
+    server = int(http.get_server_time()["result"]["timeSecond"])
+    assert abs(server - time.time()) < 5
+    [info] = http.get_instruments_info(category="linear", symbol=SYMBOL)["result"]["list"]
+    assert (info["priceFilter"]["tickSize"], info["lotSizeFilter"]["qtyStep"]) == ("0.0001", "1")
+    book = http.get_orderbook(category="linear", symbol=SYMBOL, limit=5)["result"]
+    assert [Decimal(p) for p, _ in book["a"]] == [lv.price for lv in ex.levels(SYMBOL, "Sell", 5)]
+    http.place_order(category="linear", symbol=SYMBOL, side="Buy", orderType="Market", qty="20")
+    bars = http.get_kline(category="linear", symbol=SYMBOL, interval="1")["result"]["list"]
+    assert len(bars) == 1 and bars[0][5] == "20"
+    ticker = http.get_tickers(category="linear", symbol=SYMBOL)["result"]["list"][0]
+    assert ticker["volume24h"] == "20"
+
+
+def test_orders_over_rest(ex: LocalExchange, http: HTTP) -> None:
+    placed = http.place_order(category="linear", symbol=SYMBOL, side="Buy", orderType="Limit",
+                              qty=30, price=1.9, orderLinkId="py-1")  # fmt: skip
+    order_id = placed["result"]["orderId"]
+    [open_order] = http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"]
+    assert (open_order["orderId"], open_order["price"], open_order["qty"]) == (
+        order_id,
+        "1.9",
+        "30",
+    )
+    http.amend_order(category="linear", symbol=SYMBOL, orderId=order_id, price="1.91")
+    http.cancel_order(category="linear", symbol=SYMBOL, orderId=order_id)
+    assert http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"] == []
+    with pytest.raises(InvalidRequestError) as err:
+        http.cancel_order(category="linear", symbol=SYMBOL, orderId=order_id)
+    assert err.value.status_code == 110001
+    http.place_order(category="linear", symbol=SYMBOL, side="Sell", orderType="Market", qty="15")
+    [position] = http.get_positions(category="linear", symbol=SYMBOL)["result"]["list"]
+    assert (position["side"], position["size"]) == ("Sell", "15")
+    fills = http.get_executions(category="linear", symbol=SYMBOL)["result"]["list"]
+    wallet = http.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]
+    paid = sum(Decimal(f["execFee"]) for f in fills)
+    assert Decimal(wallet["totalWalletBalance"]) == Decimal(100000) - paid
+
+
+def test_rate_limit_is_retried_by_pybit(http: HTTP) -> None:
+    # Two order writes per second: the third one gets 10006 and pybit sleeps until
+    # X-Bapi-Limit-Reset-Timestamp, then retries successfully.
+    started = time.monotonic()
+    for price in ("1.81", "1.82", "1.83"):
+        http.place_order(category="linear", symbol=SYMBOL, side="Buy", orderType="Limit",
+                         qty="10", price=price)  # fmt: skip
+    assert time.monotonic() - started > 0.2
+    assert len(http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"]) == 3
+
+
+def test_public_orderbook_stream(ex: LocalExchange) -> None:
+    books: list[dict[str, Any]] = []
+    ws = WebSocket(testnet=False, channel_type="linear")
+    try:
+        ws.orderbook_stream(50, SYMBOL, books.append)
+        wait_for(lambda: len(books) >= 1)
+        ex.step_market(49)  # deltas; pybit merges them into its copy
+        last_u = books[-1]["data"]["u"]
+        wait_for(lambda: books[-1]["data"]["u"] > last_u)
+        expected_u = ex.public.books[f"orderbook.50.{SYMBOL}"].u
+        wait_for(lambda: books[-1]["data"]["u"] == expected_u)
+    finally:
+        ws.exit()
+    data = books[-1]["data"]
+    bids = sorted(((Decimal(p), Decimal(q)) for p, q in data["b"]), reverse=True)
+    asks = sorted((Decimal(p), Decimal(q)) for p, q in data["a"])
+    assert bids == [(lv.price, lv.qty) for lv in ex.levels(SYMBOL, "Buy", 50)]
+    assert asks == [(lv.price, lv.qty) for lv in ex.levels(SYMBOL, "Sell", 50)]
+
+
+def test_private_stream_receives_executions_and_orders(ex: LocalExchange, http: HTTP) -> None:
+    executions: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    ws = WebSocket(testnet=False, channel_type="private", api_key=KEY, api_secret=SECRET)
+    try:
+        ws.execution_stream(executions.append)
+        ws.order_stream(orders.append)
+        wait_for(lambda: len(ex.private.connections) == 1)
+        time.sleep(0.1)  # the subscribe messages are on their way
+        placed = http.place_order(category="linear", symbol=SYMBOL, side="Buy",
+                                  orderType="Market", qty="25", orderLinkId="py-m")  # fmt: skip
+        wait_for(lambda: bool(executions) and bool(orders))
+        ex.drop_private_connections()  # pybit reconnects, re-auths and resubscribes
+        wait_for(lambda: any(c.topics for c in ex.private.connections), timeout=10)
+        http.place_order(category="linear", symbol=SYMBOL, side="Sell", orderType="Market",
+                         qty="25")  # fmt: skip
+        wait_for(lambda: len(executions) >= 2)
+    finally:
+        ws.exit()
+    [fill] = executions[0]["data"]
+    assert fill["orderId"] == placed["result"]["orderId"] and fill["orderLinkId"] == "py-m"
+    rest = http.get_executions(category="linear", symbol=SYMBOL)["result"]["list"]
+    assert {f["execId"] for f in rest} == {m["data"][0]["execId"] for m in executions}
+    assert orders[0]["data"][0]["orderStatus"] == "Filled"
+
+
+def test_trade_websocket(ex: LocalExchange, http: HTTP) -> None:
+    replies: list[dict[str, Any]] = []
+    ws = WebSocketTrading(testnet=False, api_key=KEY, api_secret=SECRET)
+    try:
+        ws.place_order(replies.append, category="linear", symbol=SYMBOL, side="Buy",
+                       orderType="Limit", qty="10", price="1.9")  # fmt: skip
+        wait_for(lambda: bool(replies))
+    finally:
+        ws.exit()
+    assert replies[0]["retCode"] == 0 and replies[0]["op"] == "order.create"
+    [order] = http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"]
+    assert order["orderId"] == replies[0]["data"]["orderId"]
