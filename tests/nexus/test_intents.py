@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from nexusforge.errors import ConfigError
 from nexusforge.market.instruments import Instrument, parse_instruments_response
 from nexusforge.nexus.intents import (
     IntentLimits,
+    ModelView,
     TradeNeed,
     WorkingOrder,
     chunks,
@@ -23,6 +25,8 @@ from nexusforge.nexus.intents import (
     internal_fills,
     need,
     orders,
+    plan_round,
+    reduces_account,
 )
 from nexusforge.nexus.ledger import Book
 from nexusforge.nexus.order_ids import OrderLinkId, make, slot_of
@@ -87,19 +91,21 @@ def test_chunks_cover_everything_above_dust(units: int) -> None:
     assert qty - sum(out, D(0)) < inst.min_qty
 
 
-def test_orders_close_first_and_reduce_only_only_when_the_account_allows(btc: Instrument) -> None:
+def test_reduce_only_needs_the_whole_batch_to_reduce_the_account() -> None:
+    assert reduces_account(D(4), D(-3)) and reduces_account(D(-1), D(1))
+    assert not reduces_account(D(1), D(-2))  # would cross zero: the order of fills matters
+    assert not reduces_account(D(1), D(1)) and not reduces_account(D(0), D(-1))
+
+
+def test_orders_close_first_then_open(btc: Instrument) -> None:
     made, link_id = _alloc()
-    # model long 1, wants short 2 (sell 3); account long 4: closing 1 is reduce-only, 2 opens
-    out = orders(2, "BTCUSDT", D(-3), D(1), D(4), btc, link_id)
+    # model long 1, wants short 2 (sell 3): the closing 1 may be reduce-only, the 2 never
+    out = orders(2, "BTCUSDT", D(-3), D(1), btc, link_id, reduce_only_ok=True)
     assert [(o.side, o.qty, o.reduce_only) for o in out] == [(-1, D(1), True), (-1, D(2), False)]
     assert [o.order_link_id for o in out] == made and {slot_of(m) for m in made} == {2}
-    # same model, but the account is short (another model is shorter): nothing is reduce-only
-    out = orders(2, "BTCUSDT", D(-1), D(1), D(-3), btc, link_id)
+    out = orders(2, "BTCUSDT", D(-1), D(1), btc, link_id, reduce_only_ok=False)
     assert [o.reduce_only for o in out] == [False]
-    # account long but smaller than the model's close
-    out = orders(2, "BTCUSDT", D(-1), D(1), D("0.5"), btc, link_id)
-    assert [o.reduce_only for o in out] == [False]
-    assert orders(2, "BTCUSDT", D(0), D(1), D(1), btc, link_id) == []
+    assert orders(2, "BTCUSDT", D(0), D(1), btc, link_id, reduce_only_ok=True) == []
     params = out[0].to_bybit()
     assert params["side"] == "Sell" and params["qty"] == "1.000" and params["positionIdx"] == 0
 
@@ -107,7 +113,7 @@ def test_orders_close_first_and_reduce_only_only_when_the_account_allows(btc: In
 def test_orders_split_by_the_order_cap(btc: Instrument) -> None:
     _, link_id = _alloc()
     lim = IntentLimits(max_position=D(1000), max_order_qty=D("20"))
-    out = orders(0, "BTCUSDT", D(45), D(0), D(0), btc, link_id, limits=lim)
+    out = orders(0, "BTCUSDT", D(45), D(0), btc, link_id, reduce_only_ok=False, limits=lim)
     assert [o.qty for o in out] == [D(20), D(20), D(5)] and all(o.side == 1 for o in out)
     with pytest.raises(ConfigError):
         IntentLimits(max_position=D(-1))
@@ -164,3 +170,47 @@ def test_internal_fills_keep_the_account_sum(btc: Instrument) -> None:
     assert book.ledger("m0").inventory == D("0.3") and book.ledger("m1").inventory == D("-0.3")
     assert book.check(D(0)) is None
     assert book.ledger("m0").equity(D("100.25")) == D(1000)  # no fee, no spread
+
+
+def test_plan_round_crosses_then_orders_and_cancels(btc: Instrument) -> None:
+    _, link_id = _alloc()
+    lim = IntentLimits(max_position=D(5))
+    views = [
+        ModelView(0, D("1.0"), D("0.2")),  # wants +0.8
+        ModelView(1, D("-0.5"), D("0.0")),  # wants -0.5
+        ModelView(2, D("0.3"), D("0.0"), (WorkingOrder("old", -1, D("0.1")),)),  # +0.3, stale sell
+        ModelView(3, D("0.0"), D("0.0")),
+    ]
+    plan = plan_round("BTCUSDT", views, D("0.2"), D("100.5"), btc, lim, link_id, 7)
+    assert plan.cancels == ("old",)
+    legs = [(f.side, f.qty, slot_of(f.order_link_id)) for f in plan.fills]
+    assert legs == [(1, D("0.5"), 0), (-1, D("0.5"), 1)]
+    assert [(i.slot, i.side, i.qty, i.reduce_only) for i in plan.intents] == [
+        (0, 1, D("0.3"), False),
+        (2, 1, D("0.3"), False),
+    ]
+
+
+ACCOUNT_UNITS = st.lists(st.tuples(st.integers(-3000, 3000), st.integers(-3000, 3000)), max_size=6)
+
+
+@given(ACCOUNT_UNITS, st.integers(-2000, 2000), st.randoms(use_true_random=False))
+def test_plan_round_reaches_every_target_and_reduce_only_holds_in_any_fill_order(
+    models: list[tuple[int, int]], orphan_units: int, rnd: random.Random
+) -> None:
+    btc = Instrument("BTCUSDT", D("0.5"), D("0.001"), D("0.001"), D(100), D("0.7"), D(5))
+    _, link_id = _alloc()
+    views = [ModelView(k, D(t) / 1000, D(h) / 1000) for k, (t, h) in enumerate(models)]
+    account = sum((v.inventory for v in views), D(orphan_units) / 1000)
+    plan = plan_round("BTCUSDT", views, account, D(100), btc, IntentLimits(D(10)), link_id, 1)
+    held = {v.slot: v.inventory for v in views}
+    for f in plan.fills:
+        held[slot_of(f.order_link_id)] += f.signed_qty  # type: ignore[index]
+    intents = list(plan.intents)
+    rnd.shuffle(intents)  # the venue may fill a batch in any order
+    for i in intents:
+        if i.reduce_only:  # a reduce-only order must reduce the account when it fills
+            assert account * i.signed_qty < 0 and i.qty <= abs(account)
+        account += i.signed_qty
+        held[i.slot] += i.signed_qty
+    assert all(held[v.slot] == v.target for v in views)

@@ -11,9 +11,12 @@ with another order of ours at the venue (Bybit's self-match prevention would onl
 of a resting cross, leaving the other model's trade undone). Matching is greedy in slot order
 (buyers and sellers each by ascending slot), deterministic; quantities stay lot multiples.
 
-reduceOnly is per ACCOUNT at Bybit, not per model: a model's closing order is sent reduce-only
-only when it also reduces the account's position by at least its size (else Bybit would reject
-or shrink it while the model still needs it filled). Never sends an order below the lot rules:
+reduceOnly is per ACCOUNT at Bybit, not per model, and the orders of one batch may execute in
+any order. So a batch's model-closing parts are sent reduce-only only when the WHOLE batch
+reduces the account's position without crossing zero (same direction against it, total size
+≤ |position|): then every order reduces the account whatever order they fill in. Otherwise no
+order of the batch is reduce-only (Bybit would reject or shrink it while the model needs it).
+Never sends an order below the lot rules:
 quantities are lot multiples, chunks stay within the market-order maximum, a remainder under the
 minimum order qty is left as dust (reported, not traded).
 """
@@ -197,36 +200,92 @@ def internal_fills(
     return legs[0], legs[1]
 
 
+def reduces_account(account_position: Decimal, batch_qty: Decimal) -> bool:
+    """Whether a batch of orders totalling `batch_qty` (signed) reduces the account's position
+    in any fill order: against it and no bigger than it."""
+    return account_position * batch_qty < 0 and abs(batch_qty) <= abs(account_position)
+
+
 def orders(
     slot: int,
     symbol: str,
     qty: Decimal,
     inventory: Decimal,
-    account_position: Decimal,
     instrument: Instrument,
     link_id: Callable[[int], OrderLinkId],
     *,
+    reduce_only_ok: bool,
     limits: IntentLimits | None = None,
     reason: str = "target",
 ) -> list[OrderIntent]:
     """Market order intents for a signed trade `qty` of one model, in lot-size chunks.
 
-    The part that closes the model's inventory goes first; it is reduce-only when the account's
-    position is on the same side and at least as big (so it reduces the account too).
+    The part that closes the model's inventory goes first and is reduce-only when
+    `reduce_only_ok` (see `reduces_account`); the part that opens a new position never is.
     """
     if qty == 0:
         return []
     side = 1 if qty > 0 else -1
     closing = min(abs(qty), abs(inventory)) if inventory * qty < 0 else ZERO
     opening = abs(qty) - closing
-    account_reduces = account_position * inventory > 0 and abs(account_position) >= closing
     cap = _chunk_cap(instrument, limits)
     out: list[OrderIntent] = []
-    for part, reduce_only in ((closing, account_reduces), (opening, False)):
+    for part, reduce_only in ((closing, reduce_only_ok), (opening, False)):
         for chunk in chunks(part, instrument, cap):
             link = link_id(slot)
             out.append(OrderIntent(link, slot, symbol, side, chunk, reduce_only, reason))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """One active model in a decision round: its target, ledger inventory and working orders."""
+
+    slot: int
+    target: Decimal
+    inventory: Decimal
+    working: tuple[WorkingOrder, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    """A decision round: internal fills to book, orders to send, stale orders to cancel.
+
+    The engine journals `fills` and `intents` before it applies or sends them."""
+
+    fills: tuple[Execution, ...]
+    intents: tuple[OrderIntent, ...]
+    cancels: tuple[str, ...]
+
+
+def plan_round(
+    symbol: str,
+    views: Sequence[ModelView],
+    account_position: Decimal,
+    mid: Decimal,
+    instrument: Instrument,
+    limits: IntentLimits,
+    link_id: Callable[[int], OrderLinkId],
+    time_ms: int,
+) -> RoundPlan:
+    """Targets of the active models -> needs -> internal crosses at `mid` -> venue orders."""
+    needs = [need(v.slot, v.target, v.inventory, v.working, instrument, limits) for v in views]
+    result = cross(needs, mid)
+    held = {v.slot: v.inventory for v in views}
+    fills: list[Execution] = []
+    for c in result.crosses:
+        fills.extend(internal_fills(c, symbol, time_ms, link_id))
+        held[c.buyer] += c.qty
+        held[c.seller] -= c.qty
+    batch = sum(result.residual.values(), ZERO)
+    ro_ok = reduces_account(account_position, batch)
+    intents: list[OrderIntent] = []
+    for slot, qty in sorted(result.residual.items()):
+        intents += orders(
+            slot, symbol, qty, held[slot], instrument, link_id, reduce_only_ok=ro_ok, limits=limits
+        )
+    cancels = tuple(link for n in needs for link in n.cancel)
+    return RoundPlan(tuple(fills), tuple(intents), cancels)
 
 
 def _chunk_cap(instrument: Instrument, limits: IntentLimits | None) -> Decimal:

@@ -34,6 +34,7 @@ from nexusforge.nexus.intents import (
     WorkingOrder,
     cross,
     orders,
+    reduces_account,
 )
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.order_ids import OrderLinkId
@@ -145,8 +146,10 @@ def flatten_plan(
     reason: str = "flatten",
 ) -> FlattenPlan:
     """Market orders for −inventory in lot-size chunks (reduce-only where the account allows)."""
+    ro_ok = reduces_account(account_position, -inventory)
+    qty = -inventory
     out = orders(
-        slot, symbol, -inventory, inventory, account_position, instrument, link_id, reason=reason
+        slot, symbol, qty, inventory, instrument, link_id, reduce_only_ok=ro_ok, reason=reason
     )
     done = sum((i.qty for i in out), ZERO)
     return FlattenPlan(tuple(out), abs(inventory) - done)
@@ -233,17 +236,17 @@ def flatten_all(
     cross at `mid`, the rest goes out as orders that all reduce the account's net position."""
     needs = [TradeNeed(slot, -inv) for slot, inv in sorted(inventories.items()) if inv != 0]
     result = cross(needs, mid)
-    account = sum(inventories.values(), ZERO) if inventories else ZERO
     intents: list[OrderIntent] = []
     dust = ZERO
     for slot, qty in sorted(result.residual.items()):
         if qty == 0:
             continue
-        left = -qty  # what this slot still holds after its crosses
-        out = orders(slot, symbol, qty, left, account, instrument, link_id, reason="kill")
-        done = sum((i.signed_qty for i in out), ZERO)
-        account += done
-        dust += abs(qty - done)
+        # what this slot still holds after its crosses; the residuals all reduce the account
+        held = -qty
+        out = orders(
+            slot, symbol, qty, held, instrument, link_id, reduce_only_ok=True, reason="kill"
+        )
+        dust += abs(qty) - sum((i.qty for i in out), ZERO)
         intents.extend(out)
     return FlattenAll(result.crosses, tuple(intents), dust)
 
