@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from nexusforge.errors import DataError, MalformedMessageError
@@ -14,6 +15,7 @@ from nexusforge.nexus.executions import (
     ExecKind,
     decode,
     encode,
+    from_fields,
     parse_rest_page,
     parse_ws_message,
 )
@@ -157,3 +159,16 @@ def test_only_linear_rows_count(shared_data: Path) -> None:
     page = {"retCode": 0, "result": {"category": "spot", "list": [base | {"category": ""}]}}
     (row,) = parse_rest_page(page).rows
     assert row.category == "spot" and row.kind is ExecKind.IGNORED
+
+
+def test_from_the_venue_clients_struct(shared_data: Path) -> None:
+    from nexusforge.nexus.venues.bybit.models import BybitExecution
+
+    for name in ("nautilus_ws_account_execution.json", "hirokisan_private-v5-execution.json"):
+        raw = _read(shared_data, f"ws_private/{name}")
+        (item,) = json.loads(raw)["data"]
+        wire = msgspec.convert(item, BybitExecution, strict=False)
+        (direct,) = parse_ws_message(raw).rows
+        assert from_fields(msgspec.structs.asdict(wire)) == direct
+    with pytest.raises(MalformedMessageError, match="execFee"):
+        from_fields({"execId": "x", "symbol": "BTCUSDT", "execType": "Trade", "side": "Buy"})

@@ -23,6 +23,7 @@ row; raises `MalformedMessageError` only when the envelope itself is unusable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, NewType
@@ -184,6 +185,16 @@ def _parse_rows(items: list[bytes], category: str = LINEAR) -> ParsedExecutions:
             skipped.append((i, str(exc)))
             log.warning("execution row %d skipped: %s", i, exc)
     return ParsedExecutions(tuple(rows), tuple(skipped))
+
+
+def from_fields(fields: Mapping[str, object], category: str = LINEAR) -> Execution:
+    """An Execution from Bybit-named fields already decoded elsewhere (e.g. the venue client's
+    struct as a dict; Decimal values allowed); MalformedMessageError with the reason if unusable."""
+    plain = {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+    try:
+        return to_execution(msgspec.convert(plain, BybitExecutionRow, strict=False), category)
+    except (msgspec.ValidationError, _RowSkip) as exc:
+        raise MalformedMessageError(f"execution row: {exc}") from None
 
 
 def to_execution(row: BybitExecutionRow, category: str = LINEAR) -> Execution:
