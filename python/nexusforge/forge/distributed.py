@@ -73,6 +73,8 @@ class Backend(Protocol):
 
 
 def _chunks(items: Sequence[str], n: int) -> list[list[str]]:
+    if not items:
+        return []
     n = max(1, min(n, len(items)))
     size = -(-len(items) // n)
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
@@ -110,11 +112,11 @@ class LocalPoolBackend:
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
 
     def evaluate(self, exprs_json: Sequence[str], segments: Sequence[str]) -> Any:
-        futures: list[Future[list[Any]]] = [
-            self._pool.submit(evaluate_chunk, self._spec, chunk, list(segments))
-            for chunk in _chunks(exprs_json, 2 * self.workers)
-        ]
         try:
+            futures: list[Future[list[Any]]] = [
+                self._pool.submit(evaluate_chunk, self._spec, chunk, list(segments))
+                for chunk in _chunks(exprs_json, 2 * self.workers)
+            ]
             parts = [f.result() for f in futures]
         except BrokenProcessPool as exc:
             raise EvaluationError(f"a pool worker died during evaluation: {exc}") from exc
@@ -135,13 +137,16 @@ class LocalPoolBackend:
 class DaskBackend:
     """Sends chunks to an existing Dask distributed scheduler by address."""
 
-    def __init__(self, spec: EvalSpec, address: str, chunks: int | None = None) -> None:
+    def __init__(
+        self, spec: EvalSpec, address: str, chunks: int | None = None, connect_s: float = 20.0
+    ) -> None:
         from distributed import Client
 
         self._spec = msgspec.structs.replace(spec, threads=1).to_json()
         self._folds = spec.fitness.folds
         try:
-            self._client: Any = cast(Any, Client)(address, timeout="20s", set_as_default=False)
+            client = cast(Any, Client)
+            self._client: Any = client(address, timeout=f"{connect_s}s", set_as_default=False)
         except OSError as exc:
             raise EvaluationError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         n_workers = len(self._client.scheduler_info().get("workers", {})) or 1

@@ -33,11 +33,15 @@ from nexusforge.forge.evolve.primitives import (
 )
 from nexusforge.forge.evolve.surrogate import Surrogate, Vectorizer, screen, spearman
 from nexusforge.strategy import codec
-from nexusforge.strategy.expr import Expr, columns, size
+from nexusforge.strategy.expr import Expr, columns, depth, size
 
 
 class GpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Population, variation, bloat control, selection and vocabulary settings."""
+    """Population, variation, bloat control, selection and vocabulary settings.
+
+    `max_depth` and `max_size` bound the strategy expression (levels and nodes, as the codec
+    counts them); `parsimony` is subtracted from the score per expression node.
+    """
 
     population: int = 200
     generations: int = 10
@@ -198,7 +202,7 @@ class Evolution:
 
     def _fits(self, ind: Individual) -> bool:
         # A tree that reads no causal parent is a constant position, not a strategy.
-        small = ind.height <= self.cfg.max_depth and len(ind) <= self.cfg.max_size
+        small = depth(ind.expr) <= self.cfg.max_depth and size(ind.expr) <= self.cfg.max_size
         return bool(small and columns(ind.expr))
 
     def init_population(self) -> list[Individual]:

@@ -185,6 +185,21 @@ def run_on_table(
     config = msgspec.to_builtins(cfg)
     manifest.write_json(out / "manifest.json", manifest.build(
         seed=cfg.seed, config=config, inputs=files, status="running", **extra))  # fmt: skip
+    try:
+        return _pipeline(cfg, table, out, table_path, table_sha, on_generation, files, extra)
+    except Exception as exc:
+        manifest.write_json(out / "manifest.json", manifest.build(
+            seed=cfg.seed, config=config, inputs=files, status="failed", **extra,
+            error=f"{type(exc).__name__}: {exc}"))  # fmt: skip
+        raise
+
+
+def _pipeline(
+    cfg: ForgeConfig, table: ResearchTable, out: Path, table_path: Path, table_sha: str,
+    on_generation: Callable[[GenerationStats], None] | None,
+    files: list[manifest.InputFile], extra: dict[str, Any],
+) -> RunSummary:  # fmt: skip
+    config = msgspec.to_builtins(cfg)
     graph, terms = discover_parents(cfg, table, out)
     if not terms:
         raise ForgeError(

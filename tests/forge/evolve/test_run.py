@@ -1,0 +1,142 @@
+"""`nexusforge forge run` / `forge causal` end to end on real Bybit history, and the failure
+modes: unknown config keys, impossible values, a store without the series, a worker dying."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from nexusforge.cli import app
+from nexusforge.errors import EvaluationError
+from nexusforge.forge.evolve.gp import GenerationStats
+from nexusforge.forge.evolve.run import parse_config, run_forge, run_on_table
+from nexusforge.forge.evolve.table import ResearchTable, file_sha256
+from nexusforge.strategy import artifact
+
+runner = CliRunner()
+TINY = """
+seed = 5
+challengers = 2
+[data]
+max_rows = 12000
+[causal]
+sample_rows = 1500
+[gp]
+population = 30
+generations = 2
+[fitness]
+folds = 2
+[surrogate]
+min_train = 20
+[eval]
+backend = "inline"
+"""
+
+
+def test_cli_run_writes_the_run_folder(real_store: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "forge.toml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["forge", "run", "--config", str(cfg), "--data", str(real_store),
+                               "--out", str(out)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "hall of fame #1" in done.output and "challengers (not validated)" in done.output
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["status"] == "complete" and man["seed"] == 5
+    assert man["config"]["gp"]["population"] == 30 and man["versions"]["deap"] != "absent"
+    table_in = next(i for i in man["inputs"] if i["role"] == "research_table")
+    assert table_in["sha256"] == file_sha256(out / "research_table.parquet")
+    listed = {o["path"]: o["sha256"] for o in man["outputs"]}
+    for name in ("causal/graph.json", "causal/graph.png", "generations.parquet",
+                 "population.parquet", "evaluations.parquet", "hall_of_fame.json"):  # fmt: skip
+        assert listed[name] == file_sha256(out / name)
+    gens = pl.read_parquet(out / "generations.parquet")
+    assert gens["generation"].to_list() == [0, 1, 2]
+    pop = pl.read_parquet(out / "population.parquet")
+    evals = pl.read_parquet(out / "evaluations.parquet")
+    assert man["trials"] == pop.height == evals["id"].n_unique()
+    assert evals.height == pop.height * 2 * 2  # folds × (train, test): trade is held out
+    assert set(evals["segment"].unique()) == {"train", "test"}
+    chs = sorted((out / "challengers").glob("challenger-*.json"))
+    assert len(chs) == 2
+    loaded = artifact.read(chs[0])
+    assert loaded.validation["status"] == "not_validated"
+    assert loaded.scores["trade_sharpe"] is None or isinstance(loaded.scores["trade_sharpe"], float)
+
+
+def test_same_seed_same_run(real_store: Path, tmp_path: Path) -> None:
+    import tomllib
+
+    cfg = parse_config(tomllib.loads(TINY))
+    a = run_forge(cfg, real_store, tmp_path / "a")
+    b = run_forge(cfg, real_store, tmp_path / "b")
+    assert a.hall_of_fame == b.hall_of_fame and a.evaluations == b.evaluations
+    pa = pl.read_parquet(tmp_path / "a" / "population.parquet")
+    assert pa.equals(pl.read_parquet(tmp_path / "b" / "population.parquet"))
+
+
+def test_cli_causal(real_store: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "forge.toml"
+    cfg.write_text(TINY)
+    done = runner.invoke(app, ["forge", "causal", "--config", str(cfg), "--data", str(real_store),
+                               "--out", str(tmp_path)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "causal parents of ret_h1" in done.output
+    assert (tmp_path / "causal" / "graph.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[gp]\npopsize = 3\n", "unknown field"),
+        ("seed = 1\nbogus = 2\n", "unknown field"),
+        ("[fitness]\ntrain_frac = 0.9\ntest_frac = 0.3\n", "leave room for trade"),
+        ('[eval]\nbackend = "ray"\n', "backend must be"),
+        ("[gp\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_fails_clearly(
+    real_store: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["forge", "run", "--config", str(cfg), "--data", str(real_store),
+                               "--out", str(out)])  # fmt: skip
+    assert done.exit_code == 1
+    assert message in " ".join(done.output.split())
+    assert not out.exists()
+
+
+def test_store_without_series_fails_clearly(real_store: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('[data]\nsymbol = "DOGEUSDT"\n')
+    done = runner.invoke(app, ["forge", "run", "--config", str(cfg), "--data", str(real_store),
+                               "--out", str(tmp_path / "run")])  # fmt: skip
+    assert done.exit_code == 1 and "no 300s candles for bybit_linear DOGEUSDT" in done.output
+
+
+def test_worker_dying_mid_run_leaves_no_challenger(planted: ResearchTable, tmp_path: Path) -> None:
+    cfg = parse_config({
+        "causal": {"alpha": 0.001, "sample_rows": 1500}, "fitness": {"folds": 2},
+        "gp": {"population": 20, "generations": 3}, "eval": {"backend": "local", "workers": 1},
+    })  # fmt: skip
+
+    def kill_workers(stats: GenerationStats) -> None:
+        if stats.generation == 1:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid or 0, signal.SIGKILL)
+                child.join(5)
+
+    with pytest.raises(EvaluationError, match="worker died"):
+        run_on_table(cfg, planted, tmp_path, on_generation=kill_workers)
+    assert not (tmp_path / "challengers").exists()
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["status"] == "failed" and "worker died" in man["error"]
