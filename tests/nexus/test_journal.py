@@ -379,5 +379,16 @@ def test_rest_recovery_window_starts_at_the_last_venue_execution(tmp_path: Path)
         assert page.rows == ()
 
 
+def test_one_message_is_one_commit_and_duplicates_inside_it_count_once(tmp_path: Path) -> None:
+    a, b = _fill(1, 1, "1", "10"), _fill(2, -1, "0.5", "11")
+    with _journal(tmp_path / "j.sqlite") as j:
+        assert j.record_executions([a, b, a], "ws") == [True, True, False]
+        assert j.record_executions([b], "rest") == [False]
+        assert [e.exec_id for e in j.executions()] == ["j000001", "j000002"]
+        with pytest.raises(JournalError):
+            j.record_executions([a], "nowhere")
+        assert len(j.exec_ids()) == 2
+
+
 if __name__ == "__main__":
     _writer_main(sys.argv[1], int(sys.argv[2]))

@@ -238,22 +238,30 @@ class Journal:
 
     def record_execution(self, e: Execution, source: str) -> bool:
         """Journals an execution once; False when its execId is already there."""
+        return self.record_executions([e], source)[0]
+
+    def record_executions(self, rows: Sequence[Execution], source: str) -> list[bool]:
+        """Journals the rows of one message in ONE commit (one fsync); per row, whether it was
+        new. Apply exactly the new ones, in this order."""
         if source not in SOURCES:
             raise JournalError(f"execution source must be one of {sorted(SOURCES)}, got {source!r}")
+        fresh = []
         with self._tx():
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO executions (exec_id, symbol, order_link_id, exec_time_ms, "
-                "source, body) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    e.exec_id,
-                    e.symbol,
-                    e.order_link_id,
-                    e.exec_time_ms,
-                    source,
-                    ex.encode(e).decode(),
-                ),
-            )
-        return cur.rowcount == 1
+            for e in rows:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO executions (exec_id, symbol, order_link_id, "
+                    "exec_time_ms, source, body) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        e.exec_id,
+                        e.symbol,
+                        e.order_link_id,
+                        e.exec_time_ms,
+                        source,
+                        ex.encode(e).decode(),
+                    ),
+                )
+                fresh.append(cur.rowcount == 1)
+        return fresh
 
     def record_state(self, slot: int, from_state: str, to_state: str, reason: str) -> None:
         """A model state change (before the engine acts on it)."""

@@ -46,7 +46,7 @@ AVG_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
 SHARE_QUANTUM = Decimal("1e-16")
 # Sums and products of venue strings: wide enough that they never round.
 EXACT_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
-CHECKPOINT_EVERY = 256
+CHECKPOINT_EVERY = 32
 
 
 @dataclass(frozen=True, slots=True)
