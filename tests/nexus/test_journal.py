@@ -28,8 +28,8 @@ from nexusforge.nexus.journal import (
     parse_venue_order,
     reconcile,
 )
-from nexusforge.nexus.ledger import Book
-from nexusforge.nexus.order_ids import OrderLinkId, make, slot_of
+from nexusforge.nexus.ledger import Book, slot_router
+from nexusforge.nexus.order_ids import OrderLinkId, make
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -52,9 +52,7 @@ def _fill(
     )
 
 
-def _owner(link: str) -> str | None:
-    slot = slot_of(link)
-    return None if slot is None else NAMES.get(slot)
+_owner = slot_router(NAMES)
 
 
 def _journal(path: Path) -> Journal:

@@ -278,3 +278,12 @@ def test_compaction_keeps_the_state_and_bounds_memory(monkeypatch: pytest.Monkey
     s = lg.state
     assert s.inventory == _final([*rows, ancient], D(0)).inventory
     assert s.cash == _final([*rows, ancient], D(0)).cash
+
+
+def test_slot_router_reads_our_link_ids_only() -> None:
+    from nexusforge.nexus.ledger import slot_router
+    from nexusforge.nexus.order_ids import make
+
+    route = slot_router({0: "m0", 5: "m5"})
+    assert route(make(5, "r", 9)) == "m5" and route(make(0, "r", 1)) == "m0"
+    assert route(make(7, "r", 1)) is None and route("") is None and route("nf05") is None

@@ -31,7 +31,7 @@ from nexusforge.nexus import executions as ex
 from nexusforge.nexus import order_ids
 from nexusforge.nexus.executions import INVENTORY_KINDS, Execution
 from nexusforge.nexus.intents import OrderIntent, WorkingOrder
-from nexusforge.nexus.ledger import Book
+from nexusforge.nexus.ledger import Book, slot_router
 
 SCHEMA_VERSION = 1
 APP_ID = "nexusforge-journal"
@@ -362,12 +362,7 @@ class Journal:
     def rebuild(self) -> dict[str, Book]:
         """Fresh Books per symbol, every journaled execution replayed in arrival order."""
         models = self.models()
-        names = {m.slot: m.name for m in models}
-
-        def owner(link: str) -> str | None:
-            slot = order_ids.slot_of(link)
-            return None if slot is None else names.get(slot)
-
+        owner = slot_router({m.slot: m.name for m in models})
         books: dict[str, Book] = {}
         for sym in sorted({m.symbol for m in models}):
             capitals = {m.name: m.capital for m in models if m.symbol == sym}

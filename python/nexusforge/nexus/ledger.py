@@ -36,6 +36,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 import msgspec
 
 from nexusforge.errors import LedgerError
+from nexusforge.nexus import order_ids
 from nexusforge.nexus.executions import ExecId, ExecKind, Execution
 
 log = logging.getLogger(__name__)
@@ -334,3 +335,14 @@ class Book:
 
 def _no_owner(order_link_id: str) -> str | None:
     return None
+
+
+def slot_router(names: Mapping[int, str]) -> OwnerFn:
+    """The router of our orderLinkIds: the slot they name -> that slot's model name."""
+    table = dict(names)
+
+    def owner(order_link_id: str) -> str | None:
+        slot = order_ids.slot_of(order_link_id)
+        return None if slot is None else table.get(slot)
+
+    return owner
