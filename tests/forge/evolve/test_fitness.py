@@ -10,6 +10,7 @@ import pytest
 
 from nexusforge.forge.backtest import MarketData, run_backtest
 from nexusforge.forge.evolve.fitness import (
+    BUY_HOLD,
     METRICS,
     SEGMENTS,
     FitnessConfig,
@@ -19,7 +20,7 @@ from nexusforge.forge.evolve.fitness import (
 )
 from nexusforge.forge.evolve.table import ResearchTable
 from nexusforge.strategy import codec, evaluate
-from nexusforge.strategy.expr import Call, Col
+from nexusforge.strategy.expr import Call, Col, Const
 
 SIGNAL = Call("sign", (Call("ema", (Col("driver"),), 6),))
 
@@ -69,6 +70,19 @@ def test_scoring_rule_by_hand() -> None:
     got = scores(m, bars, 288 * 365.0, cfg)
     assert got[0] == pytest.approx(0.75 - 0.1 * 1.0)
     assert got[1] == pytest.approx(-1.0)
+    base = np.zeros((1, 2, 2, len(METRICS)))
+    base[0, :, :, 0] = [[0.5, 0.5], [1.0, 1.0]]  # buy-and-hold Sharpe per window
+    got = scores(m, bars, 288 * 365.0, cfg, base)
+    assert got[0] == pytest.approx(((1.0 - 0.5) + (0.5 - 1.0)) / 2 - 0.1 * 1.0)
+    assert got[1] == pytest.approx(-1.0)  # inactive stays absolute
+
+
+def test_buy_and_hold_baseline_is_the_constant_long(planted: ResearchTable) -> None:
+    ev = WindowEvaluator(planted, FitnessConfig(folds=2), threads=1)
+    base = ev.evaluate([BUY_HOLD], SEGMENTS)
+    long = ev.evaluate([codec.dumps(Const(1.0))], SEGMENTS)
+    np.testing.assert_array_equal(base, long)
+    assert np.isfinite(base[..., 0]).all()
 
 
 def test_bad_fitness_settings() -> None:
@@ -76,3 +90,5 @@ def test_bad_fitness_settings() -> None:
         FitnessConfig(train_frac=0.7, test_frac=0.3)
     with pytest.raises(ValueError, match="folds"):
         FitnessConfig(folds=0)
+    with pytest.raises(ValueError, match="baseline"):
+        FitnessConfig(baseline="spx")

@@ -26,13 +26,13 @@ def run_with_progress(cfg: ForgeConfig, store: Path, out: Path, console: Console
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("forge", total=cfg.gp.generations + 1, info="causal discovery")
-        seen = {"offspring": 0, "skipped": 0}
+        seen = {"new": 0, "skipped": 0}
 
         def step(s: GenerationStats) -> None:
             if s.generation > 0:
-                seen["offspring"] += s.offspring
+                seen["new"] += s.evaluated + s.skipped
                 seen["skipped"] += s.skipped
-            saved = seen["skipped"] / seen["offspring"] if seen["offspring"] else 0.0
+            saved = seen["skipped"] / seen["new"] if seen["new"] else 0.0
             info = (f"gen {s.generation}  best {s.best:+.3f}  mean {s.mean:+.3f}  "
                     f"evals saved {saved:.0%}  unique {s.unique_share:.0%}")  # fmt: skip
             progress.update(task, advance=1, info=info)
@@ -48,7 +48,7 @@ def summary_table(s: RunSummary) -> Table:
     t.add_row("causal parents", ", ".join(f"{p.feature}@{p.lag}" for p in s.parents))
     t.add_row("best fitness", f"{s.best_score:+.4f}")
     t.add_row("full evaluations", f"{s.evaluations:,}")
-    t.add_row("offspring skipped by surrogate", f"{s.skipped:,} of {s.offspring:,}")
+    t.add_row("new offspring skipped by surrogate", f"{s.skipped:,} of {s.needing_evaluation:,}")
     for i, infix in enumerate(s.hall_of_fame[:3], 1):
         t.add_row(f"hall of fame #{i}", infix)
     t.add_row("challengers (not validated)", "\n".join(str(p) for p in s.challengers) or "-")

@@ -7,10 +7,12 @@ are evaluated for the final hall of fame and never feed a selection decision. Ea
 backtested from a cold start (flat, initial capital; an expression's warm-up bars inside the
 window stay flat), so no state leaks between windows.
 
-Scoring rule (documented in the manifest as `fitness.rule`): per fold, the lower of the train
-and test Sharpe ratios (a window with no trade, or an undefined Sharpe, counts as
-`inactive_score`); the score is the mean over folds minus `turnover_penalty` times the mean
-daily turnover (traded notional / capital per day) over those windows.
+Scoring rule (written into the manifest as `fitness_rule`): per window, the net Sharpe ratio
+minus, with `baseline = "buy_hold"`, the buy-and-hold Sharpe of the same window under the same
+costs (so a tiny always-long position, whose Sharpe is the market's, scores 0, not the bull
+market's Sharpe); a window with no trade, or an undefined Sharpe, counts as `inactive_score`.
+Per fold, the lower of train and test; the score is the mean over folds minus
+`turnover_penalty` times the mean daily turnover (traded notional / capital per day).
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ SEGMENTS = ("train", "test", "trade")
 SELECTION = ("train", "test")
 METRICS = ("sharpe", "total_return", "max_drawdown", "turnover", "trades", "total_cost")
 RULE = (
-    "score = mean over folds of min(sharpe_train, sharpe_test) "
-    "- turnover_penalty * mean daily turnover; no trade or undefined Sharpe = inactive_score"
+    "score = mean over folds of min(excess_sharpe_train, excess_sharpe_test) "
+    "- turnover_penalty * mean daily turnover; excess = net Sharpe - buy-and-hold Sharpe of "
+    "the window (baseline=buy_hold) or net Sharpe (baseline=none); no trade or undefined "
+    "Sharpe = inactive_score"
 )
+BUY_HOLD = '{"schema": 1, "expr": {"const": 1.0}}'
+BASELINES = ("buy_hold", "none")
 _M = {name: i for i, name in enumerate(METRICS)}
 
 
@@ -50,8 +56,11 @@ class FitnessConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     fee_tier: str = "VIP0"
     half_spread_bps: float = 0.5
     adversarial_weight: float = 0.0
+    baseline: str = "buy_hold"
 
     def __post_init__(self) -> None:
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}")
         if not 1 <= self.folds <= 50:
             raise ValueError("folds must be in 1..50")
         if min(self.train_frac, self.test_frac) <= 0.0 or self.train_frac + self.test_frac >= 1.0:
@@ -147,9 +156,13 @@ def scores(
     window_bars: npt.NDArray[np.float64],
     bars_per_year: float,
     cfg: FitnessConfig,
+    baseline: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """The documented scoring rule over (individual, fold, [train, test], metric) arrays."""
+    """The documented scoring rule over (individual, fold, [train, test], metric) arrays;
+    `baseline` is the buy-and-hold metrics (1, fold, [train, test], metric) when used."""
     sharpe = metrics[..., _M["sharpe"]].copy()
+    if baseline is not None:
+        sharpe -= np.nan_to_num(baseline[0, ..., _M["sharpe"]])
     dead = (metrics[..., _M["trades"]] <= 0) | ~np.isfinite(sharpe)
     sharpe[dead] = cfg.inactive_score
     per_fold = sharpe.min(axis=2)

@@ -3,10 +3,11 @@
 (mu + lambda) evolution: each generation breeds `population` offspring by typed one-point
 crossover and subtree/point mutation, optionally screens them with the surrogate so only the
 promising share is fully evaluated, and selects the next population from parents and evaluated
-offspring: the `elitism` best always survive, the rest by tournament on the parsimony-penalised
-score (score - parsimony * size), or by NSGA-II on (score, -drawdown, -size). Depth and size
-limits reject oversized children (the parent is kept, as in Koza's static limit). Every random
-draw comes from one `random.Random(seed)`, so the same seed gives the same hall of fame.
+offspring (duplicates removed first): the `elitism` best always survive, the rest by
+tournament on the parsimony-penalised score (score - parsimony * size), or by NSGA-II on
+(score, -drawdown, -size). Depth and size limits reject oversized children (the parent is
+kept, as in Koza's static limit). Every random draw comes from one `random.Random(seed)`, so
+the same seed gives the same hall of fame.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class SurrogateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """Screening: share kept by prediction, random exploration share, when to start."""
 
     enabled: bool = True
-    keep: float = 0.35
+    keep: float = 0.3
     explore: float = 0.1
     min_train: int = 60
     ref_rows: int = 3000
@@ -144,18 +145,18 @@ class Record:
 class GenerationStats:
     """Per-generation progress: fitness, diversity, evaluations and surrogate quality."""
 
-    generation: int
+    generation: int  # 0 is the initial population
     best: float
     mean: float
     median: float
     mean_size: float
     unique_share: float
     score_std: float
-    offspring: int
-    evaluated: int
-    cached: int
-    skipped: int
-    surrogate_spearman: float
+    offspring: int  # bred this generation
+    evaluated: int  # fully evaluated (new to the run)
+    cached: int  # already evaluated earlier: score reused, not a new trial
+    skipped: int  # new, but screened out by the surrogate
+    surrogate_spearman: float  # predicted vs true score of this generation's evaluated
 
 
 @dataclass
@@ -345,10 +346,15 @@ class Evolution:
         return Result(list(self.hof), self.records, self.stats)
 
     def _next_population(self, parents: list[Individual], kids: list[Individual]) -> list[Any]:
-        pool = parents + kids
+        # Duplicates leave the pool first (diversity); they only come back if too few remain.
+        first: dict[str, Individual] = {}
+        for ind in parents + kids:
+            first.setdefault(ind.key, ind)
+        unique = list(first.values())
+        pool = unique if len(unique) >= max(self.cfg.tournament, self.cfg.elitism) else parents
         mu = self.cfg.population
         if self.cfg.nsga2:
-            return list(tools.selNSGA2(pool, mu))
+            return list(tools.selNSGA2(pool if len(pool) >= mu else parents + kids, mu))
         ranked = sorted(pool, key=lambda i: (-self._penalised(i), i.id))
         elite = ranked[: self.cfg.elitism]
         return elite + self._select(pool, mu - len(elite))

@@ -28,6 +28,7 @@ from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.evolve import causal, manifest
 from nexusforge.forge.evolve.challenger import write_challengers
 from nexusforge.forge.evolve.fitness import (
+    BUY_HOLD,
     METRICS,
     RULE,
     SEGMENTS,
@@ -130,8 +131,8 @@ class RunSummary:
     best_score: float
     hall_of_fame: tuple[str, ...]
     evaluations: int
-    offspring: int
-    skipped: int
+    needing_evaluation: int  # offspring not seen before, after generation 0
+    skipped: int  # of those, screened out by the surrogate
     challengers: tuple[Path, ...]
 
 
@@ -240,9 +241,12 @@ def _evolve(
             "which this build does not have yet; set it to 0"
         )
 
+    base = backend.evaluate([BUY_HOLD], SELECTION) if cfg.fitness.baseline == "buy_hold" else None
+
     def evaluate(keys: list[str]) -> Evaluated:
         m = backend.evaluate(keys, SELECTION)
-        return Evaluated(scores(m, bars, table.bars_per_year, cfg.fitness), drawdowns(m), m)
+        s = scores(m, bars, table.bars_per_year, cfg.fitness, base)
+        return Evaluated(s, drawdowns(m), m)
 
     fold0 = folds[0]
     ref = table.frame.slice(fold0.train.start, fold0.train.stop - fold0.train.start)
@@ -323,6 +327,7 @@ def _summary(out: Path, graph: causal.CausalGraph, result: Result, paths: list[P
         out, graph.parents,
         max((i.score for i in result.hall_of_fame), default=math.nan),
         tuple(to_infix(i.expr) for i in result.hall_of_fame), result.evaluations,
-        sum(s.offspring for s in result.stats[1:]), sum(s.skipped for s in result.stats),
+        sum(s.evaluated + s.skipped for s in result.stats[1:]),
+        sum(s.skipped for s in result.stats),
         tuple(paths),
     )  # fmt: skip

@@ -191,6 +191,10 @@ class MatchingEngine:
         """Cancel a resting order of `agent`; False (and a rejected event) when it cannot."""
         return self._inner.cancel(ts, agent, order_id)
 
+    def cancel_all(self, ts: int, agent: int) -> int:
+        """Cancel every resting order of `agent` (one event each); returns how many."""
+        return self._inner.cancel_all(ts, agent)
+
     def amend(
         self, ts: int, agent: int, order_id: int, qty: int | None = None, price: int | None = None
     ) -> bool:
@@ -275,7 +279,7 @@ class MatchingEngine:
 
     def open_orders(self, agent: int) -> list[RestingOrder]:
         """The agent's resting orders, oldest id first."""
-        orders = (self.order(i) for i in self._inner.open_orders(agent))
+        orders = (self.order(i) for i in sorted(self._inner.open_orders(agent)))
         return [o for o in orders if o is not None]
 
     def position(self, agent: int) -> int:
