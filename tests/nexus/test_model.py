@@ -109,3 +109,107 @@ def test_stream_signal_equals_the_vectorized_strategy(btc: Instrument) -> None:
 def test_model_and_ledger_must_agree_on_symbol() -> None:
     with pytest.raises(ConfigError):
         TradingModel(0, "m0", "ETHUSDT", Const(1.0), Ledger("m0", "BTCUSDT", D(1)))
+
+
+# --- six champions on a real recording, end to end on paper ---------------------------------------
+
+BINANCE = "bybit/market/binance_usdm_BTCUSDT_20240808_2355utc.gz"
+TAKER = D("0.00055")
+
+
+@pytest.mark.slow
+def test_six_champions_trade_a_real_recording_with_exact_books(
+    shared_data: Path, tmp_path: Path, btc: Instrument
+) -> None:
+    """Real BTCUSDT book + trades -> streaming features -> six champions -> rounds of
+    plan_round -> fills at the real touch (taker fee) journaled then applied; the books
+    reconcile with the venue position every round and rebuild exactly from the journal."""
+    from nexusforge.data.ingest import ingest
+    from nexusforge.data.store import Store
+    from nexusforge.market.batch import event_features
+    from nexusforge.market.book import replay_top_levels
+    from nexusforge.market.events import BookLevelRows
+    from nexusforge.nexus.executions import ExecId, Execution
+    from nexusforge.nexus.intents import IntentLimits, ModelView, plan_round
+    from nexusforge.nexus.journal import Journal
+    from nexusforge.nexus.ledger import Book, slot_router
+    from nexusforge.nexus.watchtower import Watchtower
+
+    store = Store(tmp_path / "store")
+    assert not ingest(shared_data / BINANCE, store).failed
+    rows = BookLevelRows.from_frame(store.scan("book_events").collect())
+    cfg = FeatureConfig(tick_size=0.1)
+    top = replay_top_levels(rows, cfg.tick_size, cfg.max_depth)
+    feats = event_features(top, store.scan("trades").collect(), cfg).head(30_000)
+    bid, ask = top.bid_px[:, 0], top.ask_px[:, 0]
+
+    names = champion_names()
+    slots = dict(enumerate(names))
+    journal = Journal(tmp_path / "journal.sqlite")
+    for slot, name in slots.items():
+        journal.record_model(slot, name, "BTCUSDT", D(10_000))
+    book = Book("BTCUSDT", {n: D(10_000) for n in names}, slot_router(slots))
+    models = [
+        TradingModel(s, n, "BTCUSDT", load_champion(n), book.ledger(n), ModelState.ACTIVE)
+        for s, n in slots.items()
+    ]
+    for m in models:
+        m.set_weight(D(1) / 6)
+    alloc = journal.allocator()
+    watch = Watchtower()
+    limits = IntentLimits(max_position=D(1))
+    venue_position, book_i, exec_n, rounds = D(0), -1, 0, 0
+    targets: dict[int, Decimal] = {}
+    traded: set[str] = set()
+    columns = sorted({c for m in models for c in m.columns})
+    for row in feats.select("kind", *columns).iter_rows(named=True):
+        features = {c: float("nan") if row[c] is None else row[c] for c in columns}
+        if row["kind"] == 0:
+            book_i += 1
+        mid = D(repr(float(bid[book_i] + ask[book_i]) / 2)) if book_i >= 0 else None
+        if mid is None or not mid.is_finite():
+            for m in models:
+                m.signal(features)
+            continue
+        mid = btc.round_price(mid)
+        for m in models:
+            targets[m.slot] = m.target_position(features, mid, btc)
+        if row["kind"] != 0 or book_i % 200:
+            continue
+        rounds += 1
+        views = [ModelView(m.slot, targets[m.slot], m.ledger.inventory) for m in models]
+        plan = plan_round("BTCUSDT", views, venue_position, mid, btc, limits, alloc.next, rounds)
+        for fresh, f in zip(
+            journal.record_executions(plan.fills, "internal"), plan.fills, strict=True
+        ):
+            assert fresh and book.apply(f)
+        for intent in plan.intents:
+            journal.record_intent(intent)
+            exec_n += 1
+            touch = ask[book_i] if intent.side > 0 else bid[book_i]
+            price = btc.round_price(D(repr(float(touch))))
+            fill = Execution(
+                exec_id=ExecId(f"v{exec_n}"),
+                symbol="BTCUSDT",
+                exec_type="Trade",
+                side=intent.side,
+                price=price,
+                qty=intent.qty,
+                fee=(price * intent.qty * TAKER).quantize(D("1e-8")),
+                exec_time_ms=1_723_161_255_000 + exec_n,
+                order_link_id=intent.order_link_id,
+            )
+            assert journal.record_execution(fill, "ws") and book.apply(fill)
+            venue_position += fill.signed_qty
+        assert book.check(venue_position) is None
+        for m in models:
+            assert m.ledger.inventory == targets[m.slot]  # every round reaches every target
+            traded |= {m.name} if m.ledger.inventory else set()
+            mark = watch.mark(m.ledger, mid)
+            assert mark.equity == m.ledger.equity(mid) and mark.death is None
+    assert rounds >= 20 and exec_n > 0, (rounds, exec_n)
+    assert len(traded) == 6  # every champion held a position at some point
+    assert any(t != 0 for t in targets.values())
+    rebuilt = journal.rebuild()["BTCUSDT"]
+    assert {n: rebuilt.ledger(n).state for n in names} == {n: book.ledger(n).state for n in names}
+    journal.close()
