@@ -116,6 +116,10 @@ impl PyMatchingEngine {
         self.inner.cancel(ts, agent, order_id, &mut self.events)
     }
 
+    fn cancel_all(&mut self, ts: i64, agent: u32) -> usize {
+        self.inner.cancel_all(ts, agent, &mut self.events)
+    }
+
     #[pyo3(signature = (ts, agent, order_id, qty, price))]
     fn amend(
         &mut self,
@@ -231,11 +235,9 @@ impl PyMatchingEngine {
         })
     }
 
-    /// Ids of the agent's resting orders.
+    /// Ids of the agent's resting orders, newest first.
     fn open_orders(&self, agent: u32) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.inner.open_orders(agent).map(|o| o.id).collect();
-        ids.sort_unstable();
-        ids
+        self.inner.open_orders(agent).map(|o| o.id).collect()
     }
 
     fn position(&self, agent: u32) -> i64 {

@@ -158,6 +158,12 @@ def test_amend_and_cancel() -> None:
     assert e.open_orders(1) == []
     assert e.depth("buy", 5).rows() == [(99, 9)]
     assert e.level_count("buy") == 1 and e.order_count == 1 and e.seq == 7
+    e.submit_limit(7, 2, "sell", 120, 1)
+    e.submit_limit(7, 3, "sell", 121, 1)
+    assert e.cancel_all(8, 2) == 2
+    ev = e.take_events().filter(pl.col("kind") == "cancelled")
+    assert ev["agent"].to_list() == [2, 2] and e.open_orders(2) == []
+    assert e.depth("sell", 5).rows() == [(121, 1)] and e.depth("buy", 5).is_empty()
 
 
 def test_bad_arguments_raise() -> None:

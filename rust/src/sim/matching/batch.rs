@@ -51,20 +51,33 @@ impl OpArrays<'_> {
                 "{name} has {len} rows, op has {n}"
             )));
         }
-        for i in 0..n {
-            let submit = self.op[i] == OP_LIMIT || self.op[i] == OP_MARKET;
-            if self.op[i] > OP_AMEND {
-                return Err(bad(i, "op", self.op[i]));
-            }
-            if submit && self.side[i] != 1 && self.side[i] != -1 {
-                return Err(bad(i, "side", self.side[i]));
-            }
-            if self.op[i] == OP_LIMIT && tif_of(self.tif[i]).is_none() {
-                return Err(bad(i, "tif", self.tif[i]));
-            }
+        // One branch-free pass (request kinds are random, so branches would mispredict);
+        // the bad row is looked for only when there is one.
+        let rows = || self.op.iter().zip(self.side).zip(self.tif);
+        let ok = rows().fold(true, |ok, ((&op, &side), &tif)| ok & row_ok(op, side, tif));
+        if !ok {
+            let i = rows()
+                .position(|((&op, &side), &tif)| !row_ok(op, side, tif))
+                .unwrap_or(0);
+            let (name, v) = if self.op[i] > OP_AMEND {
+                ("op", i64::from(self.op[i]))
+            } else if self.op[i] <= OP_MARKET && self.side[i] != 1 && self.side[i] != -1 {
+                ("side", i64::from(self.side[i]))
+            } else {
+                ("tif", i64::from(self.tif[i]))
+            };
+            return Err(bad(i, name, v));
         }
         Ok(())
     }
+}
+
+/// A known request kind, a side for submits, a known TIF for limits.
+#[inline]
+fn row_ok(op: u8, side: i8, tif: u8) -> bool {
+    (op <= OP_AMEND)
+        & ((op > OP_MARKET) | (side == 1) | (side == -1))
+        & ((op != OP_LIMIT) | tif_of(tif).is_some())
 }
 
 fn bad(row: usize, name: &str, v: impl std::fmt::Display) -> CoreError {

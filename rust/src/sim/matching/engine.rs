@@ -366,6 +366,25 @@ impl MatchingEngine {
         true
     }
 
+    /// Cancel every resting order of `agent` (newest first, one event each); how many.
+    pub fn cancel_all(&mut self, ts: i64, agent: AgentId, out: &mut Vec<Event>) -> usize {
+        self.seq += 1;
+        let mut n = 0;
+        while let Some(slot) = self.slab.newest_of(agent) {
+            let o = self.remove_resting(slot);
+            out.push(Event::Cancelled {
+                ts,
+                order: o.id,
+                agent,
+                client_id: o.client_id,
+                remaining: o.leaves,
+                reason: CancelReason::User,
+            });
+            n += 1;
+        }
+        n
+    }
+
     /// Change a resting order's total quantity and/or price (see the module notes).
     pub fn amend(
         &mut self,
@@ -511,7 +530,7 @@ impl MatchingEngine {
         self.slab.slot_of(id).map(|s| &self.slab.node(s).order)
     }
 
-    /// Resting orders of `agent` (walks the slab: for inspection, not the hot loop).
+    /// Resting orders of `agent`, newest first.
     pub fn open_orders(&self, agent: AgentId) -> impl Iterator<Item = &RestingOrder> {
         self.slab.of_agent(agent)
     }

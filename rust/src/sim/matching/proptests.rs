@@ -248,6 +248,19 @@ impl Model {
         }
     }
 
+    fn cancel_all(&mut self, ts: i64, agent: AgentId, out: &mut Vec<Event>) {
+        let mut mine: Vec<RestingOrder> = self
+            .resting
+            .iter()
+            .filter(|o| o.agent == agent)
+            .copied()
+            .collect();
+        mine.sort_by_key(|o| std::cmp::Reverse(o.priority));
+        for o in mine {
+            self.cancel(ts, agent, o.id, out);
+        }
+    }
+
     fn amend(
         &mut self,
         ts: i64,
@@ -352,6 +365,9 @@ enum Op {
         qty: Option<i64>,
         price: Option<i64>,
     },
+    CancelAll {
+        agent: AgentId,
+    },
 }
 
 fn new_order() -> impl Strategy<Value = NewOrder> {
@@ -399,6 +415,7 @@ fn op() -> impl Strategy<Value = Op> {
             prop::option::weighted(0.5, 94i64..107)
         )
             .prop_map(|(pick, stranger, qty, price)| Op::Amend { pick, stranger, qty, price }),
+        1 => (0u32..5).prop_map(|agent| Op::CancelAll { agent }),
     ]
 }
 
@@ -502,6 +519,10 @@ fn run_op(
             e.amend(ts, a, id, qty, price, ev);
             m.amend(ts, a, id, qty, price, mev);
         }
+        Op::CancelAll { agent } => {
+            e.cancel_all(ts, agent, ev);
+            m.cancel_all(ts, agent, mev);
+        }
     }
 }
 
@@ -564,7 +585,9 @@ proptest! {
             prop_assert_eq!(e.order_count(), m.resting.len());
             for agent in 0..5 {
                 prop_assert_eq!(e.position(agent), m.positions.get(&agent).copied().unwrap_or(0));
-                prop_assert_eq!(e.open_orders(agent).count(), m.resting.iter().filter(|o| o.agent == agent).count());
+                let mut mine: Vec<_> = m.resting.iter().filter(|o| o.agent == agent).collect();
+                mine.sort_by_key(|o| std::cmp::Reverse(o.priority));
+                prop_assert_eq!(e.open_orders(agent).collect::<Vec<_>>(), mine);
             }
         }
         ledger.check(&e)?;

@@ -1,5 +1,6 @@
-//! Resting orders in a slab of reusable slots, linked into per-level FIFO queues, with an
-//! index from order id to slot; no allocation once the slab has grown to the working size.
+//! Resting orders in a slab of reusable slots, linked into per-level FIFO queues (by the engine)
+//! and per-agent lists (here), with an index from order id to slot; no allocation once the
+//! slab has grown to the working size.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -9,12 +10,14 @@ use super::types::{AgentId, OrderId, RestingOrder};
 /// End of a queue.
 pub(super) const NIL: u32 = u32::MAX;
 
-/// One slot: the order and its neighbours in the level's queue.
+/// One slot: the order, its neighbours in the level's queue and in its agent's list.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Node {
     pub order: RestingOrder,
     pub prev: u32,
     pub next: u32,
+    agent_prev: u32,
+    agent_next: u32,
 }
 
 /// Multiplicative hash for sequential ids (SipHash would dominate a cancel).
@@ -44,15 +47,25 @@ pub(super) struct Slab {
     nodes: Vec<Node>,
     free: Vec<u32>,
     index: HashMap<OrderId, u32, BuildHasherDefault<IdHasher>>,
+    /// Newest order of each agent (NIL when none).
+    agent_head: Vec<u32>,
 }
 
 impl Slab {
-    /// Store an order (unlinked) and index it; returns its slot.
+    /// Store an order (not yet in a level queue), index it and put it first in its agent's
+    /// list; returns its slot.
     pub fn insert(&mut self, order: RestingOrder) -> u32 {
+        let a = order.agent as usize;
+        if self.agent_head.len() <= a {
+            self.agent_head.resize(a + 1, NIL);
+        }
+        let head = self.agent_head[a];
         let node = Node {
             order,
             prev: NIL,
             next: NIL,
+            agent_prev: NIL,
+            agent_next: head,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -64,16 +77,30 @@ impl Slab {
                 (self.nodes.len() - 1) as u32
             }
         };
+        if head != NIL {
+            self.nodes[head as usize].agent_prev = slot;
+        }
+        self.agent_head[a] = slot;
         self.index.insert(order.id, slot);
         slot
     }
 
-    /// Forget the order in `slot` (already unlinked) and return it.
+    /// Forget the order in `slot` (already out of its level queue) and return it.
     pub fn remove(&mut self, slot: u32) -> RestingOrder {
-        let node = &mut self.nodes[slot as usize];
-        let order = node.order;
-        // Id 0 is never issued: it marks a free slot for `iter`.
-        node.order.id = 0;
+        let Node {
+            order,
+            agent_prev,
+            agent_next,
+            ..
+        } = self.nodes[slot as usize];
+        if agent_prev == NIL {
+            self.agent_head[order.agent as usize] = agent_next;
+        } else {
+            self.nodes[agent_prev as usize].agent_next = agent_next;
+        }
+        if agent_next != NIL {
+            self.nodes[agent_next as usize].agent_prev = agent_prev;
+        }
         self.index.remove(&order.id);
         self.free.push(slot);
         order
@@ -98,11 +125,19 @@ impl Slab {
         self.index.len()
     }
 
-    /// Live orders of one agent, in slot order.
+    /// Slot of the agent's newest resting order.
+    pub fn newest_of(&self, agent: AgentId) -> Option<u32> {
+        let head = *self.agent_head.get(agent as usize)?;
+        (head != NIL).then_some(head)
+    }
+
+    /// Resting orders of one agent, newest first.
     pub fn of_agent(&self, agent: AgentId) -> impl Iterator<Item = &RestingOrder> {
-        self.nodes
-            .iter()
-            .map(|n| &n.order)
-            .filter(move |o| o.id != 0 && o.agent == agent)
+        let mut slot = self.newest_of(agent).unwrap_or(NIL);
+        std::iter::from_fn(move || {
+            let node = self.nodes.get(slot as usize)?;
+            slot = node.agent_next;
+            Some(&node.order)
+        })
     }
 }

@@ -493,3 +493,27 @@ fn l2_snapshot_then_deltas() {
     assert_eq!(d.bids, vec![(100, 0), (98, 4)], "98 moves into the top 2");
     assert_eq!(p.current(e.seq(), 14).unwrap().bids, vec![(99, 1), (98, 4)]);
 }
+
+#[test]
+fn cancel_all_removes_only_that_agents_orders() {
+    let mut e = engine(StpMode::CancelTaker);
+    let mut ev = Vec::new();
+    let a = e.submit(1, gtc(1, Side::Buy, 99, 2), &mut ev);
+    let b = e.submit(1, gtc(2, Side::Buy, 99, 3), &mut ev);
+    let c = e.submit(1, gtc(1, Side::Sell, 105, 4), &mut ev);
+    let ids: Vec<OrderId> = e.open_orders(1).map(|o| o.id).collect();
+    assert_eq!(ids, vec![c, a], "newest first");
+    ev.clear();
+    assert_eq!(e.cancel_all(2, 1, &mut ev), 2);
+    assert_eq!(
+        cancels(&ev),
+        vec![(c, 4, CancelReason::User), (a, 2, CancelReason::User)]
+    );
+    assert_eq!(queue_ids(&e, Side::Buy, 99), vec![b]);
+    assert!(e.best_ask().is_none());
+    assert_eq!(e.open_orders(1).count(), 0);
+    ev.clear();
+    assert_eq!(e.cancel_all(3, 1, &mut ev), 0);
+    assert_eq!(e.cancel_all(3, MAX_AGENT + 5, &mut ev), 0);
+    assert!(ev.is_empty());
+}
