@@ -96,6 +96,32 @@ def test_wal_schema_and_reopen(tmp_path: Path) -> None:
         Journal(other)
 
 
+def test_foreign_databases_are_never_touched(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE prices (t INTEGER, p REAL)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="no meta table"):
+        Journal(path)
+    assert path.read_bytes() == before  # no tables added, not switched to WAL
+
+
+def test_read_only_view_while_the_engine_writes(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with pytest.raises(JournalError, match="no journal"):
+        Journal(path, readonly=True)
+    with _journal(path) as writer:
+        writer.record_execution(_fill(1, 1, "0.25", "100", make(1, "r", 1)), "ws")
+        with Journal(path, readonly=True) as reader:
+            assert reader.run_id == writer.run_id
+            assert reader.rebuild()[SYMBOL].ledger("m1").inventory == D("0.25")
+            with pytest.raises(JournalError, match="read-only"):
+                reader.record_weight(1, D("0.5"))
+        writer.record_execution(_fill(2, 1, "0.25", "100", make(1, "r", 2)), "ws")
+
+
 def test_records_and_reads(tmp_path: Path) -> None:
     with _journal(tmp_path / "j.sqlite") as j:
         j.record_state(0, "shadow", "active", "promoted")

@@ -87,30 +87,38 @@ class ModelRecord:
 class Journal:
     """One engine's journal file. Single-threaded: the engine's loop owns it."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "FULL", readonly: bool = False
+    ) -> None:
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise JournalError(f"synchronous must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise JournalError(f"{self.path}: no journal to read")
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self.run_id = self._init_schema()
+            target = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+            self._db = sqlite3.connect(target, isolation_level=None, uri=readonly)
+            meta = self._read_meta()  # before any write: never touch someone else's database
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self.run_id = self._check_meta(meta) if meta else self._create()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: not a usable journal ({exc})") from None
 
-    def _init_schema(self) -> str:
-        self._db.executescript(_SCHEMA)  # idempotent DDL; executescript commits by itself
-        with self._tx():
-            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-            if not meta:
-                run_id = order_ids.new_run_id()
-                self._db.executemany(
-                    "INSERT INTO meta VALUES (?, ?)",
-                    [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION)), ("run_id", run_id)],
-                )
-                return run_id
+    def _read_meta(self) -> dict[str, str]:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not tables:
+            return {}
+        if "meta" not in tables:
+            raise JournalError(f"{self.path}: not a NexusForge journal (no meta table)")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            raise JournalError(f"{self.path}: not a NexusForge journal (empty meta)")
+        return meta
+
+    def _check_meta(self, meta: dict[str, str]) -> str:
         if meta.get("app") != APP_ID:
             raise JournalError(f"{self.path}: not a NexusForge journal")
         if meta.get("schema_version") != str(SCHEMA_VERSION):
@@ -118,9 +126,25 @@ class Journal:
                 f"{self.path}: schema version {meta.get('schema_version')}, "
                 f"this build reads {SCHEMA_VERSION}"
             )
-        return order_ids.check_run_id(meta["run_id"])
+        return order_ids.check_run_id(meta.get("run_id", ""))
+
+    def _create(self) -> str:
+        if self.readonly:
+            raise JournalError(f"{self.path}: empty file, no journal to read")
+        run_id = order_ids.new_run_id()
+        with self._tx():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION)), ("run_id", run_id)],
+            )
+        return run_id
 
     def _tx(self) -> _Transaction:
+        if self.readonly:
+            raise JournalError(f"{self.path}: opened read-only")
         return _Transaction(self._db)
 
     def close(self) -> None:
