@@ -7,7 +7,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nexusforge.errors import DataError
 from nexusforge.forge.sim import check, facts, real
@@ -143,3 +146,67 @@ def test_toml_writer_round_trips_through_tomllib() -> None:
     text = calibrate.to_toml(config, {"agents.noise.rate": "arrivals per second"}, ["header"])
     assert tomllib.loads(text) == config
     assert "# arrivals per second\nrate = 1e-09" in text
+
+
+# ---- slippage of a market order in the matching engine equals the cost model's book walk ----
+
+TICK, LOT = 0.5, 0.001
+
+
+@st.composite
+def _ladders(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Resting orders (price ticks, lots): bids below 40,000 ticks, asks from 40,001 up."""
+
+    def side(sign: int) -> list[tuple[int, int]]:
+        gaps = draw(st.lists(st.integers(1, 4), min_size=1, max_size=12))
+        prices = 40_000 + sign * (np.cumsum(gaps) - (1 if sign > 0 else 0))
+        out = []
+        for p in prices.tolist():
+            for lots in draw(st.lists(st.integers(1, 400), min_size=1, max_size=3)):
+                out.append((int(p), lots))
+        return out
+
+    return side(-1), side(1)
+
+
+@settings(max_examples=60)
+@given(book=_ladders(), frac=st.floats(0.01, 1.0), buy=st.booleans())
+def test_market_order_slippage_equals_the_book_walk(
+    book: tuple[list[tuple[int, int]], list[tuple[int, int]]], frac: float, buy: bool
+) -> None:
+    from nexusforge.forge.sim.engine import EngineConfig, MatchingEngine
+    from nexusforge.market.costs import CostModel
+
+    config = EngineConfig(TICK, LOT, maker_fee=0.0002, taker_fee=0.00055)
+    engine = MatchingEngine(config)
+    bids, asks = book
+    for price, lots in bids:
+        engine.submit_limit(0, 1, "buy", price, lots)
+    for price, lots in asks:
+        engine.submit_limit(0, 2, "sell", price, lots)
+    side = "buy" if buy else "sell"
+    far = asks if buy else bids
+    lots = max(1, int(frac * sum(q for _, q in far)))
+
+    # What the one cost model says walking this book costs, at this moment.
+    def levels(s: str) -> np.ndarray:
+        d = engine.depth(s, 100)
+        return np.column_stack([d["price"].to_numpy() * TICK, d["qty"].to_numpy() * LOT])
+
+    depth = (levels("buy"), levels("sell"))
+    bid, ask = depth[0][0, 0], depth[1][0, 0]
+    model = CostModel(maker_fee=0.0002, taker_fee=0.00055, impact_eta=0.0, impact_gamma=0.0)
+    cost = model.price_fill(side, lots * LOT, 0.5 * (bid + ask), bid, ask, depth=depth)
+
+    engine.take_events()
+    engine.submit_market(1, 3, side, lots)
+    trades = engine.take_events().filter(pl.col("kind") == "trade")
+    qty = trades["qty"].to_numpy() * LOT
+    px = trades["price"].to_numpy() * TICK
+    assert qty.sum() == pytest.approx(lots * LOT, rel=1e-12) and cost.book_short_qty == 0.0
+    avg = float((px * qty).sum() / qty.sum())
+    touch = ask if buy else bid
+    sign = 1.0 if buy else -1.0
+    assert avg == pytest.approx(cost.price, rel=1e-12)
+    assert sign * (avg - touch) * qty.sum() == pytest.approx(cost.slippage, rel=1e-9, abs=1e-9)
+    assert trades["taker_fee"].sum() == pytest.approx(cost.fee, rel=1e-9)
