@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -9,9 +10,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nexusforge.errors import DataError, MalformedMessageError
 from nexusforge.nexus.executions import (
+    BybitExecutionRow,
     ExecKind,
     decode,
     encode,
@@ -172,3 +176,47 @@ def test_from_the_venue_clients_struct(shared_data: Path) -> None:
         assert from_fields(msgspec.structs.asdict(wire)) == direct
     with pytest.raises(MalformedMessageError, match="execFee"):
         from_fields({"execId": "x", "symbol": "BTCUSDT", "execType": "Trade", "side": "Buy"})
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = list(BybitExecutionRow.__struct_fields__)
+
+
+@given(st.binary(max_size=300))
+def test_fuzz_ws_bytes_raise_only_the_documented_error(raw: bytes) -> None:
+    with contextlib.suppress(MalformedMessageError):
+        parse_ws_message(raw)
+
+
+@given(st.data())
+def test_fuzz_mutated_real_rows_never_escape(shared_data: Path, data: st.DataObject) -> None:
+    base = _base_row(shared_data)
+    rows = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        row = dict(base)
+        for key in data.draw(st.lists(st.sampled_from(FIELDS), max_size=4)):
+            if data.draw(st.booleans()):
+                row.pop(key, None)
+            else:
+                row[key] = data.draw(JSON)
+        rows.append(row)
+    parsed = parse_ws_message(_ws_with_rows(shared_data, rows))  # bad rows are skipped, not raised
+    assert len(parsed.rows) + len(parsed.skipped) == len(rows)
+    for e in parsed.rows:
+        assert e.qty >= 0 and e.price >= 0 and e.price.is_finite() and e.fee.is_finite()
+
+
+@given(JSON)
+def test_fuzz_rest_pages_raise_only_documented_errors(body: object) -> None:
+    with contextlib.suppress(DataError):  # MalformedMessageError is a DataError
+        parse_rest_page(body)  # type: ignore[arg-type]

@@ -385,11 +385,29 @@ def test_chaos_05_order_not_found_after_fill_cancelled_empty_and_orphans(
         assert order_outcome(D("0.5"), D(0), open_at_venue=True) is OrderOutcome.WORKING
 
 
-def test_venue_order_parsing_errors() -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"side": "Up"},
+        {"qty": "x"},
+        {"qty": 0.1},  # a float would be inexact
+        {"qty": "NaN"},
+        {"leavesQty": "-1"},
+        {"reduceOnly": "maybe"},
+        {"reduceOnly": [1]},
+        {"orderStatus": None} | {"orderId": None},
+    ],
+)
+def test_venue_order_parsing_errors(shared_data: Path, change: dict[str, object]) -> None:
+    path = shared_data / "bybit/rest/nautilus_http_get_orders_realtime.json"
+    item = json.loads(path.read_text())["result"]["list"][0]
+    assert parse_venue_order(item).qty == D("0.010")
+    assert parse_venue_order(item | {"reduceOnly": "true"}).reduce_only
+    bad = {k: v for k, v in (item | change).items() if v is not None}
     with pytest.raises(MalformedMessageError):
-        parse_venue_order({"orderId": "1", "side": "Up", "symbol": "X", "qty": "1"})
+        parse_venue_order(bad)
     with pytest.raises(MalformedMessageError):
-        parse_venue_order({"orderId": "1", "side": "Buy", "symbol": "X", "qty": "x"})
+        parse_venue_order([item])  # type: ignore[arg-type]
 
 
 def test_rest_recovery_window_starts_at_the_last_venue_execution(tmp_path: Path) -> None:

@@ -162,6 +162,10 @@ def parse_ws_message(raw: bytes | str) -> ParsedExecutions:
 
 def parse_rest_page(body: dict[str, Any]) -> ParsedExecutions:
     """Rows of one GET /v5/execution/list page: the full envelope or its bare `result`."""
+    if not isinstance(body, dict):
+        raise MalformedMessageError(
+            f"execution list response is {type(body).__name__}, not an object"
+        )
     if body.get("retCode", 0) != 0:
         code, msg = body.get("retCode"), body.get("retMsg")
         raise DataError(f"execution list failed: retCode={code} {msg}")

@@ -456,21 +456,36 @@ class VenueOrder:
 
 def parse_venue_order(item: Mapping[str, Any]) -> VenueOrder:
     """A VenueOrder from one order record; MalformedMessageError when a needed field is bad."""
+    if not isinstance(item, Mapping):
+        raise MalformedMessageError(f"order record is {type(item).__name__}, not an object")
     try:
         side = {"Buy": 1, "Sell": -1}[item["side"]]
+        reduce_only = {False: False, True: True, "false": False, "true": True}[
+            item.get("reduceOnly", False)
+        ]
         return VenueOrder(
             order_id=str(item["orderId"]),
             order_link_id=str(item.get("orderLinkId") or ""),
             symbol=str(item["symbol"]),
             side=side,
-            qty=Decimal(item["qty"]),
-            leaves_qty=Decimal(item.get("leavesQty") or "0"),
-            cum_exec_qty=Decimal(item.get("cumExecQty") or "0"),
+            qty=_qty(item["qty"]),
+            leaves_qty=_qty(item.get("leavesQty") or "0"),
+            cum_exec_qty=_qty(item.get("cumExecQty") or "0"),
             status=str(item["orderStatus"]),
-            reduce_only=bool(item.get("reduceOnly", False)),
+            reduce_only=reduce_only,
         )
-    except (KeyError, TypeError, InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise MalformedMessageError(f"order record: {exc!r}") from None
+
+
+def _qty(raw: object) -> Decimal:
+    """A non-negative finite quantity from the venue's decimal string (never a float)."""
+    if not isinstance(raw, str):
+        raise TypeError(f"quantity {raw!r} is not a decimal string")
+    value = Decimal(raw)
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"quantity {raw!r} is not a non-negative number")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
