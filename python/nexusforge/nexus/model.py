@@ -10,6 +10,9 @@ model's target is 0 (Watchtower flattens what it still holds). Sizing follows th
 the strategy's value in [-1, 1] is a fraction of the model's equity, times its capital weight,
 over the price, rounded toward zero to the lot step. NaN (warm-up, missing feature) keeps the
 current inventory. Strategy files are data: parsed by the codec, never executed.
+
+The weight (in [0, 1], set by the allocator every 60 s) only scales exposure: re-weighting never
+moves cash between ledgers, so every ledger stays exactly the sum of its own fills.
 """
 
 from __future__ import annotations
