@@ -1,0 +1,172 @@
+# mypy: disable-error-code="import-untyped"
+"""Benchmark: one GP generation of 1,000 individuals over >= 1M bars with full evaluation, the
+same with surrogate screening, and what screening saves and costs over 20 generations.
+
+Part A (speed) data: real Binance spot BTCUSDT 1m candles (`shared/data/history`, 188 k bars)
+ingested, turned into the research table (bar features + 15 m / 1 h MTFA), then TILED end to
+end to >= `--bars` (default 1 M): features repeat as they are, the close is rebuilt from the
+tiled log-returns so it stays continuous. Causal parents come from PCMCI on the first training
+window. One generation = breed 1,000 offspring + full evaluation of every new one (expression,
+backtest on each fold's train and test window, metrics) in the Rust batch, all threads.
+Part B (savings) data: real Bybit linear BTCUSDT 5m 2025 (105 k bars, funding). `--seeds`
+runs (default 5) of `--generations` (default 20) with population `--population` (default
+200), with and without the surrogate, same seeds. Saved = offspring screened out / offspring
+needing evaluation; loss = (best without - best with) / |best without|, averaged over seeds.
+Last line: `RESULT gen_seconds=<s> full_evals_saved=<fraction> fitness_loss=<fraction>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import nexusforge
+from nexusforge.data.ingest import ingest
+from nexusforge.forge.backtest.run import SeriesSpec
+from nexusforge.forge.distributed import EvalSpec, InlineBackend
+from nexusforge.forge.evolve import causal
+from nexusforge.forge.evolve.fitness import BUY_HOLD, SELECTION, FitnessConfig, make_folds, scores
+from nexusforge.forge.evolve.gp import Evaluated, Evolution, GpConfig, SurrogateConfig
+from nexusforge.forge.evolve.primitives import Term, build_pset
+from nexusforge.forge.evolve.run import parse_config, research_table
+from nexusforge.forge.evolve.surrogate import Vectorizer
+from nexusforge.forge.evolve.table import TARGET, ResearchTable, from_bars, load_research_table
+
+SHARED = Path(os.environ.get("NEXUSFORGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+HISTORY = SHARED / "data/history"
+SPOT_1M = "binance_spot_BTCUSDT_1m_20260301_20260709.csv.gz"
+BYBIT_5M = ("bybit_linear_BTCUSDT_5m_2025.csv.gz", "bybit_linear_BTCUSDT_funding_8h_2025.csv.gz")
+
+
+def tiled_table(store: Path, bars: int) -> ResearchTable:
+    """The spot 1m research table tiled to at least `bars` rows."""
+    base = load_research_table(store, SeriesSpec("binance_spot", "BTCUSDT", 60))
+    reps = -(-bars // base.height)
+    close = base.close
+    steps = np.tile(np.diff(np.log(close), prepend=np.log(close[0])), reps)
+    steps[0] = np.log(close[0])
+    feats = base.frame.select([c for c in base.features if c != "ret_h1"])
+    tiled = pl.concat([feats] * reps)
+    ts = np.arange(tiled.height, dtype=np.int64) * 60_000_000_000
+    return from_bars(ts, np.exp(np.cumsum(steps)), tiled, bars_per_year=base.bars_per_year)
+
+
+class Harness:
+    """Evolution on one table with the in-process backend (Rust threads on every core)."""
+
+    def __init__(self, table: ResearchTable, fit: FitnessConfig, folder: Path) -> None:
+        path = folder / "table.parquet"
+        sha = table.write(path)
+        self.table, self.fit = table, fit
+        self.backend = InlineBackend(EvalSpec(str(path), sha, fit))
+        self.folds = make_folds(table.height, fit)
+        self.bars = np.array(
+            [[f.window(s).stop - f.window(s).start for s in SELECTION] for f in self.folds], float
+        )
+        self.base = self.backend.evaluate([BUY_HOLD], SELECTION)
+        train = self.folds[0].train
+        self.train0 = table.frame.slice(train.start, train.stop - train.start)
+        t0 = time.perf_counter()
+        graph, _ = causal.discover(self.train0, "ret_h1", table.features, causal.CausalConfig())
+        self.causal_s = time.perf_counter() - t0
+        self.terms = [Term(p.feature, p.lag) for p in graph.parents]
+
+    def evaluate(self, keys: list[str]) -> Evaluated:
+        m = self.backend.evaluate(keys, SELECTION)
+        s = scores(m, self.bars, self.table.bars_per_year, self.fit, self.base)
+        return Evaluated(s, m[..., 2].mean(axis=(1, 2)), m)
+
+    def evolution(self, gp_cfg: GpConfig, sur: SurrogateConfig, seed: int, times: list[float]):
+        ref = self.train0.tail(sur.ref_rows)
+        vec = Vectorizer(self.terms, ref.select(self.table.features), ref[TARGET].to_numpy())
+        pset = build_pset(self.terms, gp_cfg.operators, windows=gp_cfg.windows)
+        return Evolution(pset, gp_cfg, self.evaluate, seed, sur, vec,
+                         lambda s: times.append(time.perf_counter()))  # fmt: skip
+
+
+def part_a(store: Path, bars: int, folder: Path) -> dict[str, float]:
+    table = tiled_table(store, bars)
+    h = Harness(table, FitnessConfig(), folder)
+    gp_cfg = GpConfig(population=1000, generations=1)
+    out = {"bars": float(table.height), "causal_s": h.causal_s}
+    for name, sur in (("full", SurrogateConfig(enabled=False)),
+                      ("screened", SurrogateConfig(min_train=200))):  # fmt: skip
+        times: list[float] = []
+        evo = h.evolution(gp_cfg, sur, seed=1, times=times)
+        t0 = time.perf_counter()
+        res = evo.run()
+        gen1 = res.stats[1]
+        out[f"{name}_gen0_s"] = times[0] - t0
+        out[f"{name}_gen1_s"] = times[1] - times[0]
+        out[f"{name}_gen1_evaluated"] = float(gen1.evaluated)
+        out[f"{name}_gen1_skipped"] = float(gen1.skipped)
+    return out
+
+
+def part_b(store: Path, seeds: int, generations: int, population: int, folder: Path):
+    table = research_table(parse_config({}), store)
+    h = Harness(table, FitnessConfig(), folder)
+    gp_cfg = GpConfig(population=population, generations=generations)
+    rows = []
+    for seed in range(seeds):
+        full = h.evolution(gp_cfg, SurrogateConfig(enabled=False), seed, []).run()
+        scr = h.evolution(gp_cfg, SurrogateConfig(), seed, []).run()
+        best_full = max(s.best for s in full.stats)
+        best_scr = max(s.best for s in scr.stats)
+        need = sum(s.evaluated + s.skipped for s in scr.stats[1:])
+        saved = sum(s.skipped for s in scr.stats) / need
+        rhos = [s.surrogate_spearman for s in scr.stats if np.isfinite(s.surrogate_spearman)]
+        rows.append((seed, best_full, best_scr, full.evaluations, scr.evaluations, saved,
+                     float(np.mean(rhos)) if rhos else float("nan")))  # fmt: skip
+        print(f"seed {seed}: best full {best_full:+.4f} ({full.evaluations} evals), "
+              f"best screened {best_scr:+.4f} ({scr.evaluations} evals), saved {saved:.1%}, "
+              f"mean surrogate spearman {rows[-1][-1]:.3f}", flush=True)  # fmt: skip
+    return table.height, rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bars", type=int, default=1_000_000)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--generations", type=int, default=20)
+    ap.add_argument("--population", type=int, default=200)
+    args = ap.parse_args()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
+    print(f"nexusforge {nexusforge.__version__}, numpy {np.__version__}, polars {pl.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        spot, bybit = folder / "spot", folder / "bybit"
+        ingest(HISTORY / SPOT_1M, spot)
+        for name in BYBIT_5M:
+            ingest(HISTORY / name, bybit)
+        a = part_a(spot, args.bars, folder)
+        print(f"part A: {a['bars']:,.0f} tiled real spot BTCUSDT 1m bars, population 1,000; "
+              f"PCMCI {a['causal_s']:.2f}s")  # fmt: skip
+        for name in ("full", "screened"):
+            print(f"  {name:8s}: gen 0 (1,000 full) {a[f'{name}_gen0_s']:.2f}s, gen 1 "
+                  f"{a[f'{name}_gen1_s']:.2f}s ({a[f'{name}_gen1_evaluated']:.0f} evaluated, "
+                  f"{a[f'{name}_gen1_skipped']:.0f} skipped)")  # fmt: skip
+        rows_b, rows = part_b(bybit, args.seeds, args.generations, args.population, folder)
+    full_best = np.array([r[1] for r in rows])
+    scr_best = np.array([r[2] for r in rows])
+    loss = float(np.mean((full_best - scr_best) / np.abs(full_best)))
+    saved = float(np.mean([r[5] for r in rows]))
+    print(f"part B: {rows_b:,} real Bybit BTCUSDT 5m bars (2025), {args.seeds} seeds x "
+          f"{args.generations} generations, population {args.population}")  # fmt: skip
+    print(f"baseline (no surrogate) mean best {full_best.mean():+.4f}, "
+          f"screened mean best {scr_best.mean():+.4f}")  # fmt: skip
+    print(f"RESULT gen_seconds={a['full_gen1_s']:.2f} full_evals_saved={saved:.3f} "
+          f"fitness_loss={loss:.3f} screened_gen_seconds={a['screened_gen1_s']:.2f} "
+          f"bars={a['bars']:.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
