@@ -15,6 +15,7 @@ from nexusforge.forge.evolve.fitness import (
     SEGMENTS,
     FitnessConfig,
     WindowEvaluator,
+    hybrid,
     make_folds,
     scores,
 )
@@ -92,3 +93,14 @@ def test_bad_fitness_settings() -> None:
         FitnessConfig(folds=0)
     with pytest.raises(ValueError, match="baseline"):
         FitnessConfig(baseline="spx")
+
+
+def test_hybrid_rule_takes_a_low_quantile_of_scenarios() -> None:
+    causal = np.array([1.0, 2.0])
+    adv = np.array([[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0, -10.0]])
+    got = hybrid(causal, adv, weight=0.5, quantile=0.0)
+    np.testing.assert_allclose(got, [0.5 * 1.0 + 0.5 * 0.0, 0.5 * 2.0 + 0.5 * -10.0])
+    np.testing.assert_allclose(hybrid(causal, adv, weight=0.0), causal)
+    assert hybrid(causal, np.array([[np.nan], [1.0]]), weight=1.0)[0] == -np.inf
+    with pytest.raises(ValueError, match="individual, scenario"):
+        hybrid(causal, np.ones(2), weight=0.5)

@@ -13,6 +13,10 @@ costs (so a tiny always-long position, whose Sharpe is the market's, scores 0, n
 market's Sharpe); a window with no trade, or an undefined Sharpe, counts as `inactive_score`.
 Per fold, the lower of train and test; the score is the mean over folds minus
 `turnover_penalty` times the mean daily turnover (traded notional / capital per day).
+
+Adversarial fitness (the simulator's `adversarial_fitness`) joins through `hybrid`: with
+`adversarial_weight` w, score = (1 - w) * causal + w * 10 % quantile across seeded scenarios.
+The simulator's entry point has not landed in this build, so a run with w > 0 is refused.
 """
 
 from __future__ import annotations
@@ -171,6 +175,23 @@ def scores(
     return np.asarray(
         per_fold.mean(axis=1) - cfg.turnover_penalty * daily_turnover.mean(axis=(1, 2))
     )
+
+
+def hybrid(
+    causal: npt.ArrayLike, adversarial: npt.ArrayLike, weight: float, quantile: float = 0.1
+) -> npt.NDArray[np.float64]:
+    """The hybrid rule: (1 - weight) * causal + weight * the `quantile` of each individual's
+    adversarial scores across simulator scenarios (a bad scenario drags the score down; one
+    lucky scenario does not lift it). `adversarial` is (individual, scenario)."""
+    c = np.asarray(causal, dtype=np.float64)
+    a = np.asarray(adversarial, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != c.shape[0] or a.shape[1] == 0:
+        raise ValueError(f"adversarial must be (individual, scenario), got {a.shape}")
+    if not 0.0 <= weight <= 1.0 or not 0.0 <= quantile <= 1.0:
+        raise ValueError("weight and quantile must be in [0, 1]")
+    low = np.quantile(np.nan_to_num(a, nan=0.0), quantile, axis=1)
+    low[np.isnan(a).any(axis=1)] = -np.inf  # a scenario that could not be scored counts as lost
+    return np.asarray((1.0 - weight) * c + weight * low)
 
 
 def drawdowns(metrics: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
