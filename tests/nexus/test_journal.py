@@ -18,18 +18,22 @@ import msgspec
 import pytest
 
 from nexusforge.errors import JournalError, MalformedMessageError
+from nexusforge.market.instruments import Instrument
 from nexusforge.nexus.executions import ExecId, Execution, parse_rest_page, parse_ws_message
 from nexusforge.nexus.intents import OrderIntent
 from nexusforge.nexus.journal import (
     Journal,
     OrderOutcome,
     VenueOrder,
+    adoption,
+    apply_plan,
     order_outcome,
     parse_venue_order,
     reconcile,
 )
 from nexusforge.nexus.ledger import Book, slot_router
-from nexusforge.nexus.order_ids import OrderLinkId, make
+from nexusforge.nexus.order_ids import ENGINE_SLOT, OrderLinkId, make
+from nexusforge.nexus.watchtower import flatten_plan
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -300,6 +304,30 @@ def test_chaos_03_history_outside_the_lookback_is_orphaned_not_invented(tmp_path
         assert book.ledger("m0").inventory == D("0.6")  # no model got a fill it never had
         alert = book.check(D(1))
         assert alert is not None and alert.difference == D("0.4")
+        # adopt it into the orphan ledger (at the venue's avgPrice), then flatten it there
+        assert apply_plan(j, book, plan, D(1), D("99.5"), 1_700_000_100_000) is None
+        assert book.orphan.inventory == D("0.4") and book.orphan.state.cost_basis == D("39.8")
+        assert book.ledger("m0").inventory == D("0.6")
+        assert apply_plan(j, book, reconcile(j, book, [], D(1), []), D(1), D("99.5"), 7) is None
+        assert len(book.orphan.forced_fills) == 1  # adopting again finds nothing to adopt
+        instrument = Instrument(SYMBOL, D("0.5"), D("0.001"), D("0.001"), D(100), D(50), D(5))
+        plan_out = flatten_plan(ENGINE_SLOT, SYMBOL, D("0.4"), D(1), instrument, j.allocator().next)
+        (order,) = plan_out.intents
+        assert order.reduce_only and order.side == -1 and order.qty == D("0.4")
+        j.record_intent(order)
+        sold = _fill(50, -1, "0.4", "101", order.order_link_id, fee="0.0222")
+        assert j.record_execution(sold, "ws") and book.apply(sold)
+        assert book.orphan.inventory == 0 and book.check(D("0.6")) is None
+        assert _states(j.rebuild()[SYMBOL]) == _states(book)
+
+
+def test_adoption_rows() -> None:
+    assert adoption(SYMBOL, D(0), D(100), 1, "r") is None
+    row = adoption(SYMBOL, D("-0.3"), D(100), 5, "r")
+    assert row is not None and (row.side, row.qty, row.order_link_id) == (-1, D("0.3"), "")
+    assert row.forced
+    with pytest.raises(JournalError, match="average price"):
+        adoption(SYMBOL, D("0.3"), D(0), 5, "r")
 
 
 # --- issue 11, scenario 4: non-trade and duplicate executions -----------------------------------

@@ -52,6 +52,9 @@ EXEC_KINDS: dict[str, ExecKind] = {
     "Internal": ExecKind.FILL,
     "AdlTrade": ExecKind.FORCED,
     "BustTrade": ExecKind.FORCED,
+    # Reconciliation adopts a venue position nobody's fills explain into the orphan ledger
+    # (nexus/journal.py); Bybit never sends it, and it never goes to a model's ledger.
+    "Adopted": ExecKind.FORCED,
     "Funding": ExecKind.FUNDING,
 }
 INVENTORY_KINDS = frozenset({ExecKind.FILL, ExecKind.FORCED})

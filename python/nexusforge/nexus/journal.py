@@ -11,7 +11,8 @@ funding split and every ledger come out exactly as they were), and `reconcile()`
 journal with what the venue reports (open orders, position, executions since the last known one)
 and says what to apply, which working orders to keep, which intents are closed and how much
 position nobody owns. It never invents a fill to make numbers agree: an unexplained difference is
-an orphaned position (alert and flatten), never a synthetic execution in a model's ledger.
+an orphaned position, adopted (`apply_plan`) into the orphan ledger at the venue's average price
+and flattened there by the engine; never a synthetic execution in a model's ledger.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from nexusforge.nexus import executions as ex
 from nexusforge.nexus import order_ids
 from nexusforge.nexus.executions import INVENTORY_KINDS, Execution
 from nexusforge.nexus.intents import OrderIntent, WorkingOrder
-from nexusforge.nexus.ledger import Book, slot_router
+from nexusforge.nexus.ledger import Book, ReconciliationAlert, slot_router
 
 SCHEMA_VERSION = 1
 APP_ID = "nexusforge-journal"
 TERMINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
-SOURCES = frozenset({"ws", "rest", "internal"})
+SOURCES = frozenset({"ws", "rest", "internal", "reconcile"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -331,7 +332,7 @@ class Journal:
 
     def last_exec_time_ms(self, symbol: str | None = None) -> int | None:
         """execTime of the latest venue execution (the start of a REST recovery window)."""
-        sql = "SELECT max(exec_time_ms) FROM executions WHERE source != 'internal'"
+        sql = "SELECT max(exec_time_ms) FROM executions WHERE source IN ('ws', 'rest')"
         args: tuple[str, ...] = ()
         if symbol is not None:
             sql, args = sql + " AND symbol = ?", (symbol,)
@@ -545,3 +546,53 @@ def reconcile(
     moved = sum((e.signed_qty for e in apply if e.kind in INVENTORY_KINDS), Decimal(0))
     orphan = venue_position - (book.total_inventory() + moved)
     return ReconcilePlan(apply, working, foreign, tuple(closed), orphan)
+
+
+ADOPTED = "Adopted"
+
+
+def adoption(
+    symbol: str, qty: Decimal, price: Decimal, time_ms: int, run_id: str
+) -> Execution | None:
+    """The orphan-ledger row that takes over an unexplained venue position (signed `qty`) at
+    the venue's average entry `price`; None when there is nothing to adopt.
+
+    Not a fill of any model: it has no orderLinkId, so the Book routes it to the orphan
+    ledger, where the engine flattens it with orders of `ENGINE_SLOT`.
+    """
+    if qty == 0:
+        return None
+    if price <= 0:
+        raise JournalError(f"adopting {qty} {symbol} needs the venue's average price, got {price}")
+    return Execution(
+        exec_id=ex.ExecId(f"adopt-{run_id}-{time_ms}-{symbol}"),
+        symbol=symbol,
+        exec_type=ADOPTED,
+        side=1 if qty > 0 else -1,
+        price=price,
+        qty=abs(qty),
+        fee=Decimal(0),
+        exec_time_ms=time_ms,
+    )
+
+
+def apply_plan(
+    journal: Journal,
+    book: Book,
+    plan: ReconcilePlan,
+    venue_position: Decimal,
+    venue_avg_price: Decimal,
+    time_ms: int,
+) -> ReconciliationAlert | None:
+    """Carries out a ReconcilePlan: journals then applies the missing executions, records the
+    closed orders' outcomes, adopts any unexplained position into the orphan ledger; returns
+    what `Book.check` says afterwards (None: the books agree with the venue again)."""
+    for fresh, e in zip(journal.record_executions(plan.apply, "rest"), plan.apply, strict=True):
+        if fresh:
+            book.apply(e)
+    for link, outcome in plan.closed:
+        journal.record_ack(link, status=outcome.value)
+    adopt = adoption(book.symbol, plan.orphan_position, venue_avg_price, time_ms, journal.run_id)
+    if adopt is not None and journal.record_execution(adopt, "reconcile"):
+        book.apply(adopt)
+    return book.check(venue_position)
