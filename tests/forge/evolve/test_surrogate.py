@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 from deap import gp
 
-from nexusforge.forge.evolve.fitness import SELECTION, FitnessConfig, WindowEvaluator, scores
+from nexusforge.forge.evolve.fitness import (
+    BUY_HOLD,
+    SELECTION,
+    FitnessConfig,
+    WindowEvaluator,
+    scores,
+)
 from nexusforge.forge.evolve.primitives import Term, build_pset, generate, to_expr
 from nexusforge.forge.evolve.run import parse_config, research_table
 from nexusforge.forge.evolve.surrogate import Surrogate, Vectorizer, screen, spearman
-from nexusforge.forge.evolve.table import TARGET
+from nexusforge.forge.evolve.table import TARGET, ResearchTable
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import columns
 
@@ -23,11 +29,11 @@ TERMS = [
 ]  # fmt: skip
 
 
-def test_surrogate_ranks_held_out_individuals_on_real_data(real_store: Path) -> None:
-    table = research_table(parse_config({"data": {"max_rows": 40_000}}), real_store)
+def _held_out_rho(table: ResearchTable, terms: list[Term]) -> float:
+    """Fit on 200 random individuals' true scores, rank 100 others; their Spearman rho."""
     fit = FitnessConfig(folds=2)
     ev = WindowEvaluator(table, fit, threads=2)
-    pset = build_pset(TERMS)
+    pset = build_pset(terms)
     rng = random.Random(0)
     exprs, seen = [], set()
     while len(exprs) < 300:
@@ -37,16 +43,27 @@ def test_surrogate_ranks_held_out_individuals_on_real_data(real_store: Path) -> 
             seen.add(key)
             exprs.append(e)
     m = ev.evaluate([codec.dumps(e) for e in exprs], SELECTION)
-    y = scores(m, ev.window_bars(), table.bars_per_year, fit)
+    base = ev.evaluate([BUY_HOLD], SELECTION)
+    y = scores(m, ev.window_bars(), table.bars_per_year, fit, base)
     train0 = ev.folds[0].train
     ref = table.frame.slice(train0.start, train0.stop - train0.start).tail(3000)
-    vec = Vectorizer(TERMS, ref.select(table.features), ref[TARGET].to_numpy())
+    vec = Vectorizer(terms, ref.select(table.features), ref[TARGET].to_numpy())
     x = vec.transform(exprs)
     assert x.shape == (300, len(vec.names)) and np.isfinite(x).all()
     sur = Surrogate(seed=1, min_train=50)
     sur.add(x[:200], list(y[:200]))
     assert sur.fit() and sur.ready
-    rho = spearman(sur.predict(x[200:]), y[200:])
+    return spearman(sur.predict(x[200:]), y[200:])
+
+
+def test_surrogate_ranks_held_out_individuals_on_real_data(real_store: Path) -> None:
+    table = research_table(parse_config({"data": {"max_rows": 40_000}}), real_store)
+    rho = _held_out_rho(table, TERMS)
+    assert rho > 0.5, rho
+
+
+def test_surrogate_ranks_held_out_individuals_on_planted_driver(planted: ResearchTable) -> None:
+    rho = _held_out_rho(planted, [Term("driver", 1), Term("decoy_a", 0), Term("noise_a", 0)])
     assert rho > 0.5, rho
 
 
