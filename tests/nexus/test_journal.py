@@ -30,6 +30,7 @@ from nexusforge.nexus.journal import (
     order_outcome,
     parse_venue_order,
     reconcile,
+    status,
 )
 from nexusforge.nexus.ledger import Book, slot_router
 from nexusforge.nexus.order_ids import ENGINE_SLOT, OrderLinkId, make
@@ -458,6 +459,28 @@ def test_one_message_is_one_commit_and_duplicates_inside_it_count_once(tmp_path:
         with pytest.raises(JournalError):
             j.record_executions([a], "nowhere")
         assert len(j.exec_ids()) == 2
+
+
+def test_status_lines_from_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with _journal(path) as j:
+        j.record_state(1, "shadow", "active", "start")
+        j.record_weight(1, D("0.5"))
+        j.record_execution(_fill(1, 1, "0.2", "100", make(1, "r", 1), fee="0.011"), "ws")
+        j.record_execution(_fill(2, 1, "0.2", "110", make(1, "r", 2), fee="0.0121"), "ws")
+    with Journal(path, readonly=True) as reader:
+        lines = {line.name: line for line in status(reader, {SYMBOL: D(120)})}
+        no_mark = status(reader, {})
+    m1 = lines["m1"]
+    assert (m1.state, m1.weight, m1.inventory, m1.avg_entry) == (
+        "active",
+        D("0.5"),
+        D("0.4"),
+        D(105),
+    )
+    assert m1.fees == D("0.0231") and m1.equity == D(10_000) - 42 - D("0.0231") + 48
+    assert lines["m0"].state == "unknown" and lines["m0"].inventory == 0
+    assert all(line.equity is None for line in no_mark)
 
 
 if __name__ == "__main__":

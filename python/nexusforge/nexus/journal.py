@@ -399,6 +399,50 @@ class Journal:
         return books
 
 
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """One line of `nexusforge nexus status`: a model's books as the journal has them."""
+
+    slot: int
+    name: str
+    symbol: str
+    state: str
+    weight: Decimal | None
+    inventory: Decimal
+    avg_entry: Decimal
+    realized: Decimal
+    fees: Decimal
+    funding: Decimal
+    equity: Decimal | None
+
+
+def status(journal: Journal, marks: Mapping[str, Decimal]) -> list[ModelStatus]:
+    """Every registered model's books rebuilt from the journal, equity at `marks[symbol]` (None
+    when no mark is given for its symbol)."""
+    books = journal.rebuild()
+    states, weights = journal.latest_states(), journal.latest_weights()
+    out = []
+    for m in journal.models():
+        s = books[m.symbol].ledger(m.name).state
+        mark = marks.get(m.symbol)
+        out.append(
+            ModelStatus(
+                m.slot,
+                m.name,
+                m.symbol,
+                states.get(m.slot, "unknown"),
+                weights.get(m.slot),
+                s.inventory,
+                s.avg_entry,
+                s.realized,
+                s.fees,
+                s.funding,
+                None if mark is None else s.equity(mark),
+            )
+        )
+    return out
+
+
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) on an autocommit connection."""
 
