@@ -16,9 +16,10 @@ any order. So a batch's model-closing parts are sent reduce-only only when the W
 reduces the account's position without crossing zero (same direction against it, total size
 ≤ |position|): then every order reduces the account whatever order they fill in. Otherwise no
 order of the batch is reduce-only (Bybit would reject or shrink it while the model needs it).
-Never sends an order below the lot rules:
-quantities are lot multiples, chunks stay within the market-order maximum, a remainder under the
-minimum order qty is left as dust (reported, not traded).
+
+Never sends an order outside the lot rules: quantities are lot multiples, chunks stay within the
+market-order maximum, a remainder under the minimum order qty is left as dust (reported, not
+traded). Targets are capped at ±`IntentLimits.max_position` per model.
 """
 
 from __future__ import annotations
