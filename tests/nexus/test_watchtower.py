@@ -202,3 +202,51 @@ def test_one_liquidation_per_slot_with_the_configured_retry() -> None:
     liq = wt.liquidate(4, SYMBOL, now_s=5.0)
     assert wt.liquidate(4, SYMBOL, now_s=9.0) is liq and liq.started_s == 5.0
     assert liq.policy.delay(1) == 1.0 and wt.liquidations == {4: liq}
+
+
+def test_sudden_death_to_flat_within_two_simulated_seconds(btc: Instrument, tmp_path: Path) -> None:
+    """An adverse price path kills a leveraged long; its liquidation (with one partial fill and
+    a retry) brings the ledger and the venue position to flat, journaled at every step."""
+    from nexusforge.nexus.journal import Journal
+    from nexusforge.nexus.ledger import slot_router
+
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.record_model(0, "m0", SYMBOL, D(500))
+    book = Book(SYMBOL, {"m0": D(500)}, slot_router({0: "m0"}))
+    lg = book.ledger("m0")
+    alloc = journal.allocator()
+    entry = _fill(1, 1, "0.3", "20000", "3.3", link=alloc.next(0))
+    assert journal.record_execution(entry, "ws") and book.apply(entry)
+    venue = D("0.3")
+    wt = Watchtower(WatchtowerConfig(retry=RetryPolicy(first_delay_s=0.2)))
+    t, dead_at, n = 0.0, None, 1
+    for mid in (19_800, 19_500, 19_000, 18_500, 18_300, 18_200):  # 100 ms apart
+        t += 0.1
+        mark = wt.mark(lg, D(mid))
+        if mark.death is not None:
+            journal.record_state(0, "active", "dead", mark.death)
+            dead_at = t
+            break
+    assert dead_at is not None and lg.equity(D(18_300)) <= 0
+    liq = wt.liquidate(0, SYMBOL, dead_at)
+    partial = True
+    while liq.outcome is LiquidationOutcome.PENDING:
+        for intent in liq.step(t, lg.inventory, venue, [], btc, alloc.next):
+            journal.record_intent(intent)
+            qty = intent.qty / 3 if partial else intent.qty  # the first order fills a third
+            partial = False
+            n += 1
+            fill = _fill(
+                n, intent.side, str(btc.round_qty(qty)), "18250", "1", intent.order_link_id
+            )
+            assert journal.record_execution(fill, "ws") and book.apply(fill)
+            venue += fill.signed_qty
+            journal.record_ack(intent.order_link_id, status="Cancelled", cum_exec_qty=fill.qty)
+        t += 0.05
+        assert t - dead_at < 2.0, liq.describe()
+    journal.record_kill(0, "sudden_death", liq.describe())
+    assert liq.outcome is LiquidationOutcome.FLAT and liq.attempts == 2
+    assert lg.inventory == 0 and venue == 0 and book.check(venue) is None
+    assert journal.latest_states() == {0: "dead"} and journal.open_intents() == []
+    assert journal.kill_events()[0][2].startswith("flat after 2 attempt(s)")
+    journal.close()
