@@ -9,6 +9,7 @@
 mod batch;
 mod columns;
 mod engine;
+mod index;
 mod l2;
 mod level;
 mod slab;

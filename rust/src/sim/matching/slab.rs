@@ -2,9 +2,7 @@
 //! and per-agent lists (here), with an index from order id to slot; no allocation once the
 //! slab has grown to the working size.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use super::index::IdIndex;
 use super::types::{AgentId, OrderId, RestingOrder};
 
 /// End of a queue.
@@ -20,33 +18,11 @@ pub(super) struct Node {
     agent_next: u32,
 }
 
-/// Multiplicative hash for sequential ids (SipHash would dominate a cancel).
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[derive(Default)]
 pub(super) struct Slab {
     nodes: Vec<Node>,
     free: Vec<u32>,
-    index: HashMap<OrderId, u32, BuildHasherDefault<IdHasher>>,
+    index: IdIndex,
     /// Newest order of each agent (NIL when none).
     agent_head: Vec<u32>,
 }
@@ -101,14 +77,14 @@ impl Slab {
         if agent_next != NIL {
             self.nodes[agent_next as usize].agent_prev = agent_prev;
         }
-        self.index.remove(&order.id);
+        self.index.remove(order.id);
         self.free.push(slot);
         order
     }
 
     #[inline]
     pub fn slot_of(&self, id: OrderId) -> Option<u32> {
-        self.index.get(&id).copied()
+        self.index.get(id)
     }
 
     #[inline]
