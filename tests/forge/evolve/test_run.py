@@ -74,8 +74,11 @@ def test_cli_run_writes_the_run_folder(real_store: Path, tmp_path: Path) -> None
 def test_same_seed_same_run(real_store: Path, tmp_path: Path) -> None:
     import tomllib
 
-    cfg = parse_config(tomllib.loads(TINY))
+    doc = tomllib.loads(TINY)
+    cfg = parse_config({**doc, "challenger_dir": str(tmp_path / "pit")})
     a = run_forge(cfg, real_store, tmp_path / "a")
+    pit = sorted(p.name for p in (tmp_path / "pit").iterdir())
+    assert pit == sorted(p.name for p in a.challengers)  # same files, same hashes
     b = run_forge(cfg, real_store, tmp_path / "b")
     assert a.hall_of_fame == b.hall_of_fame and a.evaluations == b.evaluations
     pa = pl.read_parquet(tmp_path / "a" / "population.parquet")

@@ -48,7 +48,12 @@ from nexusforge.forge.evolve.gp import (
 )
 from nexusforge.forge.evolve.primitives import Term, build_pset
 from nexusforge.forge.evolve.surrogate import Vectorizer
-from nexusforge.forge.evolve.table import TARGET, ResearchTable, load_research_table
+from nexusforge.forge.evolve.table import (
+    TARGET,
+    ResearchTable,
+    file_sha256,
+    load_research_table,
+)
 from nexusforge.strategy import codec, to_infix
 
 log = logging.getLogger(__name__)
@@ -89,6 +94,8 @@ class ForgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 
     seed: int = 7
     challengers: int = 3
+    # The folder the Pit Crew watches; challengers are also written there (atomically).
+    challenger_dir: str | None = None
     data: DataConfig = msgspec.field(default_factory=DataConfig)
     causal: causal.CausalConfig = msgspec.field(default_factory=causal.CausalConfig)
     gp: GpConfig = msgspec.field(default_factory=GpConfig)
@@ -288,8 +295,11 @@ def _write_results(
             f"{cfg.data.interval_s}s", "rows": str(table.height)}  # fmt: skip
     origin = {"run": out.name, "seed": cfg.seed, "parents": [f"{p.feature}@{p.lag}"
               for p in graph.parents], "fitness_rule": RULE}  # fmt: skip
-    return write_challengers([i.expr for i in hof[:n]], [i.score for i in hof[:n]], trade[:n],
-                             out / "challengers", data=data, origin=origin)  # fmt: skip
+    args = ([i.expr for i in hof[:n]], [i.score for i in hof[:n]], trade[:n])
+    paths = write_challengers(*args, out / "challengers", data=data, origin=origin)
+    if cfg.challenger_dir is not None:  # the same files, for the Pit Crew's intake
+        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin)
+    return paths
 
 
 def _nan_none(v: float) -> float | None:
@@ -312,14 +322,7 @@ def _evaluations(result: Result) -> pl.DataFrame:
 
 def _outputs(out: Path) -> list[dict[str, str]]:
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
-    return [{"path": str(p.relative_to(out)), "sha256": manifest_sha(p)} for p in files]
-
-
-def manifest_sha(path: Path) -> str:
-    """SHA-256 of an output file (listed in the final manifest)."""
-    from nexusforge.forge.evolve.table import file_sha256
-
-    return file_sha256(path)
+    return [{"path": str(p.relative_to(out)), "sha256": file_sha256(p)} for p in files]
 
 
 def _summary(out: Path, graph: causal.CausalGraph, result: Result, paths: list[Path]) -> RunSummary:
