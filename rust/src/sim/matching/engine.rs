@@ -3,7 +3,14 @@
 //! Amend rules: lowering the quantity at the same price keeps the queue position; raising
 //! it or changing the price sends the order to the back of its (new) level, and a new price
 //! that crosses trades at once like a new order. Quantities in amends are new totals (filled
-//! included), as on Bybit. Reduce-only is checked at submission only.
+//! included), as on Bybit; a PostOnly order amended to a crossing price is refused and stays
+//! as it was. Reduce-only is checked at submission only.
+//!
+//! Self-trade prevention meets the taker's own resting orders in queue order: CancelTaker
+//! cancels the taker's remainder there, CancelMaker cancels that resting order and goes on,
+//! CancelBoth does both. FOK counts only the liquidity it could take before STP would stop it.
+//! Event order per request: Accepted (or Rejected / Amended), then trades and STP cancels as
+//! they happen, then the taker's cancel (IOC, FOK, Market remainder or STP), if any.
 
 use super::level::BookSide;
 use super::slab::{Slab, NIL};
