@@ -277,17 +277,18 @@ def ofi_regression(ofi: Array, price_change: Array) -> LinearFit:
     return LinearFit(slope, intercept, r2, int(ok.sum()))
 
 
-def taker_orders(ts: Array, sign: Array, qty: Array) -> tuple[FloatArray, FloatArray]:
-    """Merge consecutive prints with one timestamp and one aggressor side into one taker order.
+def taker_orders(key: Array, sign: Array, qty: Array) -> tuple[FloatArray, FloatArray]:
+    """Merge consecutive prints with one key (timestamp or taker order id) and one aggressor
+    side into one taker order; returns (sign, total qty) per order.
 
     A market order that walks several makers prints one trade per maker; its sign counted once
-    per print would inflate the short-lag sign autocorrelation. Returns (sign, total qty).
+    per print would inflate the short-lag sign autocorrelation.
     """
-    t = np.asarray(ts, dtype=np.int64)
+    t = np.asarray(key, dtype=np.int64)
     s = np.asarray(sign, dtype=np.float64)
     q = np.asarray(qty, dtype=np.float64)
     if not (t.shape == s.shape == q.shape) or t.ndim != 1:
-        raise DataError("ts, sign and qty must be 1-D of one length")
+        raise DataError("key, sign and qty must be 1-D of one length")
     if len(t) == 0:
         return np.zeros(0), np.zeros(0)
     new = np.ones(len(t), dtype=bool)
