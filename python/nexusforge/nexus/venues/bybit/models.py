@@ -211,7 +211,7 @@ class BybitWalletCoin(msgspec.Struct, frozen=True):
 class BybitWallet(msgspec.Struct, frozen=True):
     """One account of /v5/account/wallet-balance and the `wallet` stream."""
 
-    accountType: str
+    accountType: str = ""  # absent in some stream messages
     totalEquity: str = ""
     totalWalletBalance: str = ""
     totalMarginBalance: str = ""

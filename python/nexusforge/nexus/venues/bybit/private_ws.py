@@ -50,7 +50,7 @@ from nexusforge.nexus.venues.bybit.ws_connection import (
 log = logging.getLogger(__name__)
 
 DEFAULT_TOPICS = ("execution", "order", "position", "wallet")
-_ITEMS = msgspec.json.Decoder(list[dict[str, Any]])
+_ITEMS = msgspec.json.Decoder(list[Any])  # items are checked one by one
 T = TypeVar("T", bound=msgspec.Struct)
 
 
@@ -136,20 +136,19 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
 
     async def wait_ready(self) -> None:
         """Wait until a socket is authenticated and subscribed."""
-        while True:
-            authed = self._authed
-            await authed.wait()
-            if authed is self._authed and self._ws is not None:
-                return
+        while not self.authenticated:
+            await self._authed.wait()
 
     async def send(self, message: dict[str, Any]) -> None:
-        """Send on the current socket once its authentication is confirmed (never before)."""
-        while True:
-            await self.wait_ready()
-            ws = self._ws
-            if ws is not None and self._authed.is_set():
-                await self._send(ws, message)
-                return
+        """Send on the current socket once its authentication is confirmed (never before).
+
+        If that socket dies while sending, `ConnectionClosed` is raised and nothing is kept to
+        replay later: the caller decides, after the next re-authentication, what to send again.
+        """
+        await self.wait_ready()
+        ws = self._ws
+        assert ws is not None  # authenticated implies a socket; no await since the check
+        await self._send(ws, message)
 
     async def recover_executions(self, since_ms: int | None = None) -> list[BybitExecution]:
         """Fills since `since_ms` (default: newest known fill) not delivered yet, oldest first."""
@@ -166,7 +165,7 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
     # ---- session ----
 
     def _closed(self) -> None:
-        self._authed = asyncio.Event()  # the next socket must authenticate again
+        self._authed.clear()  # the next socket must authenticate again
 
     async def _open(self, ws: ClientConnection) -> None:
         self._sessions += 1
@@ -260,7 +259,7 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
         for event in self._events(kind, items):
             await self._emit(event)
 
-    def _events(self, kind: str, items: list[dict[str, Any]]) -> list[PrivateEvent]:
+    def _events(self, kind: str, items: list[Any]) -> list[PrivateEvent]:
         where = f"ws {kind}"
         if kind == "execution":
             fresh = []
