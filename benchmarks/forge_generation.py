@@ -11,7 +11,8 @@ backtest on each fold's train and test window, metrics) in the Rust batch, all t
 Part B (savings) data: real Bybit linear BTCUSDT 5m 2025 (105 k bars, funding). `--seeds`
 runs (default 5) of `--generations` (default 20) with population `--population` (default
 200), with and without the surrogate, same seeds. Saved = offspring screened out / offspring
-needing evaluation; loss = (best without - best with) / |best without|, averaged over seeds.
+needing evaluation; loss = (mean best without - mean best with) / |mean best without|, the
+means over seeds (a per-seed ratio explodes when a seed's best is ~0).
 Last line: `RESULT gen_seconds=<s> full_evals_saved=<fraction> fitness_loss=<fraction>`.
 """
 
@@ -157,7 +158,7 @@ def main() -> None:
         rows_b, rows = part_b(bybit, args.seeds, args.generations, args.population, folder)
     full_best = np.array([r[1] for r in rows])
     scr_best = np.array([r[2] for r in rows])
-    loss = float(np.mean((full_best - scr_best) / np.abs(full_best)))
+    loss = float((full_best.mean() - scr_best.mean()) / abs(full_best.mean()))
     saved = float(np.mean([r[5] for r in rows]))
     print(f"part B: {rows_b:,} real Bybit BTCUSDT 5m bars (2025), {args.seeds} seeds x "
           f"{args.generations} generations, population {args.population}")  # fmt: skip
