@@ -27,6 +27,11 @@ forge_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(forge_app, name="forge")
+exchange_app = typer.Typer(
+    help="The local Bybit-v5-compatible exchange (replay of recordings, or the simulator).",
+    no_args_is_help=True,
+)
+app.add_typer(exchange_app, name="exchange")
 
 
 # ---- data commands (python/nexusforge/data) ----
@@ -240,6 +245,36 @@ def version() -> None:
     from nexusforge import __version__, core_version
 
     typer.echo(f"nexusforge {__version__} (core {core_version()})")
+
+
+# ---- local exchange (python/nexusforge/nexus/venues/local) ----
+
+
+@exchange_app.command("serve")
+def exchange_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8931,
+    mode: Annotated[str, typer.Option(help="Market backend: replay or sim.")] = "replay",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config (keys, account, replay).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+) -> None:
+    """Serve Bybit v5 REST and websockets on 127.0.0.1 until stopped."""
+    import asyncio
+
+    from nexusforge.errors import ConfigError
+    from nexusforge.nexus.venues.local.serve import load_config, serve
+
+    if mode not in ("replay", "sim"):
+        raise typer.BadParameter("must be replay or sim", param_hint="--mode")
+    try:
+        settings = load_config(config, mode, port)  # type: ignore[arg-type]
+        asyncio.run(serve(settings, duration, typer.echo))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 def main() -> None:

@@ -78,12 +78,13 @@ class Account:
         closed = min(qty, abs(pos.size)) if pos.size and (pos.size > 0) != (signed > 0) else ZERO
         pnl = self._close(pos, closed, price) if closed else ZERO
         opened = qty - closed
+        fresh = bool(opened) and not pos.size  # a new holding: its PnL starts from this fee
+        if fresh:
+            pos.created_ms, pos.cur_realised = now_ms, ZERO
         if opened:
-            if not pos.size:
-                pos.created_ms, pos.cur_realised = now_ms, ZERO
             pos.cost += opened * price
             pos.size += opened if signed > 0 else -opened
-        pos.cur_realised += pnl - fee
+        pos.cur_realised += (ZERO if fresh else pnl) - fee
         pos.cum_realised += pnl - fee
         pos.updated_ms, pos.seq = now_ms, seq
         self.wallet += pnl - fee
