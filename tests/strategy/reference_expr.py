@@ -26,11 +26,13 @@ def _bool(x: Arr, y: Arr, v: Arr) -> Arr:
 
 def _ema(x: Arr, span: int) -> Arr:
     alpha, y, out = 2.0 / (span + 1.0), np.nan, np.full(len(x), np.nan)
+    seen = 0
     for i, v in enumerate(x):
         if np.isnan(v):
             continue
+        seen += 1
         y = v if np.isnan(y) else alpha * v + (1 - alpha) * y
-        out[i] = y if i >= span - 1 else np.nan
+        out[i] = y if seen >= span else np.nan
     return out
 
 

@@ -17,7 +17,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::expr::{Evaluator, Program};
 
 /// Rows per evaluation block: slots × block floats stay in L1/L2 for typical trees.
-const BLOCK_ROWS: usize = 1024;
+const BLOCK_ROWS: usize = 256;
 
 fn check_programs(programs: &[Program], columns: &[&[f64]], n: usize) -> CoreResult<()> {
     if let Some(c) = columns.iter().position(|c| c.len() != n) {
@@ -39,7 +39,7 @@ fn check_programs(programs: &[Program], columns: &[&[f64]], n: usize) -> CoreRes
 /// Expressions a thread runs side by side. One strategy's bar depends on the previous bar
 /// (cash → equity → order size → fill → cash), a chain of divisions and roundings that leaves
 /// the core idle; stepping several independent strategies bar by bar overlaps their chains.
-const LANES: usize = 4;
+const LANES: usize = 8;
 
 /// One expression in flight: its evaluator, engine state, metrics and target buffer.
 struct Lane<'a, 'm> {
@@ -242,21 +242,30 @@ mod tests {
             volume: None,
             depth: None,
         };
-        let cfg = config();
-        let progs = programs();
+        assert_batch_equals_single(&programs(), &cols, &m, &config(), &[1, 2, 3, 16]);
+    }
+
+    /// The batch gives the bits of `evaluate` + `run` + `compute_metrics` for each program.
+    fn assert_batch_equals_single(
+        progs: &[Program],
+        cols: &[&[f64]],
+        m: &Market<'_>,
+        cfg: &BacktestConfig,
+        thread_counts: &[usize],
+    ) {
+        let n = m.close.len();
         let expected: Vec<[f64; 20]> = progs
             .iter()
             .map(|p| {
-                let t = evaluate(p, &cols, n, 777).unwrap();
-                let out = run(&t, &m, &cfg).unwrap();
+                let t = evaluate(p, cols, n, 777).unwrap();
+                let out = run(&t, m, cfg).unwrap();
                 compute_metrics(&out, cfg.initial_capital, 525_600.0)
                     .unwrap()
                     .to_array()
             })
             .collect();
-        for threads in [1, 2, 3, 16] {
-            let got =
-                evaluate_and_backtest_batch(&progs, &cols, &m, &cfg, 525_600.0, threads).unwrap();
+        for &threads in thread_counts {
+            let got = evaluate_and_backtest_batch(progs, cols, m, cfg, 525_600.0, threads).unwrap();
             assert_eq!(got.len(), progs.len());
             for (g, e) in got.iter().zip(&expected) {
                 let g = g.to_array();
@@ -264,6 +273,39 @@ mod tests {
                     assert!(a.to_bits() == b.to_bits(), "{a} != {b} ({threads} threads)");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn batch_matches_single_runs_for_any_latency_limit_and_funding() {
+        let n = 3_000;
+        let (close, vol) = market_data(n);
+        let funding: Vec<f64> = (0..n)
+            .map(|i| {
+                if i % 480 == 0 {
+                    1e-4 * (i as f64).cos()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let cols: Vec<&[f64]> = vec![&close, &vol];
+        let m = Market {
+            close: &close,
+            bid: None,
+            ask: None,
+            funding: Some(&funding),
+            sigma: None,
+            volume: None,
+            depth: None,
+        };
+        let progs = programs();
+        // Delays within a block, across blocks, and longer than the data (never trades).
+        for latency in [0, 1, 3, BLOCK_ROWS + 5, n, n + 7] {
+            let mut cfg = config();
+            cfg.latency = latency;
+            cfg.max_notional = 5_000.0;
+            assert_batch_equals_single(&progs, &cols, &m, &cfg, &[1, 2]);
         }
     }
 

@@ -1,8 +1,6 @@
 //! Per-instruction state of the trailing-window ops, carried row by row so that any block
 //! size (and one-row streaming) runs the very same float operations in the same order.
 
-use std::collections::VecDeque;
-
 use super::{Instr, Op, DIV_EPS};
 
 /// The last `n` values, with a count of the NaNs among them.
@@ -49,42 +47,59 @@ impl Ring {
     }
 }
 
-/// Trailing min or max in O(1) amortised: a monotonic queue of (row, value) beside the ring
-/// that says when the window is full and NaN-free. Exact: it only compares, never computes.
+/// Trailing minimum in O(1) amortised: a monotonic queue of (row, value) in a fixed ring
+/// (no allocation per row), and the row of the latest NaN, which keeps the output NaN until it
+/// leaves the window. Exact: it only compares, never computes. The maximum runs it on −x.
 #[derive(Debug, Clone)]
 pub(super) struct Extreme {
-    ring: Ring,
-    queue: VecDeque<(usize, f64)>,
-    /// true: keep the minimum at the front; false: the maximum.
-    min: bool,
+    n: usize,
+    /// Ring storage of the queue; capacity is a power of two ≥ n so indices are masked.
+    rows: Vec<usize>,
+    vals: Vec<f64>,
+    head: usize,
+    len: usize,
+    row: usize,
+    last_nan: Option<usize>,
 }
 
 impl Extreme {
-    fn new(n: usize, min: bool) -> Self {
+    fn new(n: usize) -> Self {
+        let cap = n.next_power_of_two();
         Self {
-            ring: Ring::new(n),
-            queue: VecDeque::with_capacity(n),
-            min,
+            n,
+            rows: vec![0; cap],
+            vals: vec![0.0; cap],
+            head: 0,
+            len: 0,
+            row: 0,
+            last_nan: None,
         }
     }
 
+    #[inline]
     fn step(&mut self, x: f64) -> f64 {
-        let row = self.ring.seen;
-        let n = self.ring.buf.len();
-        self.ring.push(x);
-        while self.queue.front().is_some_and(|&(r, _)| r + n <= row) {
-            self.queue.pop_front();
+        let (row, mask) = (self.row, self.rows.len() - 1);
+        self.row += 1;
+        // One row leaves the window per step, so at most one queue entry expires.
+        if self.len > 0 && self.rows[self.head] + self.n <= row {
+            self.head = (self.head + 1) & mask;
+            self.len -= 1;
         }
-        if !x.is_nan() {
-            let dominated = |v: f64| if self.min { v >= x } else { v <= x };
-            while self.queue.back().is_some_and(|&(_, v)| dominated(v)) {
-                self.queue.pop_back();
+        if x.is_nan() {
+            self.last_nan = Some(row);
+        } else {
+            while self.len > 0 && self.vals[(self.head + self.len - 1) & mask] >= x {
+                self.len -= 1;
             }
-            self.queue.push_back((row, x));
+            let back = (self.head + self.len) & mask;
+            (self.rows[back], self.vals[back]) = (row, x);
+            self.len += 1;
         }
-        match self.queue.front() {
-            Some(&(_, v)) if self.ring.valid() => v,
-            _ => f64::NAN,
+        let full = row + 1 >= self.n;
+        if full && self.last_nan.is_none_or(|r| r + self.n <= row) {
+            self.vals[self.head]
+        } else {
+            f64::NAN
         }
     }
 }
@@ -178,8 +193,8 @@ impl State {
             Op::Mean => State::Mean(Moments::new(k)),
             Op::Std => State::Std(Moments::new(k)),
             Op::ZScore => State::ZScore(Moments::new(k)),
-            Op::Min => State::Min(Extreme::new(k, true)),
-            Op::Max => State::Max(Extreme::new(k, false)),
+            Op::Min => State::Min(Extreme::new(k)),
+            Op::Max => State::Max(Extreme::new(k)),
             Op::Rank => State::Rank(Ring::new(k)),
             Op::Ema => State::Ema {
                 alpha: 2.0 / (k as f64 + 1.0),
@@ -200,7 +215,9 @@ impl State {
             State::Mean(m) => each(xs, |x| moment(m, x, |m| m.mean())),
             State::Std(m) => each(xs, |x| moment(m, x, |m| m.std())),
             State::ZScore(m) => each(xs, |x| moment(m, x, |m| zscore(x, m.mean(), m.std()))),
-            State::Min(e) | State::Max(e) => each(xs, |x| e.step(x)),
+            State::Min(e) => each(xs, |x| e.step(x)),
+            // max(x) = −min(−x) exactly: negation is exact and flips every comparison.
+            State::Max(e) => each(xs, |x| neg_min(e, x)),
             State::Rank(r) => each(xs, |x| scan(r, x, rank)),
             State::Ema { .. } => each(xs, |x| self.step(x)),
         }
@@ -214,7 +231,8 @@ impl State {
             State::Mean(m) => moment(m, x, |m| m.mean()),
             State::Std(m) => moment(m, x, |m| m.std()),
             State::ZScore(m) => moment(m, x, |m| zscore(x, m.mean(), m.std())),
-            State::Min(e) | State::Max(e) => e.step(x),
+            State::Min(e) => e.step(x),
+            State::Max(e) => neg_min(e, x),
             State::Rank(r) => scan(r, x, rank),
             State::Ema {
                 alpha,
@@ -222,10 +240,12 @@ impl State {
                 seen,
                 y,
             } => {
-                *seen += 1;
+                // A NaN input is skipped (state unchanged); the warm-up counts valid inputs,
+                // so it adds up along a chain of look-backs like every other window.
                 if x.is_nan() {
                     return f64::NAN;
                 }
+                *seen += 1;
                 let next = y.map_or(x, |prev| *alpha * x + (1.0 - *alpha) * prev);
                 *y = Some(next);
                 if *seen >= *span {
@@ -235,6 +255,16 @@ impl State {
                 }
             }
         }
+    }
+}
+
+/// max(x) as −min(−x), keeping a NaN output a plain (positive) NaN.
+fn neg_min(e: &mut Extreme, x: f64) -> f64 {
+    let v = e.step(-x);
+    if v.is_nan() {
+        v
+    } else {
+        -v
     }
 }
 
