@@ -12,7 +12,7 @@
 //! Event order per request: Accepted (or Rejected / Amended), then trades and STP cancels as
 //! they happen, then the taker's cancel (IOC, FOK, Market remainder or STP), if any.
 
-use super::level::BookSide;
+use super::level::{BookSide, Level, WINDOW};
 use super::slab::{Slab, NIL};
 use super::types::*;
 use crate::error::CoreResult;
@@ -48,11 +48,17 @@ pub struct MatchingEngine {
 
 impl MatchingEngine {
     pub fn new(cfg: EngineConfig) -> CoreResult<Self> {
+        Self::with_window(cfg, WINDOW)
+    }
+
+    /// An engine whose sides keep `window` ticks dense (tests use small ones so prices spill
+    /// outside the window and the window moves).
+    pub(super) fn with_window(cfg: EngineConfig, window: usize) -> CoreResult<Self> {
         cfg.validate()?;
         Ok(Self {
             cfg,
-            bids: BookSide::new(Side::Buy),
-            asks: BookSide::new(Side::Sell),
+            bids: BookSide::with_window(Side::Buy, window),
+            asks: BookSide::with_window(Side::Sell, window),
             slab: Slab::default(),
             agents: Vec::new(),
             next_id: 1,
@@ -199,13 +205,13 @@ impl MatchingEngine {
         let book = self.opposite(side);
         let has_own = self.agents[agent as usize].open > 0;
         let mut sum = 0;
-        for level in book.iter_best_first() {
+        book.for_each_best_first(|level| {
             if sum >= want || !price_ok(side, limit, level.price) {
-                break;
+                return false;
             }
             if !has_own {
                 sum += level.total;
-                continue;
+                return true;
             }
             let mut slot = level.head;
             while slot != NIL && sum < want {
@@ -213,11 +219,12 @@ impl MatchingEngine {
                 if node.order.agent != agent {
                     sum += node.order.leaves;
                 } else if self.cfg.stp != StpMode::CancelMaker {
-                    return sum;
+                    return false;
                 }
                 slot = node.next;
             }
-        }
+            true
+        });
         sum
     }
 
@@ -244,8 +251,7 @@ impl MatchingEngine {
             Side::Sell => (&mut self.bids, &mut self.slab, &mut self.agents),
         };
         while t.leaves > 0 {
-            let Some(li) = book.best_index() else { break };
-            let level = *book.level(li);
+            let Some(&level) = book.best() else { break };
             if let Some(limit) = t.limit {
                 if !price_ok(t.side, limit, level.price) {
                     break;
@@ -257,7 +263,7 @@ impl MatchingEngine {
                 let m = node.order;
                 if m.agent == t.agent {
                     if cfg.stp != StpMode::CancelTaker {
-                        book.unlink(li, slot, slab);
+                        book.unlink(level.price, slot, slab);
                         slab.remove(slot);
                         agents[m.agent as usize].open -= 1;
                         out.push(Event::Cancelled {
@@ -295,12 +301,12 @@ impl MatchingEngine {
                     taker_leaves: t.leaves,
                 });
                 if maker_leaves == 0 {
-                    book.unlink(li, slot, slab);
+                    book.unlink(level.price, slot, slab);
                     slab.remove(slot);
                     agents[m.agent as usize].open -= 1;
                 } else {
                     slab.node_mut(slot).order.leaves = maker_leaves;
-                    book.level_mut(li).total -= q;
+                    level_of(book, level.price).total -= q;
                 }
                 slot = node.next;
             }
@@ -328,10 +334,7 @@ impl MatchingEngine {
             Side::Buy => (&mut self.bids, &mut self.slab),
             Side::Sell => (&mut self.asks, &mut self.slab),
         };
-        let li = book
-            .find(o.price)
-            .expect("a resting order's level is on the book");
-        book.unlink(li, slot, slab);
+        book.unlink(o.price, slot, slab);
         self.slab.remove(slot);
         self.agents[o.agent as usize].open -= 1;
         o
@@ -450,10 +453,7 @@ impl MatchingEngine {
     fn shrink_in_place(&mut self, slot: u32, qty: i64, leaves: i64) {
         let o = self.slab.node(slot).order;
         let book = self.book_mut(o.side);
-        let li = book
-            .find(o.price)
-            .expect("a resting order's level is on the book");
-        book.level_mut(li).total -= o.leaves - leaves;
+        level_of(book, o.price).total -= o.leaves - leaves;
         let order = &mut self.slab.node_mut(slot).order;
         order.qty = qty;
         order.leaves = leaves;
@@ -513,11 +513,13 @@ impl MatchingEngine {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
         };
-        out.extend(
-            book.iter_best_first()
-                .take(levels)
-                .map(|l| (l.price, l.total)),
-        );
+        if levels == 0 {
+            return;
+        }
+        book.for_each_best_first(|l| {
+            out.push((l.price, l.total));
+            out.len() < levels
+        });
     }
 
     /// Number of price levels on `side`.
@@ -554,8 +556,8 @@ impl MatchingEngine {
             Side::Sell => &self.asks,
         };
         let mut v = Vec::new();
-        if let Ok(i) = book.find(price) {
-            let mut slot = book.level(i).head;
+        if let Some(level) = book.get(price) {
+            let mut slot = level.head;
             while slot != NIL {
                 let node = self.slab.node(slot);
                 v.push(&node.order);
@@ -564,6 +566,13 @@ impl MatchingEngine {
         }
         v
     }
+}
+
+/// The level of a resting order (it exists while the order rests).
+#[inline]
+fn level_of(book: &mut BookSide, price: i64) -> &mut Level {
+    book.get_mut(price)
+        .expect("a resting order's level is on the book")
 }
 
 /// True when a taker on `side` with `limit` may trade at `price`.

@@ -370,7 +370,17 @@ enum Op {
     },
 }
 
-fn new_order() -> impl Strategy<Value = NewOrder> {
+/// Limit prices: near one another (narrow) or spread over hundreds of ticks (wide, with a
+/// small dense window so levels live outside it and the window moves).
+fn price(wide: bool) -> impl Strategy<Value = i64> {
+    if wide {
+        prop_oneof![3 => 150i64..170, 1 => 1i64..400].boxed()
+    } else {
+        (95i64..106).boxed()
+    }
+}
+
+fn new_order_in(wide: bool) -> impl Strategy<Value = NewOrder> {
     let tif = prop_oneof![
         4 => Just(TimeInForce::Gtc),
         1 => Just(TimeInForce::Ioc),
@@ -378,7 +388,7 @@ fn new_order() -> impl Strategy<Value = NewOrder> {
         2 => Just(TimeInForce::PostOnly),
     ];
     let kind = prop_oneof![
-        6 => (95i64..106, tif).prop_map(|(price, tif)| OrderKind::Limit { price, tif }),
+        6 => (price(wide), tif).prop_map(|(price, tif)| OrderKind::Limit { price, tif }),
         1 => Just(OrderKind::Market),
     ];
     let side = prop_oneof![Just(Side::Buy), Just(Side::Sell)];
@@ -404,15 +414,24 @@ fn new_order() -> impl Strategy<Value = NewOrder> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    op_in(false)
+}
+
+fn op_in(wide: bool) -> impl Strategy<Value = Op> {
     let stranger = prop::bool::weighted(0.1);
+    let amend_price = if wide {
+        (1i64..400).boxed()
+    } else {
+        (94i64..107).boxed()
+    };
     prop_oneof![
-        6 => new_order().prop_map(Op::Submit),
+        6 => new_order_in(wide).prop_map(Op::Submit),
         2 => (any::<usize>(), stranger).prop_map(|(pick, stranger)| Op::Cancel { pick, stranger }),
         2 => (
             any::<usize>(),
             stranger,
             prop::option::weighted(0.7, 0i64..14),
-            prop::option::weighted(0.5, 94i64..107)
+            prop::option::weighted(0.5, amend_price)
         )
             .prop_map(|(pick, stranger, qty, price)| Op::Amend { pick, stranger, qty, price }),
         1 => (0u32..5).prop_map(|agent| Op::CancelAll { agent }),
@@ -552,45 +571,63 @@ fn book_levels(book: &OrderBook, n: usize) -> (Levels, Levels) {
     (ticks(b), ticks(a))
 }
 
+/// Run `ops` through the engine and the model; everything observable must agree.
+fn check_against_model(ops: &[Op], stp: StpMode, window: usize) -> Result<(), TestCaseError> {
+    let c = cfg(stp);
+    let mut e = MatchingEngine::with_window(c, window).unwrap();
+    let mut m = Model::new(c);
+    let mut ledger = Ledger::default();
+    let (mut ev, mut mev) = (Vec::new(), Vec::new());
+    for (k, op) in ops.iter().enumerate() {
+        ev.clear();
+        mev.clear();
+        run_op(&mut e, &mut m, k as i64, op, &mut ev, &mut mev);
+        prop_assert_eq!(&ev, &mev, "op {} {:?}", k, op);
+        for x in &ev {
+            ledger.record(x, &c)?;
+        }
+        let (bids, asks) = (m.depth(Side::Buy), m.depth(Side::Sell));
+        let mut got = Vec::new();
+        e.depth(Side::Buy, usize::MAX, &mut got);
+        prop_assert_eq!(&got, &bids);
+        e.depth(Side::Sell, usize::MAX, &mut got);
+        prop_assert_eq!(&got, &asks);
+        if let (Some((b, _)), Some((a, _))) = (e.best_bid(), e.best_ask()) {
+            prop_assert!(b < a, "crossed: {} >= {}", b, a);
+        }
+        for o in &m.resting {
+            prop_assert_eq!(e.order(o.id), Some(o));
+        }
+        prop_assert_eq!(e.order_count(), m.resting.len());
+        for agent in 0..5 {
+            prop_assert_eq!(
+                e.position(agent),
+                m.positions.get(&agent).copied().unwrap_or(0)
+            );
+            let mut mine: Vec<_> = m.resting.iter().filter(|o| o.agent == agent).collect();
+            mine.sort_by_key(|o| std::cmp::Reverse(o.priority));
+            prop_assert_eq!(e.open_orders(agent).collect::<Vec<_>>(), mine);
+        }
+    }
+    ledger.check(&e)?;
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn engine_equals_model(ops in prop::collection::vec(op(), 1..120), stp in stp_mode()) {
-        let c = cfg(stp);
-        let mut e = MatchingEngine::new(c).unwrap();
-        let mut m = Model::new(c);
-        let mut ledger = Ledger::default();
-        let (mut ev, mut mev) = (Vec::new(), Vec::new());
-        for (k, op) in ops.iter().enumerate() {
-            ev.clear();
-            mev.clear();
-            run_op(&mut e, &mut m, k as i64, op, &mut ev, &mut mev);
-            prop_assert_eq!(&ev, &mev, "op {} {:?}", k, op);
-            for x in &ev {
-                ledger.record(x, &c)?;
-            }
-            let (bids, asks) = (m.depth(Side::Buy), m.depth(Side::Sell));
-            let mut got = Vec::new();
-            e.depth(Side::Buy, usize::MAX, &mut got);
-            prop_assert_eq!(&got, &bids);
-            e.depth(Side::Sell, usize::MAX, &mut got);
-            prop_assert_eq!(&got, &asks);
-            if let (Some((b, _)), Some((a, _))) = (e.best_bid(), e.best_ask()) {
-                prop_assert!(b < a, "crossed: {} >= {}", b, a);
-            }
-            for o in &m.resting {
-                prop_assert_eq!(e.order(o.id), Some(o));
-            }
-            prop_assert_eq!(e.order_count(), m.resting.len());
-            for agent in 0..5 {
-                prop_assert_eq!(e.position(agent), m.positions.get(&agent).copied().unwrap_or(0));
-                let mut mine: Vec<_> = m.resting.iter().filter(|o| o.agent == agent).collect();
-                mine.sort_by_key(|o| std::cmp::Reverse(o.priority));
-                prop_assert_eq!(e.open_orders(agent).collect::<Vec<_>>(), mine);
-            }
-        }
-        ledger.check(&e)?;
+        check_against_model(&ops, stp, 1 << 14)?;
+    }
+
+    #[test]
+    fn engine_equals_model_with_prices_outside_the_window(
+        ops in prop::collection::vec(op_in(true), 1..120),
+        stp in stp_mode(),
+        window in 64usize..200,
+    ) {
+        check_against_model(&ops, stp, window)?;
     }
 
     #[test]

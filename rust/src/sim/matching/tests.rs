@@ -12,6 +12,23 @@ pub(super) fn cfg(stp: StpMode) -> EngineConfig {
     }
 }
 
+/// A resting order at `price` (for the book-side tests).
+pub(super) fn resting(price: i64, side: Side) -> RestingOrder {
+    RestingOrder {
+        id: price as u64,
+        agent: 1,
+        client_id: 0,
+        side,
+        price,
+        qty: 1,
+        leaves: 1,
+        tif: TimeInForce::Gtc,
+        reduce_only: false,
+        created_ts: 0,
+        priority: 0,
+    }
+}
+
 fn engine(stp: StpMode) -> MatchingEngine {
     MatchingEngine::new(cfg(stp)).unwrap()
 }
