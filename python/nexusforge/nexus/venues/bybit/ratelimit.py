@@ -56,7 +56,9 @@ class TokenBucket:
     def delay(self, now: float) -> float:
         """Seconds until a token is available (0 when one is)."""
         self._refill(now)
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+        # The tolerance absorbs float rounding: a sleep of exactly the computed delay must
+        # yield a token, or waits of ever smaller size would follow one another.
+        return 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / self.rate
 
     def take(self, now: float) -> None:
         """Consume one token (call after `delay` returned 0)."""
