@@ -51,6 +51,7 @@ def _keys() -> list[str]:
     return [codec.dumps(e) for e in EXPRS]
 
 
+@pytest.mark.slow  # ~2 s alone, ~6 s on a loaded 2-core machine (cluster start-up)
 def test_dask_local_cluster_matches_inline(spec: EvalSpec) -> None:
     from distributed import LocalCluster
 

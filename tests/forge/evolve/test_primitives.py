@@ -46,7 +46,7 @@ def _exprs(t: Type, depth: int) -> st.SearchStrategy[Expr]:
     def build(p):  # type: ignore[no-untyped-def]
         args = st.tuples(*(_exprs(a, max(depth - 1, 0)) for a in p.args))
         if p.int_param:
-            k = st.integers(max(p.int_min, 2), 200).map(lambda v: v)
+            k = st.integers(max(p.int_min, 2), 200)
             return st.builds(lambda a, k: Call(p.name, a, k), args, k)
         if p.float_params:
             lohi = st.tuples(st.floats(-3, 0), st.floats(0, 3))
