@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusforge.cli import app
-from nexusforge.errors import EvaluationError
+from nexusforge.errors import ConfigError, EvaluationError
 from nexusforge.forge.evolve.gp import GenerationStats
 from nexusforge.forge.evolve.run import parse_config, run_forge, run_on_table
 from nexusforge.forge.evolve.table import ResearchTable, file_sha256
@@ -143,3 +143,16 @@ def test_worker_dying_mid_run_leaves_no_challenger(planted: ResearchTable, tmp_p
     assert not (tmp_path / "challengers").exists()
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["status"] == "failed" and "worker died" in man["error"]
+
+
+def test_adversarial_weight_is_refused_with_the_reason(
+    planted: ResearchTable, tmp_path: Path
+) -> None:
+    cfg = parse_config({
+        "causal": {"alpha": 0.001, "sample_rows": 1500}, "fitness": {"folds": 2,
+        "adversarial_weight": 0.3}, "gp": {"population": 8, "generations": 1},
+        "eval": {"backend": "inline"},
+    })  # fmt: skip
+    with pytest.raises(ConfigError, match=r"simulator does not publish \['driver'\]"):
+        run_on_table(cfg, planted, tmp_path)
+    assert not (tmp_path / "challengers").exists()

@@ -16,7 +16,10 @@ Per fold, the lower of train and test; the score is the mean over folds minus
 
 Adversarial fitness (the simulator's `adversarial_fitness`) joins through `hybrid`: with
 `adversarial_weight` w, score = (1 - w) * causal + w * 10 % quantile across seeded scenarios.
-The simulator's entry point has not landed in this build, so a run with w > 0 is refused.
+Not wired into the loop yet: the simulator publishes its own feature columns (mid, spread,
+imbalance, short returns, ...), not the research table's bar/MTFA features, so an evolved
+expression cannot run there; a run with w > 0 is refused with a message saying which features
+the simulator lacks.
 """
 
 from __future__ import annotations

@@ -243,10 +243,7 @@ def _evolve(
     bars = np.array([[f.window(s).stop - f.window(s).start for s in SELECTION] for f in folds],
                     dtype=float)  # fmt: skip
     if cfg.fitness.adversarial_weight > 0.0:
-        raise ConfigError(
-            "fitness.adversarial_weight > 0 needs the simulator's adversarial_fitness, "
-            "which this build does not have yet; set it to 0"
-        )
+        _check_simulated(terms)
 
     base = backend.evaluate([BUY_HOLD], SELECTION) if cfg.fitness.baseline == "buy_hold" else None
 
@@ -264,6 +261,22 @@ def _evolve(
     keys = [ind.key for ind in result.hall_of_fame]
     trade = backend.evaluate(keys, SEGMENTS) if keys else np.empty((0, len(folds), 3, 6))
     return result, trade
+
+
+def _check_simulated(terms: list[Term]) -> None:
+    """Adversarial fitness runs the expression inside the simulator, which publishes its own
+    feature columns; refuse (clearly) when the causal parents are not among them."""
+    try:
+        from nexusforge.forge.sim.run import FEATURE_COLUMNS
+    except ImportError as exc:
+        raise ConfigError(f"fitness.adversarial_weight > 0 needs the simulator: {exc}") from exc
+    missing = sorted({t.feature for t in terms} - set(FEATURE_COLUMNS))
+    if missing:
+        raise ConfigError(
+            f"fitness.adversarial_weight > 0: the simulator does not publish {missing} "
+            f"(it has {list(FEATURE_COLUMNS)}); set the weight to 0 for bar-feature research"
+        )
+    raise ConfigError("adversarial fitness inside the GP loop is not wired in this build")
 
 
 def _write_results(
