@@ -156,3 +156,10 @@ def test_adversarial_weight_is_refused_with_the_reason(
     with pytest.raises(ConfigError, match=r"simulator does not publish \['driver'\]"):
         run_on_table(cfg, planted, tmp_path)
     assert not (tmp_path / "challengers").exists()
+
+
+def test_example_config_lists_the_defaults() -> None:
+    from nexusforge.forge.evolve.run import ForgeConfig, load_config
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "forge.toml"
+    assert load_config(path) == ForgeConfig()
