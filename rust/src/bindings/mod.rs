@@ -40,6 +40,7 @@ mod book_py;
 mod costs_py;
 mod expr_py;
 mod sim_matching_py;
+mod sim_py;
 mod vmd_py;
 mod window_py;
 
@@ -59,6 +60,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     expr_py::register(m)?;
     batch_py::register(m)?;
     sim_matching_py::register(m)?;
+    sim_py::register(m)?;
     Ok(())
 }
 
