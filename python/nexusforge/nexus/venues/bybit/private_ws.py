@@ -164,6 +164,14 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
 
     # ---- session ----
 
+    def _watched_topics(self) -> list[str]:
+        # Private topics are quiet when nothing happens: only those given a data timeout in
+        # the config are watched (none by default).
+        return [t for t in self.topics if self.config.data_timeout_for(t) is not None]
+
+    def _helpers(self) -> list[asyncio.Task[None]]:
+        return [self._recovery] if self._recovery is not None else []
+
     def _closed(self) -> None:
         self._authed.clear()  # the next socket must authenticate again
 

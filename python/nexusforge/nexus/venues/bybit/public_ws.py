@@ -174,6 +174,9 @@ class BybitPublicWs(BybitWsConnection[PublicEvent]):
     def _watched_topics(self) -> list[str]:
         return self.topics
 
+    def _helpers(self) -> list[asyncio.Task[None]]:
+        return list(self._background)
+
     async def _resubscribe(self, ws: ClientConnection, topic: str) -> None:
         if topic in self._books:
             self._books[topic] = _BookState()

@@ -125,12 +125,23 @@ class BybitWsConnection(Generic[E]):
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._ws.close(), timeout_s)
-        if self._task is not None:
-            self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
-            if not done:
-                log.error("bybit ws %s did not stop within %.1f s", self.url, timeout_s)
-            self._task = None
+        tasks = {t for t in (self._task, *self._helpers()) if t is not None and not t.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for task in pending:
+                log.error(
+                    "bybit ws %s: task %s did not stop within %.1f s",
+                    self.url,
+                    task.get_name(),
+                    timeout_s,
+                )
+        self._task = None
+
+    def _helpers(self) -> list[asyncio.Task[None]]:
+        """Background tasks of the subclass (resubscribes, recovery) to cancel on stop."""
+        return []
 
     async def _run(self) -> None:
         while not self._stopping:
