@@ -127,7 +127,7 @@ class LocalPoolBackend:
         return _stack(parts, self._folds, len(segments), len(METRICS))
 
     def pids(self) -> list[int]:
-        """Process ids of the pool's live workers (for monitoring)."""
+        """Process ids of the pool's live workers (for monitoring; reads the executor's table)."""
         return [p.pid for p in list(self._pool._processes.values()) if p.pid is not None]
 
     def close(self) -> None:
