@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import polars as pl
 import pytest
 
 from nexusforge.forge.backtest import MarketData, run_backtest
@@ -13,6 +14,7 @@ from nexusforge.forge.evolve.fitness import (
     BUY_HOLD,
     METRICS,
     SEGMENTS,
+    SELECTION,
     FitnessConfig,
     WindowEvaluator,
     hybrid,
@@ -104,3 +106,21 @@ def test_hybrid_rule_takes_a_low_quantile_of_scenarios() -> None:
     assert hybrid(causal, np.array([[np.nan], [1.0]]), weight=1.0)[0] == -np.inf
     with pytest.raises(ValueError, match="individual, scenario"):
         hybrid(causal, np.ones(2), weight=0.5)
+
+
+def test_trade_windows_never_reach_selection(planted: ResearchTable) -> None:
+    cfg = FitnessConfig(folds=2)
+    ev = WindowEvaluator(planted, cfg, threads=1)
+    frame = planted.frame.with_row_index("i")
+    trade = np.zeros(planted.height, dtype=bool)
+    for fold in ev.folds:
+        trade[fold.trade] = True
+    mask = pl.Series(trade)
+    changed = frame.with_columns(
+        pl.when(mask).then(pl.col(c) * 1.7 + 0.1).otherwise(pl.col(c)).alias(c)
+        for c in ("close", "driver", "decoy_a", "noise_a")
+    ).drop("i")
+    other = WindowEvaluator(ResearchTable(changed, planted.bars_per_year, 1), cfg, threads=1)
+    keys = [codec.dumps(SIGNAL), codec.dumps(Call("tanh", (Col("noise_a"),)))]
+    np.testing.assert_array_equal(ev.evaluate(keys, SELECTION), other.evaluate(keys, SELECTION))
+    assert not np.array_equal(ev.evaluate(keys, ("trade",)), other.evaluate(keys, ("trade",)))

@@ -163,3 +163,19 @@ def test_example_config_lists_the_defaults() -> None:
 
     path = Path(__file__).resolve().parents[3] / "examples" / "forge.toml"
     assert load_config(path) == ForgeConfig()
+
+
+def test_manifest_names_the_code_revision(tmp_path: Path) -> None:
+    import subprocess
+
+    from nexusforge.forge.evolve.manifest import code_revision, versions
+
+    root = Path(__file__).resolve().parents[3]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    assert versions()["code_revision"] in (head.stdout.strip(), "unknown")
+    assert code_revision(root) == head.stdout.strip()
+    assert code_revision(tmp_path) == "unknown"
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/x\n")
+    (tmp_path / ".git" / "packed-refs").write_text("# pack\n" + "ab" * 20 + " refs/heads/x\n")
+    assert code_revision(tmp_path) == "ab" * 20

@@ -27,9 +27,32 @@ class InputFile:
     sha256: str
 
 
+def code_revision(root: Path | None = None) -> str:
+    """The git commit of the checkout the package runs from (read from `.git`, no
+    subprocess), or "unknown" outside a plain git checkout."""
+    git = (root or Path(__file__).resolve().parents[4]) / ".git"
+    try:
+        head = (git / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return "unknown"
+    if not head.startswith("ref: "):
+        return head
+    ref = head.removeprefix("ref: ")
+    try:
+        return (git / ref).read_text(encoding="utf-8").strip()
+    except OSError:
+        pass
+    try:
+        packed = (git / "packed-refs").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return "unknown"
+    return next((line.split()[0] for line in packed if line.endswith(f" {ref}")), "unknown")
+
+
 def versions() -> dict[str, str]:
-    """Python, platform and the versions of the packages a result depends on."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    """Python, platform, the code revision and the versions of the packages a result uses."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "code_revision": code_revision()}  # fmt: skip
     for name in PACKAGES:
         try:
             out[name] = importlib.metadata.version(name)
