@@ -434,7 +434,9 @@ class WsPeer:
             yield self
 
 
-async def accept_auth(conn: PeerConn, *, success: bool = True, delay_s: float = 0.0) -> None:
+async def accept_auth(
+    conn: PeerConn, *, success: bool = True, delay_s: float = 0.0, trade: bool = False
+) -> None:
     """Read the auth request, check it per the brief (§7.1), answer after `delay_s`."""
     msg = await conn.next()
     assert msg["op"] == "auth", msg
@@ -444,6 +446,10 @@ async def accept_auth(conn: PeerConn, *, success: bool = True, delay_s: float = 
     assert sig == hmac_hex(f"GET/realtime{expires}")
     await asyncio.sleep(delay_s)
     conn.authed_at = time.monotonic()
+    if trade:  # the order-entry socket answers with retCode (brief §8)
+        code, text = (0, "OK") if success else (10004, "denied")
+        await conn.send({"retCode": code, "retMsg": text, "op": "auth", "connId": "c"})
+        return
     await conn.send(
         {"success": success, "ret_msg": "" if success else "denied", "op": "auth", "conn_id": "c"}
     )

@@ -23,6 +23,7 @@ from nexusforge.nexus.venues.bybit import (
     BybitPrivateWs,
     BybitPublicWs,
     BybitRestClient,
+    BybitTradeWs,
     ExecutionEvent,
     OrderRequest,
 )
@@ -137,6 +138,30 @@ def test_fills_stream_and_recovery_after_drop_match_venue(shared_data: Path) -> 
         ids = delivered(events)
         assert len(ids) == len(set(ids)) == 3  # every venue fill exactly once
         assert private.stats.connects >= 2 and private.auth_failures == 0
+
+    run(shared_data, body)
+
+
+def test_order_entry_websocket_against_local_exchange(shared_data: Path) -> None:
+    async def body(ex: LocalExchange, rest: BybitRestClient) -> None:
+        cfg = client_config(ex.port)
+        events: list[Any] = []
+        private = BybitPrivateWs(cfg, credentials(), events.append, rest=rest)
+        trade = BybitTradeWs(cfg, credentials(), rest=rest)
+        private.start()
+        trade.start()
+        try:
+            await private.wait_ready()
+            ack = await trade.create_order(buy("e2e-t-1", Decimal(10)))
+            assert ack.orderLinkId == "e2e-t-1" and ack.orderId
+            await wait_until(lambda: len(delivered(events)) == 1)
+            with pytest.raises(BybitOrderNotFoundError):
+                await trade.cancel_order("XRPUSDT", order_link_id="e2e-t-1")  # already filled
+        finally:
+            await trade.stop()
+            await private.stop()
+        fills = [x for e in events if isinstance(e, ExecutionEvent) for x in e.executions]
+        assert fills[0].orderLinkId == "e2e-t-1" and fills[0].execQty == Decimal(10)
 
     run(shared_data, body)
 

@@ -43,6 +43,7 @@ from nexusforge.nexus.venues.bybit.public_ws import (
 )
 from nexusforge.nexus.venues.bybit.recovery import ExecIdSet, ExecMark, recover_executions
 from nexusforge.nexus.venues.bybit.rest import BybitRestClient
+from nexusforge.nexus.venues.bybit.trade_ws import BybitTradeWs
 from nexusforge.nexus.venues.bybit.ws_connection import StreamStatus
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "BybitRestClient",
     "BybitRetryableError",
     "BybitTimestampError",
+    "BybitTradeWs",
     "BybitWallet",
     "Credentials",
     "CredentialsError",

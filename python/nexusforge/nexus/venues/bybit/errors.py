@@ -131,6 +131,9 @@ CODE_CLASSES: dict[int, type[BybitError]] = {
     10016: BybitServerError,
     10017: BybitRequestError,
     10029: BybitRequestError,
+    10404: BybitRequestError,  # order-entry WS: unknown op or bad category
+    10429: BybitRateLimitError,  # order-entry WS: system throttling
+    20006: BybitRequestError,  # order-entry WS: duplicate reqId
     110001: BybitOrderNotFoundError,
     110003: BybitOrderError,
     110004: BybitInsufficientBalanceError,

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import msgspec
 from websockets.asyncio.client import ClientConnection
 
-from nexusforge.nexus.venues.bybit.clock import SystemClock
 from nexusforge.nexus.venues.bybit.config import BybitConfig
 from nexusforge.nexus.venues.bybit.errors import BybitError
 from nexusforge.nexus.venues.bybit.keys import Credentials
@@ -37,14 +36,10 @@ from nexusforge.nexus.venues.bybit.recovery import (
 )
 from nexusforge.nexus.venues.bybit.rest import BybitRestClient
 from nexusforge.nexus.venues.bybit.schema import SchemaWatch
-from nexusforge.nexus.venues.bybit.signing import ws_auth_args
+from nexusforge.nexus.venues.bybit.ws_auth import AuthenticatedWs
 from nexusforge.nexus.venues.bybit.ws_connection import (
-    ENVELOPE,
-    BybitWsConnection,
     BybitWsEnvelope,
-    SessionEnded,
     StreamStatus,
-    is_pong,
 )
 
 log = logging.getLogger(__name__)
@@ -96,7 +91,7 @@ class AccountDrift:
 PrivateEvent = ExecutionEvent | OrderEvent | PositionEvent | WalletEvent | AccountDrift
 
 
-class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
+class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
     """Private stream of one account; with `rest` it also recovers missed fills on reconnect."""
 
     def __init__(
@@ -111,33 +106,19 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
         seen: ExecIdSet | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(config, config.private_ws_url, on_event, rng=rng)
-        self._credentials = credentials
-        self.rest = rest
+        super().__init__(config, config.private_ws_url, credentials, on_event, rest=rest, rng=rng)
         self.topics = list(dict.fromkeys(topics))
         self.seen = seen or ExecIdSet()
         self.watch = rest.watch if rest is not None else SchemaWatch(config.position_mode)
         self.last_exec: ExecMark | None = None
-        self.auth_failures = 0
         self.duplicates = 0
         self.recovered = 0
         self.recovery_failures = 0
         self._since_ms = since_ms
-        self._authed = asyncio.Event()
         self._sessions = 0
         self._recovery: asyncio.Task[None] | None = None
 
     # ---- public API ----
-
-    @property
-    def authenticated(self) -> bool:
-        """True while the current socket's authentication is confirmed."""
-        return self._authed.is_set() and self._ws is not None
-
-    async def wait_ready(self) -> None:
-        """Wait until a socket is authenticated and subscribed."""
-        while not self.authenticated:
-            await self._authed.wait()
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send on the current socket once its authentication is confirmed (never before).
@@ -172,9 +153,6 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
     def _helpers(self) -> list[asyncio.Task[None]]:
         return [self._recovery] if self._recovery is not None else []
 
-    def _closed(self) -> None:
-        self._authed.clear()  # the next socket must authenticate again
-
     async def _open(self, ws: ClientConnection) -> None:
         self._sessions += 1
         await self._authenticate(ws)
@@ -185,42 +163,6 @@ class BybitPrivateWs(BybitWsConnection[PrivateEvent]):
         idle = self._recovery is None or self._recovery.done()
         if self.rest is not None and wanted and idle:
             self._recovery = asyncio.create_task(self._recover_all())
-
-    async def _authenticate(self, ws: ClientConnection) -> None:
-        now = self.rest.time.now_ms() if self.rest is not None else SystemClock().wall_ms()
-        expires = now + self.config.auth_expire_ms
-        await self._send(ws, {"op": "auth", "args": ws_auth_args(self._credentials, expires)})
-        try:
-            reply = await asyncio.wait_for(self._auth_reply(ws), self.config.auth_timeout_s)
-        except TimeoutError:
-            self.auth_failures += 1
-            raise SessionEnded("no auth reply") from None
-        if reply.success is True or (reply.success is None and reply.retCode == 0):
-            return
-        self.auth_failures += 1
-        why = reply.ret_msg or reply.retMsg or f"retCode {reply.retCode}"
-        log.error("bybit private ws: auth refused: %s", why)
-        await self._emit(StreamStatus("auth_failed", why))
-        if self.rest is not None:  # an expired signature is usually clock drift
-            try:
-                await self.rest.sync_time()
-            except BybitError as exc:
-                log.warning("bybit private ws: time re-sync failed: %s", exc)
-        raise SessionEnded(f"auth refused: {why}")
-
-    async def _auth_reply(self, ws: ClientConnection) -> BybitWsEnvelope:
-        while True:
-            frame = await ws.recv()
-            try:
-                env = ENVELOPE.decode(frame)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._malformed(f"before auth: {exc}", frame)
-                continue
-            if env.op == "auth":
-                return env
-            if not is_pong(env):
-                self.stats.unknown += 1
-                log.warning("bybit private ws: frame before the auth reply ignored: %.200r", frame)
 
     def _recovery_start(self) -> int | None:
         if self.last_exec is not None:

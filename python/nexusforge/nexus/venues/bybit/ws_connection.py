@@ -45,6 +45,7 @@ class BybitWsEnvelope(msgspec.Struct, frozen=True):
     retCode: int | None = None
     retMsg: str | None = None
     req_id: str | None = None
+    reqId: str | None = None  # order-entry replies (/v5/trade)
 
 
 ENVELOPE = msgspec.json.Decoder(BybitWsEnvelope)
@@ -213,6 +214,10 @@ class BybitWsConnection(Generic[E]):
     def _closed(self) -> None:
         """The socket is gone (called once per session, whatever ended it)."""
 
+    def _on_reply(self, env: BybitWsEnvelope) -> bool:
+        """Handle a reply to a request of ours (order entry); False when it is not one."""
+        return False
+
     async def _resubscribe(self, ws: ClientConnection, topic: str) -> None:
         """Unsubscribe and subscribe `topic` again."""
         await self._send(ws, {"op": "unsubscribe", "req_id": self._req_id(), "args": [topic]})
@@ -240,7 +245,7 @@ class BybitWsConnection(Generic[E]):
             self._pong.set()
         elif env.op in ("subscribe", "unsubscribe"):
             self._on_op_reply(env)
-        else:
+        elif not self._on_reply(env):
             self.stats.unknown += 1
             log.warning("bybit ws %s: unknown frame ignored: %.200r", self.url, frame)
 
