@@ -54,7 +54,7 @@ def config(rest_port: int = 9, ws_port: int = 9, **overrides: Any) -> BybitConfi
         "http_timeout_s": 2.0,
         "max_retries": 3,
         "ping_interval_s": 0.2,
-        "pong_timeout_s": 0.3,
+        "pong_timeout_s": 1.0,
         "auth_timeout_s": 1.0,
         "reconnect_min_s": 0.02,
         "reconnect_max_s": 0.1,

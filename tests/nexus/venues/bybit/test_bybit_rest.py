@@ -19,6 +19,7 @@ from nexusforge.nexus.venues.bybit import (
     BybitRateLimitError,
     BybitRestClient,
     BybitTimestampError,
+    CredentialsError,
     OrderRequest,
 )
 from nexusforge.nexus.venues.bybit.clock import SystemClock
@@ -257,3 +258,16 @@ def test_cancel_all_and_positions(shared_data: Path) -> None:
         assert "newField" in client.watch.new_fields["BybitPosition"]
 
     run(shared_data, body)
+
+
+def test_private_endpoint_without_credentials_is_refused_locally(shared_data: Path) -> None:
+    peer = RestPeer(shared_data)
+
+    async def main() -> None:
+        async with serve_rest(peer) as port, BybitRestClient(config(rest_port=port)) as client:
+            assert (await client.orderbook("BTCUSDT")).s == "BTCUSDT"
+            with pytest.raises(CredentialsError, match="needs credentials"):
+                await client.positions("BTCUSDT")
+
+    asyncio.run(main())
+    assert not peer.requests_to("/v5/position/list")  # nothing unsigned went out

@@ -34,6 +34,7 @@ from nexusforge.nexus.venues.bybit.errors import (
     BybitTimestampError,
     BybitTransportError,
     BybitUnreachableError,
+    CredentialsError,
     error_for,
     http_error_for,
 )
@@ -454,7 +455,7 @@ class BybitRestClient:
 
     def _auth_headers(self, payload: bytes) -> dict[str, str]:
         if self._credentials is None:
-            raise BybitError(10003, "this endpoint needs credentials and none were given")
+            raise CredentialsError(f"{self.config.rest_url}: this endpoint needs credentials")
         timestamp, window = str(self.time.now_ms()), str(self.config.recv_window_ms)
         return {
             "X-BAPI-API-KEY": self._credentials.api_key,
