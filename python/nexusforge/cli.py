@@ -239,6 +239,58 @@ def forge_causal(
     _console().print(causal_table(graph))
 
 
+# ---- simulator (python/nexusforge/forge/sim) ----
+
+
+@sim_app.command("run")
+def sim_run(
+    scenario: Annotated[
+        str, typer.Option(help="Base scenario (calm, volatile, toxic, thin, rmsc04).")
+    ] = "calm",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config (its `scenario` key wins).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Replace the config's seed.")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Simulated seconds.")] = None,
+    strategy: Annotated[
+        Path | None, typer.Option("--strategy", help="Strategy JSON file to trade in the market.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the tables (parquet) and a manifest.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the agent-based market simulator and print what happened."""
+    import json
+    import time
+
+    from nexusforge import __version__
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.backtest.run import load_strategy
+    from nexusforge.forge.sim.config import SimConfig
+    from nexusforge.forge.sim.run import run_sim, summary, write_result
+
+    try:
+        cfg = SimConfig.from_toml(config) if config else SimConfig.scenario(scenario)
+        if duration is not None:
+            cfg = cfg.with_overrides({"duration_s": duration})
+        expr = load_strategy(strategy).expr if strategy else None
+        start = time.perf_counter()
+        result = run_sim(cfg, seed=seed, strategy=expr)
+        wall = time.perf_counter() - start
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    info = summary(result, wall)
+    if out is not None:
+        write_result(result, out, {"nexusforge": __version__, "seed": result.config.seed})
+    typer.echo(json.dumps(info, indent=2) if as_json else _plain(info))
+
+
+def _plain(info: dict[str, object]) -> str:
+    return "\n".join(f"{k:>16}: {v}" for k, v in info.items())
+
+
 @app.command()
 def version() -> None:
     """Print the package and Rust core versions."""

@@ -137,7 +137,7 @@ fn output_dict(py: Python<'_>, out: SimOutput) -> PyResult<Bound<'_, PyDict>> {
         ),
     )?;
     if let Some(s) = out.strategy {
-        let sd = table!(py, s, ts, target, position, cash, fees, equity, mid);
+        let sd = table!(py, s, ts, target, position, cash, fees, slippage, equity, mid);
         sd.set_item("fills", s.fills)?;
         sd.set_item("maker_fills", s.maker_fills)?;
         sd.set_item("traded_lots", s.traded_lots)?;

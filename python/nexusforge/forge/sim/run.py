@@ -7,7 +7,10 @@ side is its taker's).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ _COLUMNS, _KINDS, _EVENT_KINDS, _REASONS = sim_codes()
 # vol (bps per √s), volume and signed_volume (taker lots since the last decision), position.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(_COLUMNS)
 AGENT_KINDS: tuple[str, ...] = tuple(_KINDS)
+Codes = np.ndarray[Any, np.dtype[np.integer[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +47,24 @@ class SimStats:
 
 @dataclass(frozen=True, slots=True)
 class StrategyResult:
-    """The strategy under test: one row per decision (and the final mark) and its totals."""
+    """The strategy under test: one row per decision (and the final mark) and its totals.
+
+    `slippage` is what its fills cost against the mid each decision saw (> 0 is a cost);
+    trading cost = fees + slippage."""
 
     ledger: pl.DataFrame
     pnl: float
     fees: float
+    slippage: float
     fills: int
     maker_fills: int
     orders: int
     traded_qty: float
+
+    @property
+    def cost(self) -> float:
+        """Fees plus slippage against the decision mid (quote currency)."""
+        return self.fees + self.slippage
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +132,17 @@ def _result(cfg: SimConfig, raw: dict[str, Any]) -> SimResult:
         ),
         agents=_agents(raw["agents"], raw["stats"]["final_mid"] * tick, lot),
         strategy=_strategy(raw.get("strategy"), lot),
-        stats=SimStats(
-            **{k: int(raw["stats"][k]) for k in SimStats.__dataclass_fields__}
-        ),
+        stats=SimStats(**{k: int(raw["stats"][k]) for k in SimStats.__dataclass_fields__}),
     )
 
 
-def _names(codes: np.ndarray[Any, Any], names: list[str]) -> pl.Series:
+def _names(codes: Codes, names: list[str]) -> pl.Series:
     return pl.Series(np.asarray(names, dtype=object)[codes.astype(np.int64)], dtype=pl.Utf8)
 
 
-def _events(e: dict[str, Any], kinds: np.ndarray[Any, Any], tick: float, lot: float) -> pl.DataFrame:
+def _events(
+    e: dict[str, Any], kinds: np.ndarray[Any, Any], tick: float, lot: float
+) -> pl.DataFrame:
     price = np.where(e["price"] < 0, np.nan, e["price"] * tick)
     return pl.DataFrame(
         {
@@ -146,7 +159,9 @@ def _events(e: dict[str, Any], kinds: np.ndarray[Any, Any], tick: float, lot: fl
     ).with_columns(pl.col("price").fill_nan(None))
 
 
-def _trades(t: dict[str, Any], kinds: np.ndarray[Any, Any], tick: float, lot: float) -> pl.DataFrame:
+def _trades(
+    t: dict[str, Any], kinds: np.ndarray[Any, Any], tick: float, lot: float
+) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "ts_ns": t["ts"],
@@ -224,6 +239,7 @@ def _strategy(s: dict[str, Any] | None, lot: float) -> StrategyResult | None:
             "mid": s["mid"],
             "cash": s["cash"],
             "fees": s["fees"],
+            "slippage": s["slippage"],
             "equity": s["equity"],
         }
     )
@@ -231,8 +247,61 @@ def _strategy(s: dict[str, Any] | None, lot: float) -> StrategyResult | None:
         ledger=ledger,
         pnl=float(s["equity"][-1]),
         fees=float(s["fees"][-1]),
+        slippage=float(s["slippage"][-1]),
         fills=int(s["fills"]),
         maker_fills=int(s["maker_fills"]),
         orders=int(s["orders"]),
         traded_qty=int(s["traded_lots"]) * lot,
     )
+
+
+def summary(result: SimResult, wall_s: float | None = None) -> dict[str, Any]:
+    """The headline numbers of a run (JSON-ready): counts, prices, spread, strategy PnL."""
+    top = result.top.drop_nulls("spread")
+    mids = result.mids["mid"]
+    out: dict[str, Any] = {
+        "seed": result.config.seed,
+        "duration_s": result.config.duration_s,
+        **{k: getattr(result.stats, k) for k in SimStats.__dataclass_fields__},
+        "mid_first": float(mids[0]),
+        "mid_last": float(mids[-1]),
+        "spread_median": float(top["spread"].median()) if top.height else None,  # type: ignore[arg-type]
+        "agents": result.agents.height,
+    }
+    if wall_s is not None:
+        out["wall_s"] = wall_s
+        out["messages_per_s"] = result.stats.messages / wall_s if wall_s > 0 else None
+    if result.strategy is not None:
+        s = result.strategy
+        out["strategy"] = {
+            "pnl": s.pnl,
+            "fees": s.fees,
+            "slippage": s.slippage,
+            "fills": s.fills,
+            "traded_qty": s.traded_qty,
+        }
+    return out
+
+
+def write_result(result: SimResult, out: Path, manifest: Mapping[str, Any]) -> list[Path]:
+    """Writes every table as parquet under `out`, and `manifest.json` (config, seed, versions)."""
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "events": result.events,
+        "trades": result.trades,
+        "top": result.top,
+        "l2": result.l2,
+        "mids": result.mids,
+        "agents": result.agents,
+    }
+    if result.strategy is not None:
+        tables["strategy"] = result.strategy.ledger
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.parquet"
+        frame.write_parquet(path)
+        written.append(path)
+    path = out / "manifest.json"
+    body = {**manifest, "config": result.config.to_dict()}
+    path.write_text(json.dumps(body, indent=2, sort_keys=True), encoding="utf-8")
+    return [*written, path]

@@ -42,6 +42,8 @@ pub struct StrategyRecord {
     pub position: Vec<i64>,
     pub cash: Vec<f64>,
     pub fees: Vec<f64>,
+    /// Cumulative cost of fills against the mid the decision saw (quote currency; > 0 costs).
+    pub slippage: Vec<f64>,
     pub equity: Vec<f64>,
     pub mid: Vec<f64>,
     pub fills: u64,
@@ -60,8 +62,10 @@ pub struct StrategyAgent {
     cash_tl: i128,
     fees: f64,
     position: i64,
-    /// Market orders on their way: (handle, signed unfilled lots).
-    pending: Vec<(u64, i64)>,
+    /// Market orders on their way: (handle, signed unfilled lots, decision mid in ticks).
+    pending: Vec<(u64, i64, f64)>,
+    /// Σ side × qty × (fill − decision mid), in tick·lot.
+    slippage_tl: f64,
     target: f64,
     mids: VecDeque<f64>,
     last_volume: (i64, i64),
@@ -93,6 +97,7 @@ impl StrategyAgent {
             fees: 0.0,
             position: 0,
             pending: Vec::new(),
+            slippage_tl: 0.0,
             target: 0.0,
             mids: VecDeque::with_capacity(LONGEST_RETURN + 1),
             last_volume: (0, 0),
@@ -138,7 +143,7 @@ impl StrategyAgent {
         self.position + self.pending.iter().map(|p| p.1).sum::<i64>()
     }
 
-    fn trade_towards_target(&mut self, ctx: &mut Ctx<'_>) {
+    fn trade_towards_target(&mut self, ctx: &mut Ctx<'_>, mid: f64) {
         let want = (self.target * self.cfg.max_position_lots as f64).round() as i64;
         let delta = want - self.exposure();
         if delta == 0 {
@@ -147,7 +152,7 @@ impl StrategyAgent {
         let side = if delta > 0 { Side::Buy } else { Side::Sell };
         let qty = delta.abs().min(self.cfg.max_order_lots);
         let handle = ctx.market(side, qty);
-        self.pending.push((handle, side.sign() * qty));
+        self.pending.push((handle, side.sign() * qty, mid));
         self.record.orders += 1;
     }
 
@@ -160,13 +165,16 @@ impl StrategyAgent {
         r.position.push(self.position);
         r.cash.push(cash);
         r.fees.push(self.fees);
+        r.slippage
+            .push(self.slippage_tl * self.tick_size * self.lot_size);
         r.equity.push(cash + value - self.fees);
         r.mid.push(mid_ticks * self.tick_size);
     }
 
-    fn settle(&mut self, handle: u64, filled: i64, done: bool) {
+    fn settle(&mut self, handle: u64, price: i64, filled: i64, done: bool) {
         if let Some(i) = self.pending.iter().position(|p| p.0 == handle) {
             let p = &mut self.pending[i];
+            self.slippage_tl += (p.1.signum() * filled) as f64 * (price as f64 - p.2);
             p.1 -= p.1.signum() * filled;
             if done || p.1 == 0 {
                 self.pending.swap_remove(i);
@@ -193,7 +201,7 @@ impl Agent for StrategyAgent {
         if !t.is_nan() {
             self.target = t;
         }
-        self.trade_towards_target(ctx);
+        self.trade_towards_target(ctx, view.mid);
         self.mark(ctx.now, view.mid);
     }
 
@@ -214,10 +222,10 @@ impl Agent for StrategyAgent {
                 self.record.fills += 1;
                 self.record.maker_fills += u64::from(maker);
                 self.record.traded_lots += qty;
-                self.settle(handle, qty, leaves == 0);
+                self.settle(handle, price, qty, leaves == 0);
             }
             OwnEvent::Cancelled { handle, .. } | OwnEvent::Rejected { handle, .. } => {
-                self.settle(handle, 0, true);
+                self.settle(handle, 0, 0, true);
             }
         }
     }
