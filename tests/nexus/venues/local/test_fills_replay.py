@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from localx import XRP, Signed, ok
@@ -37,7 +38,7 @@ def first_messages(rows: BookLevelRows, n: int) -> BookLevelRows:
     return BookLevelRows(**{k: getattr(rows, k)[:end] for k in rows.__dataclass_fields__})
 
 
-def fills_of(client: Signed, order_id: str) -> list[dict[str, str]]:
+def fills_of(client: Signed, order_id: str) -> list[dict[str, Any]]:
     rows = ok(client.get("/v5/execution/list", category="linear", orderId=order_id))["list"]
     return list(reversed(rows))  # oldest first
 

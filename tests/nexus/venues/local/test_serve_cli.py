@@ -77,7 +77,7 @@ def test_bad_config_is_a_config_error(bad: dict[str, object]) -> None:
 def test_serve_process_answers_then_stops(tmp_path: Path, shared_data: Path) -> None:
     cfg = write_config(tmp_path, shared_data)
     cmd = [sys.executable, "-m", "nexusforge.cli", "exchange", "serve", "--port", "0",
-           "--config", str(cfg), "--duration", "4"]  # fmt: skip
+           "--config", str(cfg), "--duration", "2"]  # fmt: skip
     env = os.environ | {"NO_PROXY": "127.0.0.1"}
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=env) as proc:  # fmt: skip

@@ -149,7 +149,8 @@ class Venue:
         if sum(o.is_open and o.symbol == inst.symbol for o in self.orders.values()) >= 500:
             raise Reject(rc.TOO_MANY_ORDERS, "too many open orders (500 per symbol)")
         if not reduce_only:
-            self._check_margin(inst.symbol, side, qty, price)
+            ref = price if order_type == "Limit" else self._reference(inst.symbol, side)
+            self._check_margin(inst.symbol, side, qty, ref)
         now = self.now_ms()
         last = self.trades.last(inst.symbol)
         order = Order(
@@ -233,8 +234,7 @@ class Venue:
             if price is None or price <= 0:
                 raise Reject(rc.PARAMS, "params error: price is required for a Limit order")
             return price
-        touch = self.market.levels(inst.symbol, "Sell" if side == "Buy" else "Buy", 1)
-        ref = touch[0].price if touch else self.market.mark_price(inst.symbol)
+        ref = self._reference(inst.symbol, side)
         if ref is None:
             return inst.min_price if side == "Sell" else inst.max_price
         if side == "Buy":
@@ -248,11 +248,16 @@ class Venue:
         code = rc.NOTIONAL_TOO_LOW if problem.startswith("notional") else rc.PARAMS
         raise Reject(code, f"params error: {problem}")
 
-    def _check_margin(self, symbol: str, side: str, qty: Decimal, price: Decimal) -> None:
+    def _reference(self, symbol: str, side: Side) -> Decimal | None:
+        """The price a market order would meet first: the opposite touch, else the mark."""
+        touch = self.market.levels(symbol, "Sell" if side == "Buy" else "Buy", 1)
+        return touch[0].price if touch else self.market.mark_price(symbol)
+
+    def _check_margin(self, symbol: str, side: str, qty: Decimal, ref: Decimal | None) -> None:
+        """Initial margin of the opening part plus a taker fee must fit the available balance."""
+        if ref is None:
+            return  # an empty book: the market order meets nothing and is cancelled
         opening = max(Decimal(0), qty - self.account.reducible(symbol, side))
-        ref = price
-        if ref >= self.instruments[symbol].max_price / 2:  # a market buy on an empty book
-            ref = self.market.mark_price(symbol) or price
         need = opening * ref / self.account.leverage + qty * ref * self.taker_rate
         if need > self.available():
             raise Reject(rc.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
