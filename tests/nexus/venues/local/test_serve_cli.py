@@ -87,13 +87,21 @@ def test_serve_process_answers_then_stops(tmp_path: Path, shared_data: Path) -> 
         url = first.split()[-1]
         reply = httpx.get(f"{url}/v5/market/instruments-info?category=linear").json()
         assert [i["symbol"] for i in reply["result"]["list"]] == ["XRPUSDT"]
-        out, _ = proc.communicate(timeout=30)
+        out = first + proc.stdout.read()  # until the process closes it on exit
+        proc.wait(timeout=30)
     assert proc.returncode == 0
     assert "api keys: k1" in out and "served 1 REST requests" in out and "s1" not in out
 
 
-def test_serve_sim_mode_without_the_engine_is_a_clear_error(tmp_path: Path) -> None:
+def test_serve_sim_mode(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "nexusforge.cli", "exchange", "serve", "--mode", "sim",
            "--port", "0", "--duration", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "mode sim; symbols BTCUSDT" in done.stdout
+
+
+def test_serve_refuses_an_unknown_mode() -> None:
+    cmd = [sys.executable, "-m", "nexusforge.cli", "exchange", "serve", "--mode", "paper"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "sim" in done.stderr
+    assert done.returncode == 2 and "replay or sim" in done.stderr
