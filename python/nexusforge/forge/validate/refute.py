@@ -1,0 +1,171 @@
+"""Causal refutation with DoWhy: does the strategy's signal move the forward return, and does
+that estimate survive attempts to break it?
+
+Treatment = the expression's value at bar t, outcome = the forward return from t; common
+causes = the causal parents from the run's discovery (`causal/graph.json`) that the
+expression does not read, each at its strategy lag. The effect is a backdoor linear
+regression. It holds when (documented criteria, thresholds in `RefuteConfig`):
+  estimate   positive (the strategy is long when its signal is high) with p <= `alpha`;
+  placebo    a permuted treatment's effect is below `placebo_ratio` of the estimate;
+  random common cause / data subset
+             the effect moves by at most `stability` of itself and keeps its sign;
+  unobserved common cause
+             a linear confounder of strength `confounder_strength` on both sides leaves
+             the effect with the same sign.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import polars as pl
+
+from nexusforge.errors import DataError
+from nexusforge.forge.evolve.table import TARGET, ResearchTable
+from nexusforge.strategy import Expr, compile_expr, evaluate
+
+
+class RefuteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Sample size, simulations per refuter and the pass criteria."""
+
+    rows: int = 3000
+    simulations: int = 20
+    alpha: float = 0.05
+    placebo_ratio: float = 0.25
+    stability: float = 0.25
+    confounder_strength: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 200 <= self.rows <= 200_000 or not 2 <= self.simulations <= 1000:
+            raise ValueError("rows must be in 200..200000 and simulations in 2..1000")
+        if not 0.0 < self.alpha < 1.0 or self.placebo_ratio <= 0 or self.stability <= 0:
+            raise ValueError("alpha must be in (0, 1); placebo_ratio and stability > 0")
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A causal parent of the return: feature and strategy lag (bars)."""
+
+    feature: str
+    lag: int
+
+
+def read_parents(graph_json: Path) -> list[Parent]:
+    """Parents from a run's `causal/graph.json`."""
+    try:
+        doc = json.loads(graph_json.read_text(encoding="utf-8"))
+        return [Parent(str(p["feature"]), int(p["lag"])) for p in doc["parents"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"cannot read causal graph {graph_json}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Refutation:
+    """One refuter's new effect and whether the estimate held."""
+
+    name: str
+    new_effect: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class RefuteResult:
+    """The estimate, its p-value, the common causes used and each refutation."""
+
+    effect: float
+    p_value: float
+    rows: int
+    common_causes: tuple[str, ...]
+    refutations: tuple[Refutation, ...]
+    estimate_passed: bool
+
+    @property
+    def passed(self) -> bool:
+        """The estimate is positive and significant and every refuter left it standing."""
+        return self.estimate_passed and all(r.passed for r in self.refutations)
+
+    def figures(self) -> dict[str, Any]:
+        """Plain-JSON figures for challenger files and the rejection log."""
+        return {"effect": self.effect, "p_value": self.p_value, "rows": self.rows,
+                "common_causes": list(self.common_causes), "passed": self.passed,
+                "refuters": {r.name: {"new_effect": r.new_effect, "passed": r.passed}
+                             for r in self.refutations}}  # fmt: skip
+
+
+def causal_frame(
+    expr: Expr, table: ResearchTable, rows: slice, parents: Sequence[Parent], max_rows: int
+) -> pl.DataFrame:
+    """Signal, forward return and lagged confounders on `rows` (the last `max_rows` of them
+    with every value finite)."""
+    compiled = compile_expr(expr)
+    signal = evaluate(compiled, table.frame.select(compiled.columns))
+    cols = {"signal": signal, "fwd_ret": table.frame[TARGET].to_numpy()}
+    for p in parents:
+        if p.feature in compiled.columns:
+            continue  # an input of the signal is not a confounder of it
+        x = table.frame[p.feature].to_numpy().astype(np.float64)
+        cols[f"{p.feature}_lag{p.lag}"] = np.concatenate([np.full(p.lag, np.nan), x])[: x.size]
+    frame = pl.DataFrame(cols).slice(rows.start, rows.stop - rows.start)
+    return frame.filter(pl.all_horizontal(pl.all().is_finite())).tail(max_rows)
+
+
+def _stable(new: float, old: float, tolerance: float) -> bool:
+    """Same sign and a relative change of at most `tolerance`."""
+    return new * old > 0.0 and abs(new - old) <= tolerance * abs(old)
+
+
+def refute(
+    expr: Expr, table: ResearchTable, rows: slice, parents: Sequence[Parent], cfg: RefuteConfig
+) -> RefuteResult:
+    """Estimate the signal's effect on the forward return and try to refute it."""
+    frame = causal_frame(expr, table, rows, parents, cfg.rows)
+    common = tuple(c for c in frame.columns if c not in ("signal", "fwd_ret"))
+    if frame.height < 100 or float(np.std(frame["signal"].to_numpy())) == 0.0:
+        return RefuteResult(math.nan, math.nan, frame.height, common, (), False)
+    with warnings.catch_warnings():
+        # DoWhy calls pandas and statsmodels in ways they now warn about; not our input.
+        warnings.simplefilter("ignore")
+        return _run_dowhy(frame, common, cfg)
+
+
+def _run_dowhy(frame: pl.DataFrame, common: tuple[str, ...], cfg: RefuteConfig) -> RefuteResult:
+    from dowhy import CausalModel  # type: ignore[import-untyped]
+
+    model = CausalModel(data=frame.to_pandas(), treatment="signal", outcome="fwd_ret",
+                        common_causes=list(common) or None)  # fmt: skip
+    ident = model.identify_effect(proceed_when_unidentifiable=True)
+    est = model.estimate_effect(ident, method_name="backdoor.linear_regression",
+                                test_significance=True)  # fmt: skip
+    effect = float(est.value)
+    p_value = float(np.ravel(est.test_stat_significance()["p_value"])[0])
+    ok_estimate = effect > 0.0 and p_value <= cfg.alpha
+
+    def run(method: str, **kw: Any) -> float:
+        r = model.refute_estimate(ident, est, method_name=method, random_seed=cfg.seed, **kw)
+        return float(np.ravel(r.new_effect)[0])
+
+    n = cfg.simulations
+    placebo = run("placebo_treatment_refuter", placebo_type="permute", num_simulations=n)
+    rcc = run("random_common_cause", num_simulations=n)
+    subset = run("data_subset_refuter", subset_fraction=0.8, num_simulations=n)
+    s = cfg.confounder_strength
+    unobs = run("add_unobserved_common_cause", confounders_effect_on_treatment="linear",
+                confounders_effect_on_outcome="linear", effect_strength_on_treatment=s,
+                effect_strength_on_outcome=s)  # fmt: skip
+    tol = cfg.stability
+    refs = (
+        Refutation("placebo_treatment", placebo, abs(placebo) <= cfg.placebo_ratio * abs(effect)),
+        Refutation("random_common_cause", rcc, _stable(rcc, effect, tol)),
+        Refutation("data_subset", subset, _stable(subset, effect, tol)),
+        Refutation("unobserved_common_cause", unobs, unobs * effect > 0.0),
+    )
+    return RefuteResult(effect, p_value, frame.height, common, refs, ok_estimate)
