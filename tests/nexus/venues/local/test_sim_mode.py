@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from localx import KEY, SECRET, Signed, ok
+from localx import KEY, SECRET, Signed, Ws, ok
 
 from nexusforge.forge.sim.config import SimConfig
 from nexusforge.forge.sim.engine import EngineConfig, MatchingEngine
@@ -113,3 +114,31 @@ def test_cancel_removes_our_order_from_the_engine(sim: LocalExchange, sim_client
     assert (price, Decimal("0.3")) in {(lv.price, lv.qty) for lv in sim.levels(SYM, "Sell", 200)}
     ok(sim_client.post("/v5/order/cancel", category="linear", symbol=SYM, orderId=order["orderId"]))
     assert price not in {lv.price for lv in sim.levels(SYM, "Sell", 200)}
+
+
+def test_running_sim_publishes_a_consistent_book() -> None:
+    cfg = ExchangeConfig(mode="sim", keys=(ApiKey(KEY, Secret(SECRET)),), speed=0.0)
+    with LocalExchange(cfg) as ex:
+        ws = Ws(ex.ws_public_url)
+        ws.send({"op": "subscribe", "args": [f"orderbook.50.{SYM}", f"publicTrade.{SYM}"]})
+        ws.recv()
+        snapshot = ws.until(f"orderbook.50.{SYM}")
+        book = {s: dict(snapshot["data"][s]) for s in ("b", "a")}
+        last_u, trades, deadline = snapshot["data"]["u"], 0, time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            message = ws.recv()
+            if message.get("topic") == f"publicTrade.{SYM}":
+                trades += len(message["data"])
+                continue
+            data = message["data"]
+            assert data["u"] == last_u + 1
+            last_u = data["u"]
+            for side in ("b", "a"):
+                for price, size in data[side]:
+                    if size == "0":
+                        del book[side][price]  # KeyError: a delete of an unpublished level
+                    else:
+                        book[side][price] = size
+        ws.close()
+    assert trades > 0 and last_u > snapshot["data"]["u"] + 10
+    assert max(map(Decimal, book["b"])) < min(map(Decimal, book["a"]))
