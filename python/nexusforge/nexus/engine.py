@@ -1,0 +1,763 @@
+"""The Nexus engine: one asyncio loop wiring venue, book, features, models, ledgers and journal.
+
+    public WS --> MarketFeed (Rust book -> streaming features) --> six TradingModels' targets
+      --> plan_round (internal crossing at mid; see intents.py) --> OrderRouter --> venue (REST)
+    private WS executions --> journal (before anything else) --> Book of ledgers --> Watchtower
+
+Rules it keeps:
+- A decision round runs on a book event, at most once per `round_interval_s`, and only when
+  nothing is in flight, the private stream is authenticated and caught up (missed fills
+  recovered over REST after every reconnect), no reconciliation alert is open and the kill
+  switch is not tripped.
+- Invariant: Σ ledgers (models + orphan) == the venue's position. After rounds it is checked
+  against the `position` topic; a disagreement is verified over REST (position list, then the
+  executions since the last known one, applied once); if it persists, new orders are paused and
+  the alert is kept in `LiveState` and logged, until a later check agrees.
+- Watchtower marks every model each round; a model at its kill level is journaled DEAD and
+  flattened (reduce-only market orders in lot chunks, retried until flat). An orphaned venue
+  position (adopted on reconciliation) is flattened with the engine's own orders.
+- The kill switch (file, SIGUSR1, `trigger_kill()`) stops trading and flattens everything.
+- On start with an existing journal: rebuild the ledgers, reconcile with the venue (open orders,
+  position, executions since the last known one), then continue.
+`LiveState` is the read-only face for a dashboard: `engine.state.snapshot()` at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from nexusforge.errors import ConfigError, MalformedMessageError
+from nexusforge.market.instruments import Instrument
+from nexusforge.nexus import executions as ex
+from nexusforge.nexus import order_ids
+from nexusforge.nexus.config import CHAMPION_PREFIX, EngineConfig, ModelSpec
+from nexusforge.nexus.executions import Execution
+from nexusforge.nexus.intents import IntentLimits, ModelView, internal_fills, plan_round
+from nexusforge.nexus.journal import (
+    Journal,
+    VenueOrder,
+    apply_plan,
+    now_ms,
+    parse_venue_order,
+    reconcile,
+)
+from nexusforge.nexus.ledger import Book, Ledger, slot_router
+from nexusforge.nexus.market_feed import MarketFeed
+from nexusforge.nexus.model import (
+    ModelEvent,
+    ModelState,
+    TradingModel,
+    load_champion,
+    load_strategy,
+)
+from nexusforge.nexus.order_router import OrderRouter
+from nexusforge.nexus.venues.bybit import (
+    BookUpdate,
+    BybitConfig,
+    BybitError,
+    BybitPrivateWs,
+    BybitPublicWs,
+    BybitRestClient,
+    Credentials,
+    ExecIdSet,
+    ExecutionEvent,
+    OrderEvent,
+    PositionEvent,
+    StreamStatus,
+    TradeBatch,
+    recover_executions,
+)
+from nexusforge.nexus.venues.bybit.models import BybitExecution
+from nexusforge.nexus.watchtower import (
+    KillSwitch,
+    LiquidationOutcome,
+    Watchtower,
+    WatchtowerConfig,
+    flatten_all,
+    flatten_plan,
+)
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+TICK_S = 0.1
+STALE_ORDER_S = 3.0
+FLATTEN_RETRY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """One model's books at one moment (what the summary and the dashboard show)."""
+
+    slot: int
+    name: str
+    state: str
+    weight: Decimal
+    inventory: Decimal
+    avg_entry: Decimal
+    cash: Decimal
+    fees: Decimal
+    funding: Decimal
+    realized: Decimal
+    equity: Decimal | None
+    fills: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (decimals as strings, exact)."""
+        out: dict[str, Any] = {}
+        for k in self.__slots__:
+            v = getattr(self, k)
+            out[k] = str(v) if isinstance(v, Decimal) else v
+        return out
+
+
+@dataclass
+class LiveState:
+    """The engine's live state, updated in place by the engine's loop (read it, never write)."""
+
+    symbol: str
+    started_ms: int = field(default_factory=now_ms)
+    mid: Decimal | None = None
+    venue_position: Decimal | None = None
+    ledgers_total: Decimal = ZERO
+    orphan: Decimal = ZERO
+    alert: str | None = None
+    paused: str | None = None
+    kill: str | None = None
+    private_ready: bool = False
+    rounds: int = 0
+    orders_sent: int = 0
+    fills: int = 0
+    internal_fills: int = 0
+    md_messages: int = 0
+    models: list[ModelRow] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "symbol": self.symbol,
+            "started_ms": self.started_ms,
+            "mid": None if self.mid is None else str(self.mid),
+            "venue_position": None if self.venue_position is None else str(self.venue_position),
+            "ledgers_total": str(self.ledgers_total),
+            "orphan": str(self.orphan),
+            "alert": self.alert,
+            "paused": self.paused,
+            "kill": self.kill,
+            "private_ready": self.private_ready,
+            "rounds": self.rounds,
+            "orders_sent": self.orders_sent,
+            "fills": self.fills,
+            "internal_fills": self.internal_fills,
+            "md_messages": self.md_messages,
+            "models": [m.to_json() for m in self.models],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a bounded run prints at the end."""
+
+    symbol: str
+    models: tuple[ModelRow, ...]
+    venue_position: Decimal | None
+    ledgers_total: Decimal
+    orphan: Decimal
+    reconciled: bool
+    alert: str | None
+    rounds: int
+    orders_sent: int
+    fills: int
+    md_messages: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (decimals as strings)."""
+        return {
+            "symbol": self.symbol,
+            "models": [m.to_json() for m in self.models],
+            "venue_position": None if self.venue_position is None else str(self.venue_position),
+            "ledgers_total": str(self.ledgers_total),
+            "orphan": str(self.orphan),
+            "reconciled": self.reconciled,
+            "alert": self.alert,
+            "rounds": self.rounds,
+            "orders_sent": self.orders_sent,
+            "fills": self.fills,
+            "md_messages": self.md_messages,
+        }
+
+
+def load_model_strategy(spec: ModelSpec, base: Path | None = None) -> Any:
+    """The expression of a model spec: a bundled champion or a strategy file (codec only)."""
+    if spec.strategy.startswith(CHAMPION_PREFIX):
+        return load_champion(spec.strategy.removeprefix(CHAMPION_PREFIX))
+    path = Path(spec.strategy)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return load_strategy(path)
+
+
+def to_execution(row: BybitExecution) -> Execution:
+    """The exact ledger row of one venue execution (MalformedMessageError when unusable)."""
+    return ex.from_fields(msgspec.structs.asdict(row), row.category or "linear")
+
+
+def to_venue_order(row: Any) -> VenueOrder:
+    """A journal VenueOrder from the client's order record."""
+    fields = {
+        k: str(v) if isinstance(v, Decimal) else v for k, v in msgspec.structs.asdict(row).items()
+    }
+    return parse_venue_order(fields)
+
+
+class Engine:
+    """Trades `config.models` on one symbol of one venue account until stopped."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        venue: BybitConfig,
+        credentials: Credentials,
+        *,
+        strategy_base: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.venue = venue
+        self.symbol = config.symbol
+        self.state = LiveState(config.symbol)
+        self.journal = Journal(config.journal, synchronous=config.journal_synchronous)
+        self.rest = BybitRestClient(venue, credentials)
+        self.router = OrderRouter(self.rest, self.journal, self.symbol)
+        self.watch = Watchtower(WatchtowerConfig(kill_fraction=config.kill_fraction))
+        self.kill = KillSwitch(config.kill_file or None)
+        self.limits = IntentLimits(max_position=config.max_position)
+        self.alloc = self.journal.allocator()
+        self._credentials = credentials
+        self._specs = config.models
+        self._strategy_base = strategy_base
+        self.models: list[TradingModel] = []
+        self.book: Book | None = None
+        self.feed: MarketFeed | None = None
+        self.instrument: Instrument | None = None
+        self.public: BybitPublicWs | None = None
+        self.private: BybitPrivateWs | None = None
+        self._last_round = 0.0
+        self._rounds_since_check = 0
+        self._last_check = 0.0
+        self._verifying = False
+        self._needs_recovery = False
+        self._flatten_at = 0.0
+        self._flat_recorded = False
+        self._liq_recorded: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.malformed_executions = 0
+        self.foreign_orders = 0
+
+    # ---- lifecycle ----
+
+    async def start(self) -> None:
+        """Loads the instrument, sets up models and ledgers, reconciles, opens the streams."""
+        await self.rest.sync_time()
+        found = await self.rest.instruments(self.symbol)
+        if self.symbol not in found:
+            raise ConfigError(f"engine.symbol: {self.symbol} is not listed by the venue")
+        self.instrument = found[self.symbol]
+        self.feed = MarketFeed(self.instrument)
+        self._setup_models()
+        await self._reconcile_on_start()
+        since = self.journal.last_exec_time_ms(self.symbol)
+        self._needs_recovery = since is not None
+        seen = ExecIdSet()
+        for exec_id in self.journal.exec_ids():
+            seen.add(exec_id)
+        self.private = BybitPrivateWs(
+            self.venue, self._credentials, self._on_private, rest=self.rest, since_ms=since,
+            seen=seen,
+        )  # fmt: skip
+        depth = self.config.orderbook_depth
+        topics = [f"orderbook.{depth}.{self.symbol}", f"publicTrade.{self.symbol}"]
+        self.public = BybitPublicWs(self.venue, topics, self._on_public)
+        self.private.start()
+        self.public.start()
+        self._spawn(self._ticker())
+
+    async def run(
+        self, duration_s: float | None = None, stop: asyncio.Event | None = None
+    ) -> Summary:
+        """start(), trade until `stop` is set or `duration_s` passes, then close(); the summary."""
+        stop = stop or asyncio.Event()
+        try:
+            await self.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration_s)
+            return await self.close()
+        finally:
+            await self._shutdown()
+
+    async def close(self) -> Summary:
+        """Stops the streams, waits for orders in flight, checks the venue; the final summary."""
+        for ws in (self.public, self.private):
+            if ws is not None:
+                await ws.stop()
+        await self.router.drain()
+        venue_pos: Decimal | None = None
+        try:
+            venue_pos = await self._venue_position()
+            await self._recover()
+        except BybitError as exc:
+            log.warning("final venue check failed: %s", exc)
+        return self._summary(venue_pos)
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2)
+        for ws in (self.public, self.private):
+            if ws is not None:
+                await ws.stop()
+        await self.rest.aclose()
+        self.journal.close()
+
+    def trigger_kill(self, reason: str) -> None:
+        """The dashboard's kill button: stop trading and flatten everything."""
+        self.kill.trigger(reason)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed", exc_info=task.exception())
+
+    # ---- setup ----
+
+    def _setup_models(self) -> None:
+        names = {slot: spec.name for slot, spec in enumerate(self._specs)}
+        known = {m.slot: m.name for m in self.journal.models()}
+        if known and known != names:
+            raise ConfigError(
+                f"models: the journal {self.journal.path} has {known}, the config {names}; "
+                "use a new journal for a different set of models"
+            )
+        if not known:
+            for slot, name in names.items():
+                self.journal.record_model(slot, name, self.symbol, self.config.capital)
+        books = self.journal.rebuild()
+        capitals = {n: self.config.capital for n in names.values()}
+        self.book = books.get(self.symbol) or Book(self.symbol, capitals, slot_router(names))
+        states, weights = self.journal.latest_states(), self.journal.latest_weights()
+        weight = Decimal(1) / len(names)
+        for slot, spec in enumerate(self._specs):
+            expr = load_model_strategy(spec, self._strategy_base)
+            m = TradingModel(slot, spec.name, self.symbol, expr, self.book.ledger(spec.name))
+            self._restore_state(m, states.get(slot))
+            if weights.get(slot) != weight:
+                self.journal.record_weight(slot, weight)
+            m.set_weight(weight)
+            self.models.append(m)
+
+    def _restore_state(self, m: TradingModel, last: str | None) -> None:
+        if last is None:
+            self.journal.record_state(m.slot, "shadow", "active", "engine start")
+            m.apply_event(ModelEvent.PROMOTE)
+        elif last == ModelState.ACTIVE.value:
+            m.apply_event(ModelEvent.PROMOTE)
+        elif last == ModelState.DEAD.value:
+            m.apply_event(ModelEvent.KILL)
+            self.watch.dead[m.name] = "dead before the restart"
+            self.watch.liquidate(m.slot, self.symbol, time.monotonic())
+
+    async def _reconcile_on_start(self) -> None:
+        """Journal vs venue: missing fills applied once, stale orders closed, orphans adopted."""
+        assert self.book is not None
+        rows = await self.rest.positions(self.symbol)
+        position = sum((r.signed_size for r in rows if r.symbol == self.symbol), ZERO)
+        avg = next((r.avg_price for r in rows if r.symbol == self.symbol and r.size), None)
+        orders = [to_venue_order(o) for o in await self.rest.open_orders(self.symbol)]
+        fills = await self._venue_executions_since_last()
+        plan = reconcile(self.journal, self.book, orders, position, fills)
+        price = avg if avg is not None and avg > 0 else await self._rest_mid()
+        alert = apply_plan(self.journal, self.book, plan, position, price, now_ms())
+        for o in (*plan.working, *plan.foreign_orders):
+            self.foreign_orders += o in plan.foreign_orders
+            log.warning("cancelling open order %s found on start", o.order_link_id or o.order_id)
+            try:
+                await self.rest.cancel_order(self.symbol, order_id=o.order_id)
+            except BybitError as exc:
+                log.warning("cancel of %s failed: %s", o.order_id, exc)
+        self.state.venue_position = position
+        if alert is not None:
+            self._alert(str(alert))
+        log.info(
+            "start reconciliation: %d executions applied, %d orders closed, orphan %s",
+            len(plan.apply), len(plan.closed), plan.orphan_position,
+        )  # fmt: skip
+
+    async def _venue_executions_since_last(self) -> list[Execution]:
+        since = self.journal.last_exec_time_ms(self.symbol)
+        if since is None:
+            return []  # a new journal owns no venue history (an old position is adopted)
+        rows = await recover_executions(self.rest, since, ExecIdSet(), symbol=self.symbol)
+        return self._convert(rows)
+
+    def _convert(self, rows: list[BybitExecution]) -> list[Execution]:
+        out = []
+        for row in rows:
+            try:
+                out.append(to_execution(row))
+            except MalformedMessageError as exc:
+                self.malformed_executions += 1
+                log.warning("execution %s skipped: %s", row.execId, exc)
+        return [e for e in out if e.symbol == self.symbol]
+
+    async def _rest_mid(self) -> Decimal:
+        ob = await self.rest.orderbook(self.symbol, limit=1)
+        if not ob.b or not ob.a:
+            raise ConfigError(f"{self.symbol}: the venue shows no two-sided book")
+        return (Decimal(ob.b[0][0]) + Decimal(ob.a[0][0])) / 2
+
+    # ---- market data ----
+
+    def _on_public(self, event: object) -> None:
+        t0 = time.perf_counter_ns()
+        feed = self.feed
+        assert feed is not None
+        if isinstance(event, BookUpdate):
+            if event.symbol != self.symbol:
+                return
+            self.state.md_messages += 1
+            row = feed.on_book(event)
+            if not self._round_due():
+                self._signal(row)
+                return
+            mid = feed.mid()
+            if mid is None:
+                self._signal(row)
+                return
+            self._round(row, mid, t0)
+        elif isinstance(event, TradeBatch):
+            self.state.md_messages += 1
+            for row in feed.on_trades(event):
+                self._signal(row)
+        elif isinstance(event, StreamStatus):
+            log.info("public stream: %s %s", event.kind, event.detail)
+
+    def _signal(self, row: dict[str, float]) -> None:
+        for m in self.models:
+            m.signal(row)
+
+    def _round_due(self) -> bool:
+        return time.monotonic() - self._last_round >= self.config.round_interval_s
+
+    # ---- decision round ----
+
+    def _round(self, row: dict[str, float], mid: Decimal, t0_ns: int) -> None:
+        """Targets -> Watchtower -> plan -> internal fills + orders (journaled first)."""
+        assert self.instrument is not None and self.book is not None
+        self._last_round = time.monotonic()
+        self.state.rounds += 1
+        self.state.mid = mid
+        targets = {m.slot: m.target_position(row, mid, self.instrument) for m in self.models}
+        self._mark(mid)
+        self._rounds_since_check += 1
+        if self._blocked() is not None:
+            return
+        views = [
+            ModelView(m.slot, targets[m.slot], m.ledger.inventory, self.router.working(m.slot))
+            for m in self.models
+            if m.state is ModelState.ACTIVE
+        ]
+        plan = plan_round(
+            self.symbol, views, self.book.total_inventory(), mid, self.instrument, self.limits,
+            self.alloc.next, now_ms(),
+        )  # fmt: skip
+        self._book_internal(plan.fills)
+        if plan.cancels:
+            self._spawn(self.router.cancel(plan.cancels))
+        self.router.submit(plan.intents, t0_ns)
+        self.state.orders_sent += len(plan.intents)
+
+    def _blocked(self) -> str | None:
+        """Why no new round may trade now (None: it may)."""
+        if self.kill.check() is not None:
+            return "kill switch"
+        if self.state.alert is not None:
+            return "reconciliation alert"
+        if not self.state.private_ready:
+            return "private stream not ready"
+        if self.router.inflight:
+            return "orders in flight"
+        return None
+
+    def _book_internal(self, fills: tuple[Execution, ...]) -> None:
+        assert self.book is not None
+        for fresh, f in zip(self.journal.record_executions(fills, "internal"), fills, strict=True):
+            if fresh and self.book.apply(f):
+                self.state.internal_fills += 1
+
+    def _mark(self, mid: Decimal) -> None:
+        """Watchtower: equity of every model; a death is journaled, then acted on."""
+        now = time.monotonic()
+        for m in self.models:
+            mark = self.watch.mark(m.ledger, mid)
+            if mark.death is None or m.state is ModelState.DEAD:
+                continue
+            before, after = m.state, ModelState.DEAD
+            self.journal.record_state(m.slot, before.value, after.value, mark.death)
+            self.journal.record_kill(m.slot, "sudden_death", mark.death)
+            m.apply_event(ModelEvent.KILL)
+            self.watch.liquidate(m.slot, self.symbol, now)
+            log.error("model %s killed: %s; flattening", m.name, mark.death)
+
+    # ---- the ticker: liquidations, kill switch, orphans, invariant, stale orders ----
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self.router.settle()
+            self._refresh_state()
+            if not self.state.private_ready or self.state.mid is None:
+                continue
+            if self.kill.check() is not None:
+                self._kill_flatten()
+            else:
+                self._liquidate()
+                self._flatten_orphan()
+            if self.router.stale(STALE_ORDER_S) and not self._verifying:
+                self._spawn(self._resolve_stale())
+            if self._check_due():
+                self._spawn(self._check_invariant())
+
+    def _liquidate(self) -> None:
+        assert self.instrument is not None and self.book is not None
+        now = time.monotonic()
+        for m in self.models:
+            liq = self.watch.liquidations.get(m.slot)
+            if liq is None:
+                continue
+            if liq.outcome is not LiquidationOutcome.PENDING:
+                if m.slot not in self._liq_recorded:
+                    self._liq_recorded.add(m.slot)
+                    self.journal.record_kill(m.slot, "flatten", liq.describe())
+                continue
+            intents = liq.step(
+                now, m.ledger.inventory, self.book.total_inventory(), self.router.working(m.slot),
+                self.instrument, self.alloc.next,
+            )  # fmt: skip
+            self.router.submit(intents)
+            self.state.orders_sent += len(intents)
+
+    def _flatten_orphan(self) -> None:
+        assert self.instrument is not None and self.book is not None
+        inv = self.book.orphan.inventory
+        slot = order_ids.ENGINE_SLOT
+        if inv == 0 or self.router.working(slot) or time.monotonic() < self._flatten_at:
+            return
+        self._flatten_at = time.monotonic() + FLATTEN_RETRY_S
+        plan = flatten_plan(
+            slot, self.symbol, inv, self.book.total_inventory(), self.instrument, self.alloc.next,
+            reason="orphan",
+        )  # fmt: skip
+        log.warning("flattening orphaned position %s (dust %s)", inv, plan.dust)
+        self.router.submit(plan.intents)
+        self.state.orders_sent += len(plan.intents)
+
+    def _kill_flatten(self) -> None:
+        """Kill switch: cross opposite model positions at mid, send the net, retry until flat."""
+        assert self.instrument is not None and self.book is not None
+        if self.state.kill is None:
+            self.state.kill = self.kill.reason
+            self.journal.record_kill(None, "kill_switch", str(self.kill.reason))
+            log.error("kill switch: %s; flattening everything", self.kill.reason)
+        if self.router.inflight or time.monotonic() < self._flatten_at:
+            return
+        inventories = {m.slot: m.ledger.inventory for m in self.models}
+        inventories[order_ids.ENGINE_SLOT] = self.book.orphan.inventory
+        if all(v == 0 for v in inventories.values()):
+            if not self._flat_recorded:
+                self._flat_recorded = True
+                self.journal.record_kill(None, "flatten", "flat")
+            return
+        self._flatten_at = time.monotonic() + FLATTEN_RETRY_S
+        mid = self.state.mid
+        assert mid is not None
+        plan = flatten_all(self.symbol, inventories, mid, self.instrument, self.alloc.next)
+        for c in plan.crosses:
+            self._book_internal(internal_fills(c, self.symbol, now_ms(), self.alloc.next))
+        self.router.submit(plan.intents)
+        self.state.orders_sent += len(plan.intents)
+
+    def _check_due(self) -> bool:
+        if self._verifying or self.router.inflight:
+            return False
+        due = time.monotonic() - self._last_check >= self.config.check_interval_s
+        return due and (self._rounds_since_check > 0 or self.state.alert is not None)
+
+    async def _check_invariant(self) -> None:
+        """Σ ledgers vs the venue: the position topic first, REST (and recovery) to confirm."""
+        assert self.book is not None
+        self._verifying = True
+        self._last_check = time.monotonic()
+        self._rounds_since_check = 0
+        try:
+            if (
+                self.state.venue_position is not None
+                and self.book.check(self.state.venue_position) is None
+                and self.state.alert is None
+            ):
+                return
+            position = await self._venue_position()
+            await self._recover()
+            alert = self.book.check(position)
+            if alert is None:
+                if self.state.alert is not None:
+                    log.warning("reconciliation restored: ledgers equal the venue position")
+                self.state.alert = None
+                self.state.paused = None
+            else:
+                self._alert(str(alert))
+        except BybitError as exc:
+            log.warning("invariant check could not reach the venue: %s", exc)
+        finally:
+            self._verifying = False
+
+    def _alert(self, text: str) -> None:
+        if self.state.alert != text:
+            log.error("RECONCILIATION ALERT (new orders paused): %s", text)
+        self.state.alert = text
+        self.state.paused = "reconciliation alert"
+
+    async def _venue_position(self) -> Decimal:
+        rows = await self.rest.positions(self.symbol)
+        position = sum((r.signed_size for r in rows if r.symbol == self.symbol), ZERO)
+        self.state.venue_position = position
+        return position
+
+    async def _recover(self) -> None:
+        """Reads back executions since the newest one known and applies the missing ones."""
+        if self.private is None:
+            return
+        rows = await self.private.recover_executions(self.journal.last_exec_time_ms(self.symbol))
+        if rows:
+            log.warning("recovered %d executions over REST", len(rows))
+            self._apply(self._convert(rows), "rest")
+
+    async def _resolve_stale(self) -> None:
+        """Orders with no final word from the stream: ask the venue (and fetch their fills)."""
+        self._verifying = True
+        try:
+            for flight in self.router.stale(STALE_ORDER_S):
+                link = flight.intent.order_link_id
+                order = await self.rest.find_order(self.symbol, link)
+                rows = await self.rest.executions(symbol=self.symbol, order_link_id=link)
+                self._apply(self._convert(rows), "rest")
+                if order is None:
+                    self.router.unknown_at_venue(flight)
+                else:
+                    self.router.on_order(order)
+                flight.since_s = time.monotonic()  # ask again later if still not done
+        except BybitError as exc:
+            log.warning("resolving stale orders failed: %s", exc)
+        finally:
+            self._verifying = False
+
+    # ---- private stream ----
+
+    def _on_private(self, event: object) -> None:
+        if isinstance(event, ExecutionEvent):
+            self._apply(self._convert(event.executions), "rest" if event.recovered else "ws")
+        elif isinstance(event, OrderEvent):
+            for o in event.orders:
+                if o.symbol != self.symbol:
+                    continue
+                if order_ids.slot_of(o.orderLinkId) is None:
+                    self.foreign_orders += 1
+                    log.warning("order %s on %s is not ours", o.orderId, o.symbol)
+                self.router.on_order(o)
+        elif isinstance(event, PositionEvent):
+            for p in event.positions:
+                if p.symbol == self.symbol:
+                    self.state.venue_position = p.signed_size
+        elif isinstance(event, StreamStatus):
+            self._private_status(event)
+
+    def _private_status(self, event: StreamStatus) -> None:
+        log.info("private stream: %s %s", event.kind, event.detail)
+        if event.kind == "disconnected":
+            self.state.private_ready = False
+            self._needs_recovery = True
+        elif event.kind == "ready" and not self._needs_recovery:
+            self.state.private_ready = True
+            self._needs_recovery = True  # every later session recovers before trading
+        elif event.kind == "recovered":
+            self.state.private_ready = True
+            self._rounds_since_check += 1  # verify the invariant after a recovery
+        elif event.kind == "recovery_failed":
+            self._alert("private stream recovery failed; fills may be missing")
+            self.state.private_ready = True  # the invariant check recovers over REST
+
+    def _apply(self, rows: list[Execution], source: str) -> None:
+        """Journal first, then the ledgers; each execId once."""
+        assert self.book is not None
+        if not rows:
+            return
+        for fresh, e in zip(self.journal.record_executions(rows, source), rows, strict=True):
+            if fresh and self.book.apply(e):
+                self.state.fills += 1
+                self.router.on_fill(e)
+
+    # ---- reporting ----
+
+    def model_rows(self, mark: Decimal | None) -> list[ModelRow]:
+        """Every model's books now, equity at `mark`."""
+        rows = []
+        for m in self.models:
+            rows.append(_row(m.slot, m.name, m.state.value, m.weight, m.ledger, mark))
+        return rows
+
+    def _refresh_state(self) -> None:
+        assert self.book is not None
+        self.state.ledgers_total = self.book.total_inventory()
+        self.state.orphan = self.book.orphan.inventory
+        self.state.models = self.model_rows(self.state.mid)
+        self.state.paused = self._blocked()
+
+    def _summary(self, venue_pos: Decimal | None) -> Summary:
+        assert self.book is not None
+        alert = None if venue_pos is None else self.book.check(venue_pos)
+        mark = self.feed.mid() if self.feed is not None else None
+        return Summary(
+            symbol=self.symbol,
+            models=tuple(self.model_rows(mark or self.state.mid)),
+            venue_position=venue_pos,
+            ledgers_total=self.book.total_inventory(),
+            orphan=self.book.orphan.inventory,
+            reconciled=venue_pos is not None and alert is None,
+            alert=None if alert is None else str(alert),
+            rounds=self.state.rounds,
+            orders_sent=self.state.orders_sent,
+            fills=self.state.fills,
+            md_messages=self.state.md_messages,
+        )
+
+
+def _row(
+    slot: int, name: str, state: str, weight: Decimal, ledger: Ledger, mark: Decimal | None
+) -> ModelRow:
+    s = ledger.state
+    return ModelRow(
+        slot, name, state, weight, s.inventory, s.avg_entry, s.cash, s.fees, s.funding,
+        s.realized, None if mark is None else s.equity(mark), len(ledger.fills),
+    )  # fmt: skip

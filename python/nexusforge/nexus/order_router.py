@@ -1,0 +1,211 @@
+"""Order intents -> venue orders over REST; every ack, refusal and order state journaled.
+
+An intent is journaled (`record_intent`) before its request is built, and it stays *in flight*
+until the venue has said it is over (a terminal order status, or a refusal) AND the fills the
+venue counted (`cumExecQty`) are all in our ledgers. While anything is in flight the engine plans
+no new round, so a plan never rests on fills that are still on their way.
+
+Latency: for orders a book message triggered, the time from that message's receipt to the
+moment the request is handed to the REST client is kept (`latencies_ns`), for the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from nexusforge.nexus.executions import Execution
+from nexusforge.nexus.intents import OrderIntent, WorkingOrder
+from nexusforge.nexus.journal import TERMINAL, Journal
+from nexusforge.nexus.venues.bybit import (
+    BybitError,
+    BybitOrder,
+    BybitOrderNotFoundError,
+    BybitRestClient,
+    OrderRequest,
+)
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+MAX_LATENCY_SAMPLES = 100_000
+
+
+@dataclass(slots=True)
+class InFlight:
+    """One of our orders the venue has not finished with (or whose fills are still coming)."""
+
+    intent: OrderIntent
+    since_s: float
+    sent: bool = False
+    order_id: str = ""
+    status: str = "Pending"
+    cum_exec_qty: Decimal | None = None
+    filled: Decimal = ZERO
+
+    @property
+    def terminal(self) -> bool:
+        """The venue will not fill it any further."""
+        return self.status in TERMINAL
+
+    @property
+    def done(self) -> bool:
+        """Terminal and every fill the venue counted is in the ledger."""
+        return self.terminal and (self.cum_exec_qty is None or self.filled >= self.cum_exec_qty)
+
+    def working(self) -> WorkingOrder:
+        """The planner's view: what may still fill."""
+        leaves = ZERO if self.terminal else max(self.intent.qty - self.filled, ZERO)
+        return WorkingOrder(self.intent.order_link_id, self.intent.side, leaves)
+
+
+@dataclass(slots=True)
+class RouterStats:
+    """Counters of the order path."""
+
+    sent: int = 0
+    acked: int = 0
+    rejected: int = 0
+    cancels: int = 0
+    resolved_by_query: int = 0
+    errors: dict[int, int] = field(default_factory=dict)
+
+
+class OrderRouter:
+    """Sends intents, tracks them until done, journals every venue answer."""
+
+    def __init__(self, rest: BybitRestClient, journal: Journal, symbol: str) -> None:
+        self.rest = rest
+        self.journal = journal
+        self.symbol = symbol
+        self.inflight: dict[str, InFlight] = {}
+        self.stats = RouterStats()
+        self.latencies_ns: list[int] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- sending ----
+
+    def submit(self, intents: Iterable[OrderIntent], t0_ns: int | None = None) -> None:
+        """Journals each intent now, then sends them (in order) from a task."""
+        batch = list(intents)
+        if not batch:
+            return
+        now = time.monotonic()
+        for intent in batch:
+            self.journal.record_intent(intent)
+            self.inflight[intent.order_link_id] = InFlight(intent, now)
+        self._spawn(self._send_all(batch, t0_ns))
+
+    def adopt(self, intent: OrderIntent) -> None:
+        """Tracks an order of ours found open at the venue on start (already journaled or not)."""
+        self.inflight[intent.order_link_id] = InFlight(intent, time.monotonic(), sent=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_all(self, batch: list[OrderIntent], t0_ns: int | None) -> None:
+        for intent in batch:
+            await self._send(intent, t0_ns)
+            t0_ns = None  # only the first order of a round measures tick-to-order
+
+    async def _send(self, intent: OrderIntent, t0_ns: int | None) -> None:
+        request = OrderRequest(
+            symbol=intent.symbol,
+            side="Buy" if intent.side > 0 else "Sell",
+            order_type=intent.order_type,
+            qty=intent.qty,
+            order_link_id=intent.order_link_id,
+            reduce_only=intent.reduce_only,
+        )
+        if t0_ns is not None and len(self.latencies_ns) < MAX_LATENCY_SAMPLES:
+            self.latencies_ns.append(time.perf_counter_ns() - t0_ns)
+        self.stats.sent += 1
+        flight = self.inflight.get(intent.order_link_id)
+        if flight is not None:
+            flight.sent = True
+        try:
+            ack = await self.rest.create_order(request)
+        except BybitError as exc:
+            self._refused(intent.order_link_id, exc)
+            return
+        self.stats.acked += 1
+        self.journal.record_ack(intent.order_link_id, status="New", order_id=ack.orderId)
+        if flight is not None and not flight.order_id:
+            flight.order_id = ack.orderId
+
+    def _refused(self, link: str, exc: BybitError) -> None:
+        self.stats.rejected += 1
+        self.stats.errors[exc.code] = self.stats.errors.get(exc.code, 0) + 1
+        log.warning("order %s refused: %s", link, exc)
+        self.journal.record_ack(
+            link, status="Rejected", ret_code=exc.code or -1, ret_msg=str(exc), cum_exec_qty=ZERO
+        )
+        flight = self.inflight.get(link)
+        if flight is not None:
+            flight.status, flight.cum_exec_qty = "Rejected", ZERO
+
+    async def cancel(self, links: Iterable[str]) -> None:
+        """Cancels orders of ours; "not found" means it is closed already (its fills tell)."""
+        for link in links:
+            self.stats.cancels += 1
+            try:
+                await self.rest.cancel_order(self.symbol, order_link_id=link)
+            except BybitOrderNotFoundError:
+                log.info("cancel %s: already closed at the venue", link)
+            except BybitError as exc:
+                log.warning("cancel %s failed: %s", link, exc)
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Waits for the send tasks still running."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+    # ---- venue answers ----
+
+    def on_fill(self, e: Execution) -> None:
+        """A new fill of one of our orders reached the ledgers."""
+        flight = self.inflight.get(e.order_link_id)
+        if flight is not None:
+            flight.filled += e.qty
+
+    def on_order(self, o: BybitOrder) -> None:
+        """An order record (stream or REST) of one of our orders."""
+        flight = self.inflight.get(o.orderLinkId)
+        if flight is None:
+            return
+        if o.orderStatus != flight.status or o.cumExecQty != flight.cum_exec_qty:
+            self.journal.record_ack(
+                o.orderLinkId, status=o.orderStatus, order_id=o.orderId, cum_exec_qty=o.cumExecQty
+            )
+        flight.status, flight.cum_exec_qty = o.orderStatus, o.cumExecQty
+        flight.order_id = flight.order_id or o.orderId
+
+    def settle(self) -> list[InFlight]:
+        """Forgets the orders that are done; returns them."""
+        done = [f for f in self.inflight.values() if f.done]
+        for f in done:
+            del self.inflight[f.intent.order_link_id]
+        return done
+
+    def working(self, slot: int) -> tuple[WorkingOrder, ...]:
+        """Orders of `slot` that may still fill."""
+        return tuple(f.working() for f in self.inflight.values() if f.intent.slot == slot)
+
+    def stale(self, older_than_s: float) -> list[InFlight]:
+        """Sent orders still not done after `older_than_s` (an order message may have been lost)."""
+        now = time.monotonic()
+        return [f for f in self.inflight.values() if f.sent and now - f.since_s > older_than_s]
+
+    def unknown_at_venue(self, flight: InFlight) -> None:
+        """The venue has no such order (never created): it is over with nothing filled."""
+        self.stats.resolved_by_query += 1
+        self.journal.record_ack(
+            flight.intent.order_link_id, status="Cancelled", cum_exec_qty=flight.filled
+        )
+        flight.status, flight.cum_exec_qty = "Cancelled", flight.filled
