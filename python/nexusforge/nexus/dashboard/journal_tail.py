@@ -1,0 +1,138 @@
+"""Reads what was appended to a journal since the last call, on a read-only connection.
+
+The journal's own API rebuilds everything on each call; a dashboard polling every second over a
+long session needs only the new rows, so this tails each table by its autoincrement `id`. It
+never writes: the file is opened `mode=ro` after `Journal(readonly=True)` has checked its meta.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from nexusforge.errors import JournalError, MalformedMessageError
+from nexusforge.nexus import executions as ex
+from nexusforge.nexus.executions import Execution
+from nexusforge.nexus.journal import Journal, ModelRecord
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRow:
+    """One journaled order intent."""
+
+    ts_ms: int
+    order_link_id: str
+    slot: int
+    side: int
+    qty: Decimal
+    reduce_only: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """One journaled model state change."""
+
+    ts_ms: int
+    slot: int
+    to_state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class KillRow:
+    """One journaled kill event (slot None: the whole account)."""
+
+    ts_ms: int
+    slot: int | None
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Rows appended since the previous `JournalTail.read()`."""
+
+    executions: tuple[Execution, ...]
+    intents: tuple[IntentRow, ...]
+    acks: tuple[tuple[str, str], ...]  # (orderLinkId, status)
+    states: tuple[StateRow, ...]
+    weights: tuple[tuple[int, int, Decimal], ...]  # (ts_ms, slot, weight)
+    kills: tuple[KillRow, ...]
+
+
+class JournalTail:
+    """A read-only cursor over one journal file's tables."""
+
+    def __init__(self, path: str | Path) -> None:
+        with Journal(path, readonly=True) as journal:  # checks app id and schema version
+            self.run_id = journal.run_id
+        self.path = Path(path)
+        # the dashboard may build the source on one thread and serve it from the loop thread;
+        # every use is still serialized on that one loop
+        self._db = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        self._last = {t: 0 for t in ("executions", "order_intents", "venue_acks")}
+        self._last |= {t: 0 for t in ("model_states", "weights", "kill_events")}
+
+    def close(self) -> None:
+        """Closes the connection."""
+        self._db.close()
+
+    def models(self) -> list[ModelRecord]:
+        """Registered models by slot."""
+        rows = self._db.execute("SELECT slot, name, symbol, capital FROM models ORDER BY slot")
+        return [ModelRecord(int(s), n, sym, Decimal(c)) for s, n, sym, c in rows]
+
+    def read(self) -> Appended:
+        """Every row appended since the last read (one read transaction: a consistent cut)."""
+        try:
+            self._db.execute("BEGIN")
+            try:
+                return self._read()
+            finally:
+                self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: unreadable ({exc})") from None
+
+    def _read(self) -> Appended:
+        execs = tuple(self._decode(b) for (b,) in self._tail("executions", "body"))
+        intents = tuple(
+            IntentRow(int(t), link, int(s), int(side), Decimal(q), bool(ro), reason)
+            for t, link, s, side, q, ro, reason in self._tail(
+                "order_intents", "ts_ms, order_link_id, slot, side, qty, reduce_only, reason"
+            )
+        )
+        acks = tuple((link, st) for link, st in self._tail("venue_acks", "order_link_id, status"))
+        states = tuple(
+            StateRow(int(t), int(s), to, why)
+            for t, s, to, why in self._tail("model_states", "ts_ms, slot, to_state, reason")
+        )
+        weights = tuple(
+            (int(t), int(s), Decimal(w)) for t, s, w in self._tail("weights", "ts_ms, slot, weight")
+        )
+        kills = tuple(
+            KillRow(int(t), None if s is None else int(s), k, d)
+            for t, s, k, d in self._tail("kill_events", "ts_ms, slot, kind, detail")
+        )
+        return Appended(execs, intents, acks, states, weights, kills)
+
+    def _tail(self, table: str, columns: str) -> list[tuple[Any, ...]]:
+        # table and column names are constants of this module, never caller input
+        rows = self._db.execute(
+            f"SELECT id, {columns} FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
+            (self._last[table],),
+        ).fetchall()
+        if rows:
+            self._last[table] = int(rows[-1][0])
+        return [tuple(r[1:]) for r in rows]
+
+    def _decode(self, body: object) -> Execution:
+        try:
+            return ex.decode(str(body))
+        except MalformedMessageError as exc:
+            raise JournalError(f"{self.path}: corrupt execution row ({exc})") from None

@@ -1,0 +1,85 @@
+"""Serving the dashboard: the loopback rule, and a uvicorn server inside the caller's event loop.
+
+Binding to anything but 127.0.0.1 / ::1 / localhost needs a token (the page shows positions and
+the kill switch is one request away). In the engine's process:
+
+    server = dashboard_server(LiveSource(...), "127.0.0.1", 8940, token=None)
+    task = asyncio.create_task(server.serve())   # runs in the engine's loop
+    ...
+    server.should_exit = True; await task
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import uvicorn
+
+from nexusforge.errors import ConfigError
+from nexusforge.nexus.dashboard.app import create_app
+from nexusforge.nexus.dashboard.source import DashboardSource
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 8940
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (or the name localhost)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """ConfigError when `host` is not loopback and no token was given."""
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"dashboard host {host!r} is not loopback: refusing to start without a token "
+            "(set NEXUSFORGE_DASHBOARD_TOKEN or pass --token-file)"
+        )
+
+
+def allowed_hosts(host: str) -> list[str] | None:
+    """Host headers to accept: loopback names on loopback (no DNS rebinding), any elsewhere
+    (behind a reverse proxy, the token guards actions)."""
+    if not is_loopback(host):
+        return None
+    return ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def dashboard_server(
+    source: DashboardSource,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server for the dashboard; run `await server.serve()` in the engine's loop."""
+    check_bind(host, token)
+    app = create_app(source, token=token, allowed_hosts=allowed_hosts(host))
+    config = uvicorn.Config(
+        app,
+        host=host.strip("[]"),
+        port=port,
+        log_level="warning",
+        access_log=False,  # requests carry the bearer token in a header; keep logs quiet anyway
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve_dashboard(
+    source: DashboardSource,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+) -> None:
+    """Serves until cancelled (or the server is told to exit)."""
+    server = dashboard_server(source, host, port, token)
+    log.info("dashboard at http://%s:%d/", host, port)
+    await server.serve()
