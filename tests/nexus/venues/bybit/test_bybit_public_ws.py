@@ -102,6 +102,12 @@ def test_real_ob500_capture_applies_in_sequence(shared_data: Path) -> None:
     assert best_bid is not None and best_ask is not None
     assert float(max(bids)) == best_bid.price and float(bids[max(bids)]) == best_bid.qty
     assert float(min(asks)) == best_ask.price and float(asks[min(asks)]) == best_ask.qty
+    # The frames the events carry feed the Rust book to the same state.
+    from_events = OrderBook(0.0001)
+    frames = [u.frame.encode() if isinstance(u.frame, str) else u.frame for u in updates]
+    assert from_events.apply_json(frames, "bybit") == 0
+    for got, want in zip(from_events.depth(50), rust.depth(50), strict=True):
+        assert (got == want).all()
 
 
 def test_real_captured_ticker_kline_and_trade_messages(shared_data: Path) -> None:

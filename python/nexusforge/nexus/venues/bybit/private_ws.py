@@ -194,7 +194,7 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
 
     # ---- data ----
 
-    async def _on_data(self, env: BybitWsEnvelope) -> None:
+    async def _on_data(self, env: BybitWsEnvelope, frame: str | bytes) -> None:
         topic = (env.topic or "").partition(".")
         kind, category = topic[0], topic[2]
         if kind not in DEFAULT_TOPICS or category not in ("", "linear"):

@@ -89,6 +89,7 @@ class BookUpdate:
     seq: int
     ts_ms: int
     cts_ms: int
+    frame: str | bytes  # the message as received, e.g. for `OrderBook.apply_json`
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,31 +184,31 @@ class BybitPublicWs(BybitWsConnection[PublicEvent]):
         self._tickers.pop(topic, None)
         await super()._resubscribe(ws, topic)
 
-    async def _on_data(self, env: BybitWsEnvelope) -> None:
+    async def _on_data(self, env: BybitWsEnvelope, frame: str | bytes) -> None:
         topic = env.topic or ""
         if topic not in self.topics:
             self.stats.unknown += 1
             log.warning("bybit public ws: data for unsubscribed topic %r ignored", topic)
             return
         try:
-            event = self._parse(topic, env)
+            event = self._parse(topic, env, frame)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             self._malformed(f"{topic}: {exc}", env.data)
             return
         if event is not None:
             await self._emit(event)
 
-    def _parse(self, topic: str, env: BybitWsEnvelope) -> PublicEvent | None:
+    def _parse(self, topic: str, env: BybitWsEnvelope, frame: str | bytes) -> PublicEvent | None:
         kind = topic.partition(".")[0]
         if kind == "orderbook":
-            return self._book(topic, env)
+            return self._book(topic, env, frame)
         if kind == "publicTrade":
             return TradeBatch(topic, _TRADES.decode(env.data))
         if kind == "kline":
             return KlineUpdate(topic, _KLINES.decode(env.data))
         return self._ticker(topic, env)
 
-    def _book(self, topic: str, env: BybitWsEnvelope) -> BookUpdate | None:
+    def _book(self, topic: str, env: BybitWsEnvelope, frame: str | bytes) -> BookUpdate | None:
         data = _BOOK.decode(env.data)
         state = self._books[topic]
         if env.type == "snapshot":
@@ -234,6 +235,7 @@ class BybitPublicWs(BybitWsConnection[PublicEvent]):
             data.seq,
             env.ts or 0,
             env.cts or 0,
+            frame,
         )
 
     def _book_gap(self, topic: str, state: _BookState, u: int) -> None:

@@ -153,7 +153,7 @@ class BybitTradeWs(AuthenticatedWs[StreamStatus]):
             fut.set_exception(BybitAmbiguousError(-1, f"unreadable {env.op} ack: {exc}"))
         return True
 
-    async def _on_data(self, env: BybitWsEnvelope) -> None:
+    async def _on_data(self, env: BybitWsEnvelope, frame: str | bytes) -> None:
         self.stats.unknown += 1
         log.warning("bybit trade ws: unexpected topic frame %r", env.topic)
 

@@ -203,7 +203,7 @@ class BybitWsConnection(Generic[E]):
         """Authenticate and subscribe on a fresh socket."""
         raise NotImplementedError
 
-    async def _on_data(self, env: BybitWsEnvelope) -> None:
+    async def _on_data(self, env: BybitWsEnvelope, frame: str | bytes) -> None:
         """Handle one data frame (it has a topic)."""
         raise NotImplementedError
 
@@ -239,7 +239,7 @@ class BybitWsConnection(Generic[E]):
         if env.topic is not None:
             self._last_data[env.topic] = asyncio.get_running_loop().time()
             self._stale_since.pop(env.topic, None)
-            await self._on_data(env)
+            await self._on_data(env, frame)
         elif is_pong(env):
             self.stats.pongs += 1
             self._pong.set()
