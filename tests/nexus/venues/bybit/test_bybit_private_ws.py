@@ -252,7 +252,7 @@ def test_chaos_02_nothing_sent_before_reauthentication(shared_data: Path) -> Non
 
     async def during(client: BybitPrivateWs) -> None:
         await client.wait_ready()
-        await asyncio.sleep(0.15)  # the first socket is gone now
+        await wait_until(lambda: not client.authenticated)  # the first socket is gone
         await client.send(extra)  # must wait for a confirmed re-auth
         await asyncio.sleep(0.1)
         sent.append(True)

@@ -203,7 +203,7 @@ def test_chaos_07_silent_stale_socket_resubscribes_then_reconnects() -> None:
         await asyncio.sleep(5)
 
     client, events, peer = run(script, [BOOK], lambda c, e: len(books(e)) == 2)
-    assert client.stats.stale_resubscribes >= 1 and client.stats.stale_reconnects == 1
+    assert client.stats.stale_resubscribes >= 1 and client.stats.stale_reconnects >= 1
     assert client.stats.pongs >= 1  # the socket was alive all along
     assert len(peer.conns) == 2
     assert [u.snapshot for u in books(events)] == [True, True]
