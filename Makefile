@@ -31,8 +31,11 @@ $(CORE_STAMP): $(DEPS_STAMP) $(RUST_SOURCES)
 	else maturin develop --release && touch $(VENV)/.editable; fi
 	touch $@
 
+# The live engine with the six bundled champions against the local exchange (in-process, port
+# 8931, replaying shared/data), until Ctrl-C; DURATION=10m bounds it; CONFIG=f.toml overrides.
 run: setup
-	$(VENV)/bin/nexusforge overview --shared $(SHARED) --store $(STORE)
+	NEXUSFORGE_SHARED=$(abspath $(SHARED)) $(VENV)/bin/nexusforge nexus run --log-level INFO \
+		$(if $(CONFIG),--config $(CONFIG)) $(if $(DURATION),--duration $(DURATION))
 
 test: setup test-rust lint typecheck pytest
 

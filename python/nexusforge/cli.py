@@ -32,6 +32,11 @@ exchange_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(exchange_app, name="exchange")
+nexus_app = typer.Typer(
+    help="The Nexus live engine: six models trading one account, exact ledgers, journal.",
+    no_args_is_help=True,
+)
+app.add_typer(nexus_app, name="nexus")
 
 
 # ---- data commands (python/nexusforge/data) ----
@@ -291,6 +296,57 @@ def _plain(info: dict[str, object]) -> str:
     return "\n".join(f"{k:>16}: {v}" for k, v in info.items())
 
 
+# ---- sim check / calibrate (forge/sim/check.py, calibrate.py, fidelity_report.py) ----
+
+
+@sim_app.command("check")
+def sim_check(
+    config: Annotated[Path | None, typer.Option("--config", help="TOML config to check.")] = None,
+    scenario: Annotated[str, typer.Option(help="Base scenario when no --config.")] = "calm",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds to run (>= 20 for the issue).")] = 20,
+    duration: Annotated[float, typer.Option(help="Simulated seconds per seed.")] = 43_200.0,
+    impact_sizes: Annotated[int, typer.Option(help="Meta-order sizes per seed (0: none).")] = 6,
+    data: Annotated[Path | None, typer.Option("--data", help="Shared data folder.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write HTML here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+) -> None:
+    """Stylized facts of the simulator over many seeds, beside the same facts of real data."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.sim.check import ImpactPlan, check_fidelity
+    from nexusforge.forge.sim.config import SimConfig
+    from nexusforge.forge.sim.fidelity_report import print_check
+
+    try:
+        cfg = SimConfig.from_toml(config) if config else SimConfig.scenario(scenario)
+        cfg = cfg.with_overrides({"duration_s": duration})
+        plan = ImpactPlan(sizes=impact_sizes)
+        result = check_fidelity(cfg, seeds, data_dir=data, impact=plan)
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    print_check(result, _console(), report, as_json)
+
+
+@sim_app.command("calibrate")
+def sim_calibrate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="TOML config to write.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Shared data folder.")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario the fit starts from.")] = "calm",
+    budget: Annotated[int, typer.Option(help="Most candidate configs to run.")] = 40,
+    duration: Annotated[float, typer.Option(help="Simulated seconds per run.")] = 1800.0,
+    seed: Annotated[int, typer.Option(help="Seed of the search order.")] = 0,
+) -> None:
+    """Fit agent rates and sizes to the real data's spread, depth, trade sizes and volatility."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.sim.calibrate import run_calibration
+
+    try:
+        run_calibration(out, data, scenario, budget, duration, seed, _console())
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def version() -> None:
     """Print the package and Rust core versions."""
@@ -327,6 +383,66 @@ def exchange_serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+
+
+# ---- Nexus engine (python/nexusforge/nexus/engine.py, run.py, status.py) ----
+
+
+@nexus_app.command("run")
+def nexus_run(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Engine TOML (see nexus/config.py).")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Stop after e.g. 90s, 10m, 2h.")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "WARNING",
+) -> None:
+    """Trade until stopped (Ctrl-C), or for --duration; then print a summary."""
+    import asyncio
+    import logging
+
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.nexus.config import load_config
+    from nexusforge.nexus.report import summary_text
+    from nexusforge.nexus.run import parse_duration, run_nexus
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    try:
+        cfg = load_config(config)
+        seconds = None if duration is None else parse_duration(duration)
+        summary = asyncio.run(run_nexus(cfg, seconds, strategy_base=config and config.parent))
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(summary_text(summary))
+    if not summary.reconciled:
+        raise typer.Exit(code=1)
+
+
+@nexus_app.command("status")
+def nexus_status(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Engine TOML (see nexus/config.py).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per-model equity and inventory from the journal, reconciled with the venue."""
+    import asyncio
+    import json
+
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.nexus.config import load_config
+    from nexusforge.nexus.report import status_text
+    from nexusforge.nexus.status import nexus_status as build_status
+
+    try:
+        report = asyncio.run(build_status(load_config(config)))
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(json.dumps(report.to_json(), indent=1) if json_out else status_text(report))
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ Schema (every key optional; the defaults below are what an empty file gives):
                                     # NEXUSFORGE_BYBIT_API_KEY/_SECRET environment variables
 
     [local]                         # the exchange `kind = "local"` starts in-process
-    speed = 1.0                     # replay speed (0 = as fast as possible)
+    speed = 20.0                    # replay speed (0 = as fast as possible); 20x warms the
+                                    # champions' windows (up to 5000 events) in minutes
     replay_files = []               # default: the bundled Bybit recordings under shared/data
 
     [[models]]                      # default: the six bundled champions, equal weights
@@ -70,7 +71,7 @@ class VenueSettings:
 class LocalSettings:
     """The in-process local exchange (venue kind `local`)."""
 
-    speed: float = 1.0
+    speed: float = 20.0
     replay_files: tuple[str, ...] = ()
 
 
@@ -161,7 +162,7 @@ def from_dict(raw: Mapping[str, Any]) -> EngineConfig:
     files = local.get("replay_files", [])
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise ConfigError("local.replay_files: expected a list of paths")
-    kwargs["local"] = LocalSettings(_float(local, "speed", 1.0, "local."), tuple(files))
+    kwargs["local"] = LocalSettings(_float(local, "speed", 20.0, "local."), tuple(files))
     if "models" in raw:
         kwargs["models"] = _models(raw["models"])
     return EngineConfig(**kwargs)

@@ -388,7 +388,9 @@ class Engine:
         orders = [to_venue_order(o) for o in await self.rest.open_orders(self.symbol)]
         fills = await self._venue_executions_since_last()
         plan = reconcile(self.journal, self.book, orders, position, fills)
-        price = avg if avg is not None and avg > 0 else await self._rest_mid()
+        price = avg if avg is not None and avg > 0 else ZERO
+        if plan.orphan_position != 0 and price == 0:
+            price = await self._rest_mid()  # adoption needs a price; the venue gave none
         alert = apply_plan(self.journal, self.book, plan, position, price, now_ms())
         for o in (*plan.working, *plan.foreign_orders):
             self.foreign_orders += o in plan.foreign_orders
@@ -422,11 +424,13 @@ class Engine:
                 log.warning("execution %s skipped: %s", row.execId, exc)
         return [e for e in out if e.symbol == self.symbol]
 
-    async def _rest_mid(self) -> Decimal:
-        ob = await self.rest.orderbook(self.symbol, limit=1)
-        if not ob.b or not ob.a:
-            raise ConfigError(f"{self.symbol}: the venue shows no two-sided book")
-        return (Decimal(ob.b[0][0]) + Decimal(ob.a[0][0])) / 2
+    async def _rest_mid(self, attempts: int = 50) -> Decimal:
+        for _ in range(attempts):
+            ob = await self.rest.orderbook(self.symbol, limit=1)
+            if ob.b and ob.a:
+                return (Decimal(ob.b[0][0]) + Decimal(ob.a[0][0])) / 2
+            await asyncio.sleep(0.2)  # a venue that just started may have no book yet
+        raise ConfigError(f"{self.symbol}: the venue shows no two-sided book")
 
     # ---- market data ----
 
