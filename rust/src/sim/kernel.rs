@@ -5,9 +5,6 @@
 //! subscribers after their market-data latency (coalesced: one pending delivery per agent,
 //! which shows the state as of delivery time − latency).
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use super::agents::{Agent, Ctx, MarketHistory, OwnEvent, Request};
 use super::matching::{
     AgentId, Event, MatchingEngine, NewOrder, OrderId, OrderKind, Side, TimeInForce,
@@ -44,50 +41,92 @@ pub enum SampleKind {
     Mid,
 }
 
+/// A queue entry: (time, sequence) packed into one u128 so a comparison is one instruction
+/// pair, and the slab slot where the message waits.
 #[derive(Debug, Clone, Copy)]
-struct Scheduled {
-    ts: Ns,
-    seq: u64,
-    msg: Msg,
+struct Key {
+    order: u128,
+    slot: u32,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.ts, self.seq) == (other.ts, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed, so the max-heap pops the earliest (time, sequence) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.ts, other.seq).cmp(&(self.ts, self.seq))
-    }
-}
+/// Children per heap node: a 4-ary heap is half as deep as a binary one, and the four
+/// children of a node sit next to each other in memory.
+const ARITY: usize = 4;
 
 /// Min-queue of messages by (time, scheduling sequence): deterministic ties.
 #[derive(Debug, Default)]
 pub struct EventQueue {
-    heap: BinaryHeap<Scheduled>,
+    heap: Vec<Key>,
+    msgs: Vec<Msg>,
+    free: Vec<u32>,
     seq: u64,
 }
 
 impl EventQueue {
+    /// Schedules `msg` at `ts` (≥ 0), after everything already scheduled at `ts`.
     pub fn push(&mut self, ts: Ns, msg: Msg) {
         self.seq += 1;
-        self.heap.push(Scheduled {
-            ts,
-            seq: self.seq,
-            msg,
-        });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.msgs[slot as usize] = msg;
+                slot
+            }
+            None => {
+                self.msgs.push(msg);
+                u32::try_from(self.msgs.len() - 1).expect("fewer than 2^32 pending messages")
+            }
+        };
+        let order = (u128::from(ts.max(0) as u64) << 64) | u128::from(self.seq);
+        self.heap.push(Key { order, slot });
+        self.sift_up(self.heap.len() - 1);
     }
 
     pub fn pop(&mut self) -> Option<(Ns, Msg)> {
-        self.heap.pop().map(|s| (s.ts, s.msg))
+        let top = *self.heap.first()?;
+        let last = self.heap.pop().expect("not empty");
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.sift_down(0);
+        }
+        self.free.push(top.slot);
+        Some(((top.order >> 64) as Ns, self.msgs[top.slot as usize]))
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        let key = self.heap[i];
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.heap[parent].order <= key.order {
+                break;
+            }
+            self.heap[i] = self.heap[parent];
+            i = parent;
+        }
+        self.heap[i] = key;
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let key = self.heap[i];
+        let n = self.heap.len();
+        loop {
+            let first = i * ARITY + 1;
+            if first >= n {
+                break;
+            }
+            let last = (first + ARITY).min(n);
+            let mut best = first;
+            for c in first + 1..last {
+                if self.heap[c].order < self.heap[best].order {
+                    best = c;
+                }
+            }
+            if key.order <= self.heap[best].order {
+                break;
+            }
+            self.heap[i] = self.heap[best];
+            i = best;
+        }
+        self.heap[i] = key;
     }
 
     pub fn len(&self) -> usize {
@@ -542,6 +581,31 @@ mod tests {
             assert_eq!(msg, Msg::Wake(wa));
         }
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn queue_pops_what_a_plain_min_search_would() {
+        use rand::Rng;
+        let mut rng = crate::sim::agents::agent_rng(9, 9, 9);
+        let mut q = EventQueue::default();
+        let mut reference: Vec<(Ns, u32)> = Vec::new();
+        let check = |q: &mut EventQueue, reference: &mut Vec<(Ns, u32)>| {
+            let best = *reference.iter().min().unwrap();
+            reference.retain(|r| *r != best);
+            assert_eq!(q.pop(), Some((best.0, Msg::Wake(best.1))));
+        };
+        for id in 0..3_000u32 {
+            let ts = rng.random_range(0..40);
+            q.push(ts, Msg::Wake(id));
+            reference.push((ts, id));
+            if rng.random::<f64>() < 0.4 {
+                check(&mut q, &mut reference);
+            }
+        }
+        while !reference.is_empty() {
+            check(&mut q, &mut reference);
+        }
+        assert!(q.is_empty() && q.pop().is_none());
     }
 
     type Log = Arc<Mutex<Vec<(Ns, String)>>>;

@@ -39,6 +39,9 @@ pub struct MarketMaker {
     min_requote_ns: Ns,
     adverse_ns: Ns,
     desired: Vec<(Side, i64, i64)>,
+    /// The ladder last quoted, and whether a quote left the book since.
+    quoted: Vec<(Side, i64, i64)>,
+    dirty: bool,
 }
 
 impl MarketMaker {
@@ -55,6 +58,8 @@ impl MarketMaker {
             adverse: 0.0,
             fills: VecDeque::new(),
             desired: Vec::new(),
+            quoted: Vec::new(),
+            dirty: true,
         }
     }
 
@@ -118,6 +123,13 @@ impl MarketMaker {
         self.last_requote = ctx.now;
         self.measure_adverse(ctx.now, view.mid);
         self.build_ladder(view);
+        // Same ladder and nothing filled or cancelled: every quote is where it should be.
+        if !self.dirty && self.desired == self.quoted {
+            return;
+        }
+        self.dirty = false;
+        std::mem::swap(&mut self.quoted, &mut self.desired);
+        self.desired.clone_from(&self.quoted);
         for q in &mut self.quotes {
             let wanted = self
                 .desired
@@ -149,6 +161,7 @@ impl MarketMaker {
     fn forget(&mut self, handle: u64) {
         if let Some(i) = self.quotes.iter().position(|q| q.handle == handle) {
             self.quotes.swap_remove(i);
+            self.dirty = true;
         }
     }
 }
