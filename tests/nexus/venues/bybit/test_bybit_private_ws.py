@@ -189,6 +189,30 @@ def test_chaos_01_fills_missed_across_reconnect_are_recovered_once(shared_data: 
     assert len(peer.conns) == 2
 
 
+def test_chaos_01_first_fill_missed_while_down_is_recovered_despite_errors(
+    shared_data: Path,
+) -> None:
+    rest_peer = RestPeer(shared_data)
+    rest_peer.inject("/v5/execution/list", *[Fault(code=10016)] * 6)
+
+    async def script(conn: PeerConn) -> None:
+        await subscribed(conn)
+        if len(conn.peer.conns) == 1:
+            await asyncio.sleep(0.05)
+            # No fill seen yet on this client; one happens while the socket is down.
+            rest_peer.executions.append(execution("first", now_ms()))
+            conn.ws.transport.abort()
+            return
+        await asyncio.sleep(5)
+
+    client, events, _, _ = run(
+        shared_data, script, lambda c, e: len(fills(e)) == 1, rest_peer=rest_peer
+    )
+    assert fills(events) == [("first", True)]
+    assert client.recovery_failures == 1  # one pass exhausted the REST retries; the next won
+    assert [s.answer for s in rest_peer.requests_to("/v5/execution/list")][-1] == 0
+
+
 def test_recovery_on_first_connect_from_journal_mark(shared_data: Path) -> None:
     rest_peer = RestPeer(shared_data)
     t0 = now_ms() - 60_000

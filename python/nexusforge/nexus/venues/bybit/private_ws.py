@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 from websockets.asyncio.client import ClientConnection
 
+from nexusforge.nexus.venues.bybit.backoff import Backoff
 from nexusforge.nexus.venues.bybit.config import BybitConfig
 from nexusforge.nexus.venues.bybit.errors import BybitError
 from nexusforge.nexus.venues.bybit.keys import Credentials
@@ -115,6 +116,7 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
         self.recovered = 0
         self.recovery_failures = 0
         self._since_ms = since_ms
+        self._first_ready_ms: int | None = None
         self._sessions = 0
         self._recovery: asyncio.Task[None] | None = None
 
@@ -158,6 +160,8 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
         await self._authenticate(ws)
         await self._send(ws, {"op": "subscribe", "req_id": self._req_id(), "args": self.topics})
         self._authed.set()
+        if self._first_ready_ms is None and self.rest is not None:
+            self._first_ready_ms = self.rest.time.now_ms()
         await self._emit(StreamStatus("ready", f"session {self._sessions}"))
         wanted = self._sessions > 1 or self._recovery_start() is not None
         idle = self._recovery is None or self._recovery.done()
@@ -165,22 +169,30 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
             self._recovery = asyncio.create_task(self._recover_all())
 
     def _recovery_start(self) -> int | None:
+        """From the newest fill seen, else the caller's mark, else our first connection."""
         if self.last_exec is not None:
             return self.last_exec.time_ms
-        return self._since_ms
+        if self._since_ms is not None:
+            return self._since_ms
+        return self._first_ready_ms if self._sessions > 1 else None
 
     async def _recover_all(self) -> None:
-        """Read back missed fills and open orders; retried with backoff, never fatal."""
+        """Read back missed fills and open orders; retried with backoff until it succeeds."""
         assert self.rest is not None
-        for attempt in range(self.config.max_retries + 1):
+        backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
+        while True:
             try:
                 start = self._recovery_start()
                 fills = await self.recover_executions(start) if start is not None else []
                 orders = await self.rest.open_orders()
             except BybitError as exc:
                 self.recovery_failures += 1
-                log.warning("bybit private ws: recovery attempt %d failed: %s", attempt + 1, exc)
-                await asyncio.sleep(self.config.reconnect_min_s * 2**attempt)
+                log.warning(
+                    "bybit private ws: recovery attempt %d failed: %s", backoff.attempt + 1, exc
+                )
+                if backoff.attempt == self.config.max_retries:
+                    await self._emit(StreamStatus("recovery_failed", str(exc)))
+                await asyncio.sleep(backoff.next())
                 continue
             if fills:
                 await self._emit(ExecutionEvent(fills, recovered=True))
@@ -190,7 +202,6 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
             )
             await self._emit(StreamStatus("recovered", f"{len(fills)} fills"))
             return
-        await self._emit(StreamStatus("recovery_failed", "REST recovery did not succeed"))
 
     # ---- data ----
 
