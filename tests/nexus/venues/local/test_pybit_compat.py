@@ -115,9 +115,9 @@ def test_public_orderbook_stream(ex: LocalExchange) -> None:
     try:
         ws.orderbook_stream(50, SYMBOL, books.append)
         wait_for(lambda: len(books) >= 1)
+        first_u = books[-1]["data"]["u"]
         ex.step_market(49)  # deltas; pybit merges them into its copy
-        last_u = books[-1]["data"]["u"]
-        wait_for(lambda: books[-1]["data"]["u"] > last_u)
+        wait_for(lambda: books[-1]["data"]["u"] > first_u)
         expected_u = ex.public.books[f"orderbook.50.{SYMBOL}"].u
         wait_for(lambda: books[-1]["data"]["u"] == expected_u)
     finally:

@@ -121,8 +121,11 @@ class LocalExchange:
     async def start(self) -> None:
         """Bind, serve, and start the market; returns once the port accepts connections."""
         self._loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets, and without it
+        # Nagle + delayed ACK hold every reply's body ~40 ms on loopback.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((self.config.host, self.config.port))
         except OSError as exc:

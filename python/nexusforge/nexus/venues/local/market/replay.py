@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
@@ -42,7 +43,22 @@ from nexusforge.nexus.venues.local.market.base import (
 from nexusforge.nexus.venues.local.market.tape import BOOK, Tape, TapeEvent
 
 log = logging.getLogger(__name__)
-FULL_DEPTH = 1000
+WALK_DEPTHS = (8, 64, 1000)  # a book walk fetches this many levels, then more if it needs
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Float book levels to exact Decimals on the instrument's grid (integer ticks and lots)."""
+
+    tick: Decimal
+    step: Decimal
+
+    def level(self, row: list[float]) -> PxLevel:
+        price, qty = row
+        return PxLevel(
+            Decimal(round(price / float(self.tick))) * self.tick,
+            Decimal(round(qty / float(self.step))) * self.step,
+        )
 
 
 @dataclass
@@ -64,6 +80,7 @@ class ReplayMarket:
         self.speed = speed
         self.loop = loop
         self._books = self._fresh_books()
+        self._grids = {s: _Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
         self._taken: dict[tuple[str, int, Decimal], Decimal] = {}
         self._resting: dict[str, _Resting] = {}
         self._ranks = count()
@@ -91,11 +108,19 @@ class ReplayMarket:
         book = self._books.get(symbol)
         if book is None or not book.is_valid:
             return []
-        inst = self.instruments[symbol]
         bids, asks = book.depth(depth)
-        rows = bids if side == "Buy" else asks
-        levels = (_level(inst, float(p), float(q)) for p, q in rows.tolist())
-        return [level for level in levels if level.qty > 0]
+        grid = self._grids[symbol]
+        return [lv for lv in map(grid.level, (bids if side == "Buy" else asks).tolist()) if lv.qty]
+
+    def _walk(self, symbol: str, side: Side) -> Iterator[PxLevel]:
+        """Levels best first, fetched and converted only as far as a caller reads."""
+        seen = 0
+        for depth in WALK_DEPTHS:
+            levels = self.levels(symbol, side, depth)
+            yield from levels[seen:]
+            if len(levels) < depth:
+                return
+            seen = len(levels)
 
     def mark_price(self, symbol: str) -> Decimal | None:
         book = self._books.get(symbol)
@@ -111,7 +136,7 @@ class ReplayMarket:
         book_side = SIDE_ASK if side == "Buy" else SIDE_BID
         fills: list[Liquidity] = []
         remaining = qty
-        for level in self.levels(symbol, opposite, FULL_DEPTH):
+        for level in self._walk(symbol, opposite):
             if remaining <= 0 or (limit is not None and _worse(side, level.price, limit)):
                 break
             key = (symbol, book_side, level.price)
@@ -179,6 +204,7 @@ class ReplayMarket:
     def _restart(self) -> None:
         self._pos = 0
         self._books = self._fresh_books()
+        self._grids = {s: _Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
         self._taken.clear()
         self.laps += 1
         log.info("replay restarts from the beginning (lap %d)", self.laps)
@@ -262,7 +288,7 @@ class ReplayMarket:
                 continue
             opposite: Side = "Sell" if ours == "Buy" else "Buy"
             book_side = SIDE_ASK if ours == "Buy" else SIDE_BID
-            for level in self.levels(symbol, opposite, FULL_DEPTH):
+            for level in self._walk(symbol, opposite):
                 key = (symbol, book_side, level.price)
                 free = level.qty - self._taken.get(key, Decimal(0))
                 for order in orders:
@@ -286,13 +312,6 @@ class ReplayMarket:
 def _worse(side: Side, price: Decimal, limit: Decimal) -> bool:
     """Is `price` beyond what an order on `side` with `limit` accepts?"""
     return price > limit if side == "Buy" else price < limit
-
-
-def _level(inst: Instrument, price: float, qty: float) -> PxLevel:
-    return PxLevel(
-        inst.round_price(Decimal(repr(price))),
-        inst.round_qty(Decimal(repr(qty)), Rounding.NEAREST),
-    )
 
 
 def _slice(rows: BookLevelRows, start: int, end: int) -> BookLevelRows:
