@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -135,7 +136,7 @@ class BookStats:
     deltas: int = 0
     deltas_before_snapshot: int = 0
     gaps: int = 0
-    resyncs: list[str] = field(default_factory=list)
+    resyncs: Counter[str] = field(default_factory=Counter)  # per topic, bounded by topics
 
 
 def check_topic(topic: str) -> str:
@@ -240,7 +241,7 @@ class BybitPublicWs(BybitWsConnection[PublicEvent]):
 
     def _book_gap(self, topic: str, state: _BookState, u: int) -> None:
         self.book_stats.gaps += 1
-        self.book_stats.resyncs.append(topic)
+        self.book_stats.resyncs[topic] += 1
         log.warning(
             "bybit public ws: %s gap (u %s -> %d): resubscribing for a snapshot",
             topic,

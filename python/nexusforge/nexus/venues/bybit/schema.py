@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=msgspec.Struct)
 _ID_FIELDS = ("execId", "orderId", "orderLinkId", "symbol")
+MAX_NEW_FIELDS = 200
 
 
 def expected_position_idx(mode: PositionMode) -> frozenset[int]:
@@ -74,7 +75,9 @@ class SchemaWatch:
         self, cls: type[msgspec.Struct], known: frozenset[str], item: dict[str, Any], where: str
     ) -> None:
         seen = self.new_fields.setdefault(cls.__name__, set())
-        fresh = [k for k in item if k not in known and k not in seen]
+        if len(seen) >= MAX_NEW_FIELDS:  # a venue inventing names cannot grow this forever
+            return
+        fresh = [k for k in item if k not in known and k not in seen][: MAX_NEW_FIELDS - len(seen)]
         if fresh:
             seen.update(fresh)
             log.info(
