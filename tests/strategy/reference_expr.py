@@ -31,7 +31,7 @@ def _ema(x: Arr, span: int) -> Arr:
         if np.isnan(v):
             continue
         seen += 1
-        y = v if np.isnan(y) else alpha * v + (1 - alpha) * y
+        y = v if np.isnan(y) else y + alpha * (v - y)
         out[i] = y if seen >= span else np.nan
     return out
 
@@ -41,9 +41,18 @@ def _rank(w: Arr) -> float:
     return float((np.sum(w < x) + (np.sum(w == x) + 1) / 2) / len(w))
 
 
+def _mean(w: Arr) -> float:
+    """A window of one repeated value has exactly that mean (np.mean may round off it)."""
+    return float(w[0]) if np.all(w == w[0]) else float(np.mean(w))
+
+
+def _std(w: Arr) -> float:
+    return 0.0 if np.all(w == w[0]) else float(np.std(w))
+
+
 def _zscore(w: Arr) -> float:
-    s = np.std(w)
-    return 0.0 if s < EPS else float((w[-1] - np.mean(w)) / s)
+    s = _std(w)
+    return 0.0 if s < EPS else float((w[-1] - _mean(w)) / s)
 
 
 def _stateless(op: str, a: list[Arr], e: Call) -> Arr:
@@ -78,7 +87,7 @@ def _windowed(op: str, x: Arr, k: int) -> Arr:
         return np.concatenate([np.full(min(k, len(x)), np.nan), x[: max(len(x) - k, 0)]])
     if op == "ema":
         return _ema(x, k)
-    funcs = {"mean": np.mean, "std": np.std, "zscore": _zscore, "min": np.min}
+    funcs = {"mean": _mean, "std": _std, "zscore": _zscore, "min": np.min}
     funcs |= {"max": np.max, "rank": _rank}
     return _windows(x, k, funcs[op])
 

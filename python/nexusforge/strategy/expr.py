@@ -4,7 +4,8 @@ Values are floats; Bool is 1.0 / 0.0. NaN means "unknown" for both types: arithm
 and logic propagate it, a trailing window holding a NaN gives NaN, and EMA skips NaN inputs
 (output NaN, state unchanged) and is NaN until it has seen `span` valid inputs. Protected
 division gives 0 where |denominator| < 1e-12 (but NaN when either side is NaN), and so does
-z-score where the window's standard deviation is below it.
+z-score where the window's standard deviation is below it; a window of one repeated value has
+that value as its mean and a standard deviation of exactly 0.
 Std is the population std (ddof 0); rank is pandas' `rank(pct=True)` (average rank over the
 window divided by its length). The root is a Float clipped to a target position in [-1, 1].
 """

@@ -104,14 +104,22 @@ impl Extreme {
     }
 }
 
+/// Share of the running sum of squares below which its cancellation is deemed inexact.
+const CANCEL: f64 = 1e-6;
+
 /// Sums of (x − c) and (x − c)² over the window, shifted by a recent value `c` so prices far
 /// from zero do not cancel; re-summed exactly each time the ring wraps so drift stays bounded.
+/// A window of equal values (flat prices, zero volume: common in real bars) is detected by the
+/// length of the run of equal inputs, and gets its exact mean and a standard deviation of 0
+/// rather than the sums' rounding residue (which a z-score would blow up).
 #[derive(Debug, Clone)]
 pub(super) struct Moments {
     ring: Ring,
     c: Option<f64>,
     s1: f64,
     s2: f64,
+    last: f64,
+    run: usize,
 }
 
 impl Moments {
@@ -121,10 +129,16 @@ impl Moments {
             c: None,
             s1: 0.0,
             s2: 0.0,
+            last: f64::NAN,
+            run: 0,
         }
     }
 
     fn push(&mut self, x: f64) {
+        // NaN never equals `last`, so a NaN input restarts the run (and then the ring is
+        // invalid anyway until it leaves).
+        self.run = if x == self.last { self.run + 1 } else { 1 };
+        self.last = x;
         if self.c.is_none() && !x.is_nan() {
             self.c = Some(x);
         }
@@ -156,14 +170,34 @@ impl Moments {
         (self.s1, self.s2) = (s1, s2);
     }
 
+    /// True when the whole window holds one value (`last`).
+    fn flat(&self) -> bool {
+        self.run >= self.ring.buf.len()
+    }
+
     fn mean(&self) -> f64 {
+        if self.flat() {
+            return self.last;
+        }
         self.c.unwrap_or(0.0) + self.s1 / self.ring.buf.len() as f64
     }
 
-    /// Population standard deviation (ddof = 0).
-    fn std(&self) -> f64 {
+    /// (mean, population standard deviation (ddof = 0)). When the running sums cancel to
+    /// under `CANCEL` of their size (a nearly flat window after larger moves), their residue
+    /// would swamp the spread, so both come from two passes over the window instead.
+    fn stats(&self) -> (f64, f64) {
+        if self.flat() {
+            return (self.last, 0.0);
+        }
         let n = self.ring.buf.len() as f64;
-        ((self.s2 - self.s1 * self.s1 / n) / n).max(0.0).sqrt()
+        let spread = self.s2 - self.s1 * self.s1 / n;
+        if spread >= CANCEL * self.s2 {
+            return (self.mean(), (spread / n).max(0.0).sqrt());
+        }
+        let w = &self.ring.buf;
+        let mean = w.iter().sum::<f64>() / n;
+        let var = w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        (mean, var.sqrt())
     }
 }
 
@@ -213,8 +247,8 @@ impl State {
             State::Stateless => {}
             State::Lag(r) => each(xs, |x| r.push(x).unwrap_or(f64::NAN)),
             State::Mean(m) => each(xs, |x| moment(m, x, |m| m.mean())),
-            State::Std(m) => each(xs, |x| moment(m, x, |m| m.std())),
-            State::ZScore(m) => each(xs, |x| moment(m, x, |m| zscore(x, m.mean(), m.std()))),
+            State::Std(m) => each(xs, |x| moment(m, x, |m| m.stats().1)),
+            State::ZScore(m) => each(xs, |x| moment(m, x, |m| zscore(x, m.stats()))),
             State::Min(e) => each(xs, |x| e.step(x)),
             // max(x) = −min(−x) exactly: negation is exact and flips every comparison.
             State::Max(e) => each(xs, |x| neg_min(e, x)),
@@ -229,8 +263,8 @@ impl State {
             State::Stateless => x,
             State::Lag(r) => r.push(x).unwrap_or(f64::NAN),
             State::Mean(m) => moment(m, x, |m| m.mean()),
-            State::Std(m) => moment(m, x, |m| m.std()),
-            State::ZScore(m) => moment(m, x, |m| zscore(x, m.mean(), m.std())),
+            State::Std(m) => moment(m, x, |m| m.stats().1),
+            State::ZScore(m) => moment(m, x, |m| zscore(x, m.stats())),
             State::Min(e) => e.step(x),
             State::Max(e) => neg_min(e, x),
             State::Rank(r) => scan(r, x, rank),
@@ -246,7 +280,9 @@ impl State {
                     return f64::NAN;
                 }
                 *seen += 1;
-                let next = y.map_or(x, |prev| *alpha * x + (1.0 - *alpha) * prev);
+                // prev + α(x − prev): exactly constant on a constant input (no rank ties broken
+                // by rounding), the same value as αx + (1 − α)prev in exact arithmetic.
+                let next = y.map_or(x, |prev| prev + *alpha * (x - prev));
                 *y = Some(next);
                 if *seen >= *span {
                     next
@@ -283,7 +319,7 @@ fn moment(m: &mut Moments, x: f64, f: impl Fn(&Moments) -> f64) -> f64 {
     }
 }
 
-fn zscore(x: f64, mean: f64, std: f64) -> f64 {
+fn zscore(x: f64, (mean, std): (f64, f64)) -> f64 {
     if std < DIV_EPS {
         0.0
     } else {

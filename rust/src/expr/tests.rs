@@ -108,3 +108,35 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn flat_windows_have_exact_mean_and_zero_std_after_large_moves() {
+    // Large swings, then a flat stretch: the running sums keep a rounding residue there.
+    let mut x: Vec<f64> = (0..40)
+        .map(|i| 60_000.0 + 977.3 * (i as f64).sin())
+        .collect();
+    x.extend([61_234.5; 12]);
+    let n = x.len();
+    let run = |op: Op| {
+        let p = prog(&[col(0), (op, 5, 0.0, 0.0)], 1).unwrap();
+        evaluate(&p, &[&x], n, 7).unwrap()
+    };
+    let (std, z) = (run(Op::Std), run(Op::ZScore));
+    let p = prog(
+        &[
+            col(0),
+            (Op::Mean, 5, 0.0, 0.0),
+            col(0),
+            (Op::Sub, 0, 0.0, 0.0),
+        ],
+        1,
+    )
+    .unwrap();
+    let dev = evaluate(&p, &[&x], n, 7).unwrap();
+    for i in 44..n {
+        assert_eq!(std[i], 0.0, "row {i}");
+        assert_eq!(z[i], 0.0, "row {i}");
+        assert_eq!(dev[i], 0.0, "row {i}");
+    }
+    assert!(std[43] > 0.0);
+}
