@@ -203,10 +203,129 @@ def test_market_order_slippage_equals_the_book_walk(
     trades = engine.take_events().filter(pl.col("kind") == "trade")
     qty = trades["qty"].to_numpy() * LOT
     px = trades["price"].to_numpy() * TICK
-    assert qty.sum() == pytest.approx(lots * LOT, rel=1e-12) and cost.book_short_qty == 0.0
+    assert qty.sum() == pytest.approx(lots * LOT, rel=1e-12) and cost.book_short_qty < 1e-12
     avg = float((px * qty).sum() / qty.sum())
     touch = ask if buy else bid
     sign = 1.0 if buy else -1.0
     assert avg == pytest.approx(cost.price, rel=1e-12)
     assert sign * (avg - touch) * qty.sum() == pytest.approx(cost.slippage, rel=1e-9, abs=1e-9)
     assert trades["taker_fee"].sum() == pytest.approx(cost.fee, rel=1e-9)
+
+
+# ---- the check and the calibration on short simulator runs ----
+
+SHORT_PLAN = dict(sizes=3, q_over_v_lo=1e-3, q_over_v_hi=1e-1)
+
+
+@pytest.fixture(scope="module")
+def short_report(shared_data: Path) -> check.FidelityReport:
+    from nexusforge.forge.sim.config import SimConfig
+
+    cfg = SimConfig.scenario(duration_s=7200.0)
+    plan = check.ImpactPlan(**SHORT_PLAN)  # type: ignore[arg-type]
+    return check.check_fidelity(cfg, seeds=2, data_dir=shared_data, impact=plan)
+
+
+@pytest.mark.slow
+def test_short_check_computes_every_fact_it_can(short_report: check.FidelityReport) -> None:
+    out = json.loads(json.dumps(short_report.to_json(), allow_nan=False))
+    assert list(out["facts"]) == list(check.FACT_NAMES)
+    assert short_report.seeds == (1, 2)
+    # 120 one-minute returns per seed: too few for lags 1-120 of |r|, enough for the rest.
+    too_short = {"abs_return_acf_min"}
+    for name, fact in short_report.facts.items():
+        if name in too_short:
+            continue
+        assert len(fact.per_seed) == 2
+        assert math.isfinite(fact.value), name
+        lo, hi = fact.interval
+        assert lo <= hi
+    assert out["facts"]["impact_decades"]["value"] == pytest.approx(2.0, abs=0.01)
+    pooled = short_report.pooled
+    assert pooled is not None and len(pooled.impact_q_over_v) == 6  # 3 sizes x 2 seeds
+    assert len(pooled.sim_returns) == 2 * 120  # mids at 0, 60, ..., 7200 s
+
+
+@pytest.mark.slow
+def test_same_seeds_give_the_same_report(
+    short_report: check.FidelityReport, shared_data: Path
+) -> None:
+    from nexusforge.forge.sim.config import SimConfig
+
+    cfg = SimConfig.scenario(duration_s=7200.0)
+    again = check.check_fidelity(
+        cfg, seeds=2, data_dir=shared_data, impact=check.ImpactPlan(sizes=0)
+    )
+    for name in ("hill_tail_index", "excess_kurtosis", "ofi_r2", "spread_ks"):
+        assert again.facts[name].per_seed == short_report.facts[name].per_seed
+    assert math.isnan(again.facts["impact_exponent"].value)  # no meta-orders: no impact
+
+
+@pytest.mark.slow
+def test_html_report_has_the_plots_and_every_fact(
+    short_report: check.FidelityReport, tmp_path: Path
+) -> None:
+    from nexusforge.forge.sim import fidelity_report
+
+    out = fidelity_report.write_html(short_report, tmp_path / "fidelity.html")
+    text = out.read_text(encoding="utf-8")
+    for name in check.FACT_NAMES:
+        assert name in text
+    assert "plotly" in text and "Meta-order impact" in text
+    assert fidelity_report.write_png(short_report, tmp_path / "f.png") is not None  # no kaleido
+
+
+@pytest.mark.slow
+def test_cli_check_prints_exactly_the_json_shape(shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nexusforge.cli import app
+
+    args = ["sim", "check", "--seeds", "2", "--duration", "3600", "--impact-sizes", "0"]
+    result = CliRunner().invoke(app, [*args, "--data", str(shared_data), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert list(out) == ["facts"] and list(out["facts"]) == list(check.FACT_NAMES)
+    for entry in out["facts"].values():
+        assert set(entry) == {"value", "interval", "range", "real", "pass"}
+
+
+def test_cli_check_rejects_a_bad_config(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nexusforge.cli import app
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[agents.noise]\nrate = -1.0\n")
+    result = CliRunner().invoke(app, ["sim", "check", "--config", str(bad), "--json"])
+    assert result.exit_code == 2
+    assert "rate" in result.output
+
+
+@pytest.mark.slow
+def test_cli_calibrate_writes_a_loadable_documented_config(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    import tomllib
+
+    from typer.testing import CliRunner
+
+    from nexusforge.cli import app
+    from nexusforge.forge.sim import calibrate
+    from nexusforge.forge.sim.config import SimConfig
+
+    out = tmp_path / "sim.toml"
+    args = ["sim", "calibrate", "--data", str(shared_data), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--budget", "3", "--duration", "600"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    cfg = SimConfig.from_toml(out)
+    assert cfg.tick_size == 0.5  # the real Bybit BTCUSDT tick
+    for param in calibrate.CALIBRATED:
+        assert param.lo <= cfg.get(param.key) <= param.hi
+        key = param.key.rsplit(".", 1)[1]
+        assert f"# {calibrate.DESCRIPTIONS[param.key]}\n{key} = " in text
+    assert data["scenario"] == "calm"
+    for criterion in calibrate.CRITERIA:
+        assert criterion.name in text and criterion.name in result.output

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
+from rich.console import Console
+from rich.table import Table
 
 from nexusforge.errors import ConfigError
 from nexusforge.forge.sim import facts, real
@@ -73,7 +76,12 @@ class SimStats:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One matched quantity: how far the simulation is from the target, and the tolerance."""
+    """One matched quantity: how far the simulation is from the target, and the tolerance.
+
+    The distance is the KS distance for the spread, |log(achieved / target)| for the rest, so
+    the tolerances read: spread KS <= 0.1, depth within ±25 %, median and 90th-percentile
+    trade size within a factor 1.5, 1-minute volatility within ±20 %.
+    """
 
     name: str
     tolerance: float
@@ -101,22 +109,22 @@ CRITERIA: tuple[Criterion, ...] = (
         lambda t: float(np.mean(t.spread_ticks)), lambda s: float(np.mean(s.spread_ticks)),
     ),
     Criterion(
-        "depth_median_log_ratio", math.log(1.25),
+        "depth_median", math.log(1.25),
         lambda s, t: _log_ratio(_median(s.top_depth), _median(t.top_depth)),
         lambda t: _median(t.top_depth), lambda s: _median(s.top_depth),
     ),
     Criterion(
-        "trade_qty_median_log_ratio", math.log(1.5),
+        "size_median", math.log(1.5),
         lambda s, t: _log_ratio(_median(s.trade_qty), _median(t.trade_qty)),
         lambda t: _median(t.trade_qty), lambda s: _median(s.trade_qty),
     ),
     Criterion(
-        "trade_qty_p90_log_ratio", math.log(1.5),
+        "size_p90", math.log(1.5),
         lambda s, t: _log_ratio(_p90(s.trade_qty), _p90(t.trade_qty)),
         lambda t: _p90(t.trade_qty), lambda s: _p90(s.trade_qty),
     ),
     Criterion(
-        "vol_1m_log_ratio", math.log(1.2),
+        "vol_1m", math.log(1.2),
         lambda s, t: _log_ratio(s.vol_1m, t.vol_1m),
         lambda t: t.vol_1m, lambda s: s.vol_1m,
     ),
@@ -272,3 +280,203 @@ def _emit_table(out: list[str], table: dict[str, Any], path: str, comments: dict
     for k, v in table.items():
         if isinstance(v, dict):
             _emit_table(out, v, f"{path}.{k}" if path else k, comments)
+
+
+# ---- the search over simulator runs ----
+
+# What the search moves, within these bounds (each chosen to drive one matched quantity).
+CALIBRATED: tuple[Param, ...] = (
+    Param("agents.market_maker.size_lots", 1, 1_000_000, integer=True),  # touch depth
+    Param("agents.market_maker.min_half_spread_ticks", 0.5, 10.0),  # spread
+    Param("agents.noise.size_min_lots", 1.0, 100_000.0),  # median trade size
+    Param("agents.noise.size_alpha", 1.05, 3.0),  # trade size tail
+    Param("process.vol_per_day", 0.001, 0.3),  # 1-minute volatility
+)
+DESCRIPTIONS: dict[str, str] = {
+    "scenario": "the built-in scenario these settings are laid over",
+    "market.tick_size": "price grid step of the real instrument (Bybit BTCUSDT quote bars)",
+    "process.initial_price": "first real mid price (Bybit BTCUSDT quote bars)",
+    "agents.market_maker.size_lots": "maker size at the touch (lots): fitted to touch depth",
+    "agents.market_maker.min_half_spread_ticks": "narrowest maker half spread: fitted to spread",
+    "agents.noise.size_min_lots": "Pareto minimum of noise order sizes: fitted to trade sizes",
+    "agents.noise.size_alpha": "Pareto tail index of noise order sizes: fitted to the size tail",
+    "process.vol_per_day": "fundamental volatility per sqrt(day): fitted to 1-minute volatility",
+}
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    """Achieved vs target of one criterion, the distance between them and its tolerance."""
+
+    name: str
+    achieved: float
+    target: float
+    distance: float
+    tolerance: float
+
+    @property
+    def within(self) -> bool:
+        return self.distance <= self.tolerance
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """The fitted overrides, the loss, and achieved vs target per criterion."""
+
+    overrides: dict[str, Any]
+    loss: float
+    rows: tuple[CriterionRow, ...]
+    evaluations: int
+
+    @property
+    def within_tolerance(self) -> bool:
+        return all(row.within for row in self.rows)
+
+
+def sim_stats(config: Any, seeds: Sequence[int]) -> SimStats:
+    """Pooled calibration statistics of short runs of `config` on `seeds`."""
+    from nexusforge.forge.sim.run import run_sim
+
+    spreads, depths, sizes, returns = [], [], [], []
+    for seed in seeds:
+        result = run_sim(config, seed)
+        top = result.top.filter(pl.col("spread").is_not_null())
+        spreads.append(np.round(top["spread"].to_numpy() / config.tick_size))
+        depths.append(0.5 * (top["bid_qty"].to_numpy() + top["ask_qty"].to_numpy()))
+        sizes.append(result.trades["qty"].to_numpy())
+        mid = result.mids["mid"].to_numpy().astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.diff(np.log(mid))
+        returns.append(r[np.isfinite(r)])
+    pooled_r = np.concatenate(returns)
+    return SimStats(
+        spread_ticks=np.concatenate(spreads),
+        top_depth=np.concatenate(depths),
+        trade_qty=np.concatenate(sizes),
+        vol_1m=float(np.std(pooled_r)) if len(pooled_r) > 1 else math.nan,
+    )
+
+
+def report_rows(stats: SimStats, targets: Targets) -> tuple[CriterionRow, ...]:
+    """Achieved vs target for every criterion."""
+    return tuple(
+        CriterionRow(
+            c.name, c.achieved(stats), c.target(targets), c.measure(stats, targets), c.tolerance
+        )
+        for c in CRITERIA
+    )
+
+
+def calibrate(
+    data_dir: Path,
+    *,
+    base: str = "calm",
+    duration_s: float = 1800.0,
+    seeds: Sequence[int] = (1, 2),
+    budget: int = 40,
+    search_seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> CalibrationResult:
+    """Fit `CALIBRATED` on short runs of scenario `base` so the simulator matches the real data."""
+    from nexusforge.forge.sim.config import SimConfig
+
+    targets = load_targets(data_dir)
+    fixed = {
+        "duration_s": duration_s,
+        "market.tick_size": targets.tick_size,
+        "process.initial_price": targets.price,
+        "sampling.top_interval_s": 1.0,
+        "sampling.mid_interval_s": 60.0,
+        "sampling.l2_levels": 0,
+        "sampling.record_events": False,
+    }
+    start = SimConfig.scenario(base).with_overrides(fixed).to_dict()
+    count = 0
+
+    def objective(candidate: dict[str, Any]) -> float:
+        nonlocal count
+        value = loss(sim_stats(SimConfig.from_dict(candidate, base=base), seeds), targets)
+        count += 1
+        if progress is not None:
+            progress(count, value)
+        return value
+
+    best, best_loss = coordinate_search(objective, start, CALIBRATED, search_seed, budget)
+    config = SimConfig.from_dict(best, base=base)
+    overrides = {
+        "market.tick_size": targets.tick_size,
+        "process.initial_price": targets.price,
+        **{p.key: get_key(best, p.key) for p in CALIBRATED},
+    }
+    rows = report_rows(sim_stats(config, seeds), targets)
+    return CalibrationResult(overrides, best_loss, rows, count)
+
+
+def calibrated_toml(result: CalibrationResult, base: str, sources: dict[str, str]) -> str:
+    """The fitted overrides as a TOML file laid over scenario `base`, every key documented."""
+    nested: dict[str, Any] = {"scenario": base}
+    for key, value in result.overrides.items():
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    header = [
+        "Simulator settings fitted to real data by `nexusforge sim calibrate`.",
+        "Load with SimConfig.from_toml(path); unlisted keys keep the scenario's values.",
+        *(f"target {k}: {v}" for k, v in sources.items()),
+        *(
+            f"{r.name}: achieved {r.achieved:.6g}, target {r.target:.6g}, distance "
+            f"{r.distance:.3g} (tolerance {r.tolerance:.3g}) {'ok' if r.within else 'OUT'}"
+            for r in result.rows
+        ),
+    ]
+    return to_toml(nested, DESCRIPTIONS, header)
+
+
+def calibration_table(result: CalibrationResult) -> Table:
+    """Achieved vs target per criterion, and the fitted values."""
+    title = f"Calibration ({result.evaluations} candidates, loss {result.loss:.3g})"
+    table = Table(title=title)
+    for col in ("criterion", "achieved", "target", "distance", "tolerance", ""):
+        table.add_column(col)
+    for r in result.rows:
+        mark = "[green]ok[/green]" if r.within else "[red]OUT[/red]"
+        cells = (r.achieved, r.target, r.distance, r.tolerance)
+        table.add_row(r.name, *(f"{v:.4g}" for v in cells), mark)
+    for key, value in result.overrides.items():
+        table.add_row(key, f"{value:.6g}", "", "", "", "fitted" if key in FITTED_KEYS else "set")
+    return table
+
+
+FITTED_KEYS = frozenset(p.key for p in CALIBRATED)
+
+
+def run_calibration(
+    out: Path,
+    data_dir: Path | None,
+    base: str,
+    budget: int,
+    duration_s: float,
+    search_seed: int,
+    console: Console,
+) -> CalibrationResult:
+    """`nexusforge sim calibrate`: fit, write the TOML atomically, print achieved vs target."""
+    data = data_dir if data_dir is not None else real.default_data_dir()
+    with console.status("calibrating") as status:
+
+        def step(count: int, value: float) -> None:
+            status.update(f"candidate {count}/{budget}: loss {value:.3g}")
+
+        result = calibrate(
+            data, base=base, duration_s=duration_s, budget=budget, search_seed=search_seed,
+            progress=step,
+        )  # fmt: skip
+    text = calibrated_toml(result, base, load_targets(data).sources)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    console.print(calibration_table(result))
+    console.print(f"config written to {out}")
+    return result

@@ -4,14 +4,17 @@ plotly charts (plotly.js embedded, opens offline), and PNG export when kaleido i
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+from rich.console import Console
 from rich.table import Table
 
 from nexusforge.forge.sim import facts
@@ -206,3 +209,20 @@ def write_png(report: FidelityReport, out: Path) -> str | None:
         return "PNG skipped: kaleido is not installed (pip install kaleido to export PNG)"
     figure(report).write_image(str(out.with_suffix(".png")))
     return None
+
+
+def print_check(report: FidelityReport, console: Console, out: Path | None, as_json: bool) -> None:
+    """What `nexusforge sim check` shows: exact JSON, or the table; the HTML (and PNG) report."""
+    if as_json:
+        # Plain stdout, not rich: the output must be exactly the JSON document.
+        sys.stdout.write(json.dumps(report.to_json(), allow_nan=False, indent=2) + "\n")
+    else:
+        console.print(text_table(report))
+    if out is None:
+        return
+    write_html(report, out)
+    skipped = write_png(report, out)
+    if not as_json:
+        console.print(f"report written to {out}")
+        if skipped:
+            console.print(skipped)
