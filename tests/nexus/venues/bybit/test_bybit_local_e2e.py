@@ -27,6 +27,7 @@ from nexusforge.nexus.venues.bybit import (
     ExecutionEvent,
     OrderRequest,
 )
+from nexusforge.nexus.venues.bybit.ratelimit import LimitPolicy
 from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, Secret
 
 XRP = "bybit/market/bybit_XRPUSDT_ob500_2024-12-01_head50.data.zip"
@@ -162,6 +163,34 @@ def test_order_entry_websocket_against_local_exchange(shared_data: Path) -> None
             await private.stop()
         fills = [x for e in events if isinstance(e, ExecutionEvent) for x in e.executions]
         assert fills[0].orderLinkId == "e2e-t-1" and fills[0].execQty == Decimal(10)
+
+    run(shared_data, body)
+
+
+def test_local_exchange_faults_are_absorbed(shared_data: Path) -> None:
+    """The venue's own fault injection: duplicated executions and injected 10016/10006."""
+
+    async def body(ex: LocalExchange, rest: BybitRestClient) -> None:
+        rest.limiter.policy = LimitPolicy(
+            min_wait_s=0.01, server_error_base_s=0.01, default_reset_s=0.02
+        )
+        events: list[Any] = []
+        private = BybitPrivateWs(client_config(ex.port), credentials(), events.append, rest=rest)
+        private.start()
+        try:
+            await private.wait_ready()
+            ex.duplicate_next_executions(2)
+            await rest.create_order(buy("e2e-d-1", Decimal(10)))
+            await rest.create_order(buy("e2e-d-2", Decimal(10)))
+            await wait_until(lambda: len(delivered(events)) == 2 and private.duplicates == 2)
+            ex.fail_next_requests(2, code=10016)
+            assert [p.symbol for p in await rest.positions("XRPUSDT")] == ["XRPUSDT"]
+            ex.fail_next_requests(1, code=10006, message="Too many visits")
+            assert await rest.open_orders("XRPUSDT") == []
+        finally:
+            await private.stop()
+        assert rest.errors[10016] == 2 and rest.errors[10006] == 1
+        assert sorted(delivered(events)) == sorted(set(delivered(events)))
 
     run(shared_data, body)
 
