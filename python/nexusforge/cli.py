@@ -244,6 +244,27 @@ def forge_causal(
     _console().print(causal_table(graph))
 
 
+# ---- validation gate (python/nexusforge/forge/validate) ----
+
+
+@app.command("validate")
+def validate(
+    run_dir: Annotated[Path, typer.Argument(help="A complete Forge run folder.")],
+    config: Annotated[Path | None, typer.Option("--config", help="Gate TOML config.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decisions as JSON.")] = False,
+) -> None:
+    """Validation gate: walk-forward OOS, Monte Carlo, null test, DSR, PBO, DoWhy refuters;
+    writes validated challengers, a rejection log and an HTML report under RUN_DIR/validation."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.validate.console import validate_command
+
+    try:
+        validate_command(run_dir, config, as_json, _console())
+    except NexusForgeError as exc:
+        _console().print(f"[red]validate failed:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+
+
 # ---- simulator (python/nexusforge/forge/sim) ----
 
 
@@ -443,6 +464,44 @@ def nexus_status(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     typer.echo(json.dumps(report.to_json(), indent=1) if json_out else status_text(report))
+
+
+@nexus_app.command("dashboard")
+def nexus_dashboard(
+    journal: Annotated[
+        Path,
+        typer.Option(
+            "--journal", help="Journal file to show, read-only (a running engine's is followed)."
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="Bind address; anything but loopback needs a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8940,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="Private (chmod 600) file with the token; or set NEXUSFORGE_DASHBOARD_TOKEN.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the live dashboard (page, /api/state, /metrics) of a journal file."""
+    import asyncio
+
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.nexus.dashboard import JournalSource, dashboard_server
+    from nexusforge.nexus.dashboard.serve import load_token
+
+    try:
+        token = load_token(token_file)
+        server = dashboard_server(JournalSource(journal), host, port, token)
+    except (NexusForgeError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"dashboard of {journal} at http://{shown}:{port}/ (metrics at /metrics; Ctrl-C)")
+    asyncio.run(server.serve())
 
 
 def main() -> None:

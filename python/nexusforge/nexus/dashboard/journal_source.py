@@ -3,8 +3,9 @@
 Each `snapshot()` reads only what was appended since the last one and folds it into `Book`s
 rebuilt exactly as `Journal.rebuild` does (arrival order). The journal records no market data,
 so equity is marked at the latest execution of each symbol (its mark price when the venue gave
-one, else its price); venue health and reconciliation with the venue are not in a journal and
-show as unknown. The kill switch cannot be tripped from here (`can_kill` is False).
+one, else its price), unless the engine's process marks it live (`mark_fills=False`, `mark()`).
+Venue health and reconciliation with the venue are not in a journal and show as unknown.
+The kill switch cannot be tripped from here (`can_kill` is False).
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from nexusforge.nexus.ledger import Book, slot_router
 
 MAX_WEIGHT_POINTS = 1440  # a day of 60-second re-weights
 MAX_ALERTS = 100
+ROUND_MS = 1000  # weight rows closer than this belong to one CWO round
 
 
 class JournalSource:
     """Reads a journal (WAL readers never block the engine writing it)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, mark_fills: bool = True) -> None:
         self.path = Path(path)
+        self.mark_fills = mark_fills
         self._tail = JournalTail(self.path)
         self._reset(self._tail.models())
 
@@ -106,7 +109,7 @@ class JournalSource:
         if book is None:
             book = self._books[e.symbol] = Book(e.symbol, {}, self._owner)
         applied = book.apply(e)
-        if e.kind in INVENTORY_KINDS:
+        if self.mark_fills and e.kind in INVENTORY_KINDS:
             self._marks[e.symbol] = e.mark_price if e.mark_price is not None else e.price
         owner = self._owner(e.order_link_id)
         if applied and owner in self._tracks and e.kind in INVENTORY_KINDS:
@@ -115,11 +118,22 @@ class JournalSource:
                 e.exec_type,
             )  # fmt: skip
             self._tracks[owner].fill(fill)
-        mark = self._marks.get(e.symbol)
+        if self.mark_fills:
+            self._mark_book(book, e.exec_time_ms)
+
+    def mark(self, symbol: str, price: Decimal, ts_ms: int) -> None:
+        """Marks `symbol`'s models at `price` (a live mid); the equity curves get a point."""
+        self._marks[symbol] = price
+        book = self._books.get(symbol)
+        if book is not None:
+            self._mark_book(book, ts_ms)
+
+    def _mark_book(self, book: Book, ts_ms: int) -> None:
+        mark = self._marks.get(book.symbol)
         if mark is None:
             return
         for name, ledger in book.ledgers.items():
-            self._tracks[name].mark(e.exec_time_ms, ledger.equity(mark))
+            self._tracks[name].mark(ts_ms, ledger.equity(mark))
 
     def _intent(self, row: IntentRow) -> None:
         name = self._name(row.slot)
@@ -132,8 +146,11 @@ class JournalSource:
 
     def _weight_point(self, ts_ms: int) -> None:
         weights = tuple((self._name(s), w) for s, w in sorted(self._weights.items()))
-        if self._weight_history and self._weight_history[-1].ts_ms == ts_ms:
-            self._weight_history.pop()  # one CWO round writes several rows at once
+        last = self._weight_history[-1].ts_ms if self._weight_history else None
+        if last is not None and ts_ms - last < ROUND_MS:
+            # one CWO round writes one row per model, a few ms apart: one point per round
+            self._weight_history.pop()
+            ts_ms = last
         self._weight_history.append(WeightPoint(ts_ms, weights))
 
     def _kill_event(self, k: KillRow) -> None:

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import stat
+from pathlib import Path
 
 import uvicorn
 
 from nexusforge.errors import ConfigError
 from nexusforge.nexus.dashboard.app import create_app
+from nexusforge.nexus.dashboard.auth import check_token_strength
 from nexusforge.nexus.dashboard.source import DashboardSource
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8940
 LOOPBACK_NAMES = ("localhost",)
+TOKEN_ENV = "NEXUSFORGE_DASHBOARD_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 
 def is_loopback(host: str) -> bool:
@@ -40,8 +45,22 @@ def check_bind(host: str, token: str | None) -> None:
     if token is None and not is_loopback(host):
         raise ConfigError(
             f"dashboard host {host!r} is not loopback: refusing to start without a token "
-            "(set NEXUSFORGE_DASHBOARD_TOKEN or pass --token-file)"
+            f"(set {TOKEN_ENV} or pass --token-file)"
         )
+
+
+def load_token(token_file: Path | None = None) -> str | None:
+    """The action token: from `token_file` (owner-only permissions, first line) or the
+    environment variable NEXUSFORGE_DASHBOARD_TOKEN; None when neither is given. Never a
+    command-line value (other users can read a process's arguments)."""
+    if token_file is not None:
+        mode = token_file.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{token_file}: token file must be private (chmod 600)")
+        lines = token_file.read_text().splitlines()
+        return check_token_strength(lines[0].strip() if lines else "")
+    value = os.environ.get(TOKEN_ENV)
+    return None if not value else check_token_strength(value.strip())
 
 
 def allowed_hosts(host: str) -> list[str] | None:

@@ -153,7 +153,7 @@ function renderHeader(s) {
   $("session").textContent = s.session ? "session " + s.session : "";
   $("updated").textContent = "updated " + time(s.ts_ms);
   const k = s.kill_switch;
-  $("kill-state").textContent = k.tripped ? "KILL SWITCH TRIPPED: " + (k.reason || "") : "kill switch: armed off";
+  $("kill-state").textContent = k.tripped ? "KILL SWITCH TRIPPED: " + (k.reason || "") : "kill switch: off";
   $("kill-state").className = "badge " + (k.tripped ? "tripped" : "on");
   const open = $("kill-open");
   open.disabled = !s.actions || k.tripped;

@@ -1,0 +1,171 @@
+"""The dashboard over a running `nexus.engine.Engine`, in the engine's process and loop.
+
+The engine journals every intent, ack, fill, state and weight change before acting on it, so
+the per-model books, recent fills and orders, CWO weights and kill events come from tailing its
+journal file (a `JournalSource` on a second, read-only connection). The engine's memory adds
+what a journal does not hold: the mid every model is marked at, stream and book health, the
+tick-to-order latencies, the reconciliation alert and the kill switch, which `trigger_kill`
+trips through `Engine.trigger_kill` (the engine's loop then flattens everything).
+
+    run_nexus(cfg, on_start=lambda engine: start_dashboard(engine, "127.0.0.1", 8940))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from nexusforge.nexus.dashboard.journal_source import JournalSource
+from nexusforge.nexus.dashboard.latency import LatencyHistogram
+from nexusforge.nexus.dashboard.live_source import VenueStream, wall_ms
+from nexusforge.nexus.dashboard.serve import DEFAULT_PORT, dashboard_server
+from nexusforge.nexus.dashboard.snapshot import (
+    AlertView,
+    KillSwitchView,
+    ReconciliationView,
+    Snapshot,
+    VenueView,
+)
+
+if TYPE_CHECKING:
+    from nexusforge.nexus.engine import Engine
+
+log = logging.getLogger(__name__)
+TICK_TO_ORDER = "tick_to_order"
+
+
+class EngineSource:
+    """Reads an Engine (never writes to it, except the kill switch)."""
+
+    def __init__(self, engine: Engine, *, clock_ms: Callable[[], int] = wall_ms) -> None:
+        self._engine = engine
+        self._clock = clock_ms
+        self._journal = JournalSource(engine.journal.path, mark_fills=False)
+        self._latency = LatencyHistogram(TICK_TO_ORDER)
+        self._latency_seen = 0
+        self._rates: dict[str, tuple[float, int, float]] = {}
+        self._alerts: list[AlertView] = []
+        self._last_alert: str | None = None
+
+    @property
+    def can_kill(self) -> bool:
+        """The engine's kill switch is reachable."""
+        return True
+
+    def trigger_kill(self, reason: str) -> None:
+        """Trips the engine's kill switch."""
+        self._engine.trigger_kill(reason)
+
+    def close(self) -> None:
+        """Closes the journal reader."""
+        self._journal.close()
+
+    def snapshot(self) -> Snapshot:
+        """The journal's books marked at the engine's mid, with the engine's live health."""
+        eng, now = self._engine, self._clock()
+        if eng.state.mid is not None:
+            self._journal.mark(eng.symbol, eng.state.mid, now)
+        base = self._journal.snapshot()
+        self._observe_latencies()
+        self._note_alert(now)
+        kill = eng.kill.check()
+        return replace(
+            base,
+            ts_ms=now,
+            source="live",
+            venues=self._venues(),
+            latencies=(self._latency.view(),),
+            reconciliation=self._reconciliation(now),
+            alerts=(*reversed(self._alerts), *base.alerts),
+            kill_switch=KillSwitchView(kill is not None, kill, armable=True),
+            marks=() if eng.state.mid is None else ((eng.symbol, eng.state.mid),),
+        )
+
+    def _observe_latencies(self) -> None:
+        samples = self._engine.router.latencies_ns
+        for ns in samples[self._latency_seen :]:
+            self._latency.observe(ns / 1e9)
+        self._latency_seen = len(samples)
+
+    def _note_alert(self, now: int) -> None:
+        text = self._engine.state.alert
+        if text is not None and text != self._last_alert:
+            self._alerts = [*self._alerts[-49:], AlertView(now, "critical", text)]
+        self._last_alert = text
+
+    def _reconciliation(self, now: int) -> ReconciliationView:
+        st = self._engine.state
+        if st.alert is not None:
+            return ReconciliationView("alert", st.alert, now)
+        if st.venue_position is None:
+            return ReconciliationView("unknown", "no venue position seen yet")
+        return ReconciliationView(
+            "ok", f"venue position {st.venue_position} = ledgers {st.ledgers_total}", now
+        )
+
+    def _venues(self) -> tuple[VenueView, ...]:
+        eng = self._engine
+        feed = eng.feed
+        book_valid = None if feed is None else bool(feed.book.is_valid)
+        out = []
+        for name, ws in (("public", eng.public), ("private", eng.private)):
+            if ws is not None:
+                out.append(self._venue(name, ws, book_valid if name == "public" else None))
+        return tuple(out)
+
+    def _venue(self, name: str, ws: VenueStream, valid: bool | None) -> VenueView:
+        st = ws.stats
+        rate = self._rate(name, st.messages)
+        gaps = int(getattr(getattr(ws, "book_stats", None), "gaps", 0))
+        connected = st.connects > st.disconnects
+        if name == "private":
+            connected = connected and self._engine.state.private_ready
+        return VenueView(
+            name=name,
+            url=ws.url,
+            connected=connected,
+            book_valid=valid,
+            messages=st.messages,
+            messages_per_s=rate,
+            gaps=gaps,
+            reconnects=max(0, st.connects - 1),
+            malformed=st.malformed,
+            stale=st.stale_reconnects + st.stale_resubscribes,
+        )
+
+    def _rate(self, name: str, messages: int) -> float:
+        """Messages per second over the last second or more."""
+        now = time.monotonic()
+        t0, n0, rate = self._rates.get(name, (now, messages, 0.0))
+        if now - t0 >= 1.0:
+            rate = (messages - n0) / (now - t0)
+            t0, n0 = now, messages
+        self._rates[name] = (t0, n0, rate)
+        return rate
+
+
+def start_dashboard(
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+) -> asyncio.Task[None]:
+    """Serves the dashboard of `engine` from the running loop; cancel the task to stop it."""
+    source = EngineSource(engine)
+    server = dashboard_server(source, host, port, token)
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            source.close()
+
+    log.warning("dashboard at http://%s:%d/", host if ":" not in host else f"[{host}]", port)
+    return asyncio.get_running_loop().create_task(serve(), name="nexus-dashboard")
+
+
+__all__ = ["EngineSource", "start_dashboard"]
