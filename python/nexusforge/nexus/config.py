@@ -10,7 +10,8 @@ Schema (every key optional; the defaults below are what an empty file gives):
     max_position = "100"            # cap on |position| per model, base units
     round_interval_s = 1.0          # at most one decision round per interval (on a book event)
     orderbook_depth = 50            # public orderbook topic depth (1, 50, 200, 500)
-    kill_file = "nexus.kill"        # its existence trips the kill switch ("" = no file)
+    kill_file = "nexus.kill"        # its existence trips the kill switch ("" = no file);
+                                    # relative paths (and journal) resolve beside the config
     kill_fraction = "0"             # kill a model at equity <= fraction x capital (0: at <= 0)
     check_interval_s = 1.0          # how often the invariant is verified against the venue
 
@@ -140,6 +141,8 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     cfg = from_dict(raw)
     if not cfg.journal.is_absolute():
         cfg = replace(cfg, journal=p.parent / cfg.journal)
+    if cfg.kill_file and not Path(cfg.kill_file).is_absolute():
+        cfg = replace(cfg, kill_file=str(p.parent / cfg.kill_file))
     return cfg
 
 
