@@ -288,6 +288,8 @@ def _emit_table(out: list[str], table: dict[str, Any], path: str, comments: dict
 CALIBRATED: tuple[Param, ...] = (
     Param("agents.market_maker.size_lots", 1, 1_000_000, integer=True),  # touch depth
     Param("agents.market_maker.min_half_spread_ticks", 0.5, 10.0),  # spread
+    Param("agents.market_maker.vol_mult", 0.01, 5.0),  # spread widening with volatility
+    Param("agents.market_maker.k", 0.05, 50.0),  # A-S order-arrival decay: spread
     Param("agents.noise.size_min_lots", 1.0, 100_000.0),  # median trade size
     Param("agents.noise.size_alpha", 1.05, 3.0),  # trade size tail
     Param("process.vol_per_day", 0.001, 0.3),  # 1-minute volatility
@@ -298,6 +300,8 @@ DESCRIPTIONS: dict[str, str] = {
     "process.initial_price": "first real mid price (Bybit BTCUSDT quote bars)",
     "agents.market_maker.size_lots": "maker size at the touch (lots): fitted to touch depth",
     "agents.market_maker.min_half_spread_ticks": "narrowest maker half spread: fitted to spread",
+    "agents.market_maker.vol_mult": "maker half spread per unit of volatility: fitted to spread",
+    "agents.market_maker.k": "Avellaneda-Stoikov order-arrival decay: fitted to spread",
     "agents.noise.size_min_lots": "Pareto minimum of noise order sizes: fitted to trade sizes",
     "agents.noise.size_alpha": "Pareto tail index of noise order sizes: fitted to the size tail",
     "process.vol_per_day": "fundamental volatility per sqrt(day): fitted to 1-minute volatility",
@@ -367,6 +371,28 @@ def report_rows(stats: SimStats, targets: Targets) -> tuple[CriterionRow, ...]:
     )
 
 
+# Quantities roughly proportional to one parameter each: one proportional rescale of these puts
+# the search's start near the target (the search then handles the interactions).
+PROPORTIONAL = (
+    ("agents.market_maker.size_lots", "depth_median"),
+    ("agents.noise.size_min_lots", "size_median"),
+    ("process.vol_per_day", "vol_1m"),
+)
+
+
+def rescaled_start(config: Any, targets: Targets, seeds: Sequence[int]) -> dict[str, Any]:
+    """`config` with each proportional parameter scaled by target / achieved, within bounds."""
+    stats = sim_stats(config, seeds)
+    data: dict[str, Any] = config.to_dict()
+    bounds = {p.key: p for p in CALIBRATED}
+    criteria = {c.name: c for c in CRITERIA}
+    for key, name in PROPORTIONAL:
+        a, t = criteria[name].achieved(stats), criteria[name].target(targets)
+        if a > 0 and t > 0 and math.isfinite(a / t):
+            data = set_key(data, key, bounds[key].clip(float(get_key(data, key)) * t / a))
+    return data
+
+
 def calibrate(
     data_dir: Path,
     *,
@@ -390,7 +416,7 @@ def calibrate(
         "sampling.l2_levels": 0,
         "sampling.record_events": False,
     }
-    start = SimConfig.scenario(base).with_overrides(fixed).to_dict()
+    start = rescaled_start(SimConfig.scenario(base).with_overrides(fixed), targets, seeds)
     count = 0
 
     def objective(candidate: dict[str, Any]) -> float:
