@@ -14,7 +14,6 @@ import pytest
 from enginex import (
     KEY,
     SECRET,
-    SYMBOL,
     exchange_config,
     expected_states,
     fetch_venue,
@@ -112,10 +111,12 @@ def test_kill_switch_flattens_every_model(shared_data: Path, tmp_path: Path) -> 
         )
         (tmp_path / "kill.now").touch()
         await wait_for(lambda: engine.state.kill is not None)
-        await wait_for(
-            lambda: all(m.ledger.inventory == 0 for m in engine.models) and not engine.router.inflight,
-            what=engine.state,
-        )
+
+        def flat() -> bool:
+            flat_books = all(m.ledger.inventory == 0 for m in engine.models)
+            return flat_books and not engine.router.inflight
+
+        await wait_for(flat, what=engine.state)
 
     with LocalExchange(exchange_config(shared_data)) as ex:
         cfg_path = write_config(tmp_path, ex.port)
