@@ -90,7 +90,7 @@ def frames(topics: list[str], item: st.SearchStrategy[Any]) -> st.SearchStrategy
     )
 
 
-@settings(max_examples=120)
+@settings(max_examples=80)
 @given(st.lists(frames(PUBLIC_TOPICS, json_values), min_size=1, max_size=8))
 def test_public_dispatch_never_raises(batch: list[str | bytes]) -> None:
     events: list[Any] = []
@@ -106,7 +106,7 @@ def test_public_dispatch_never_raises(batch: list[str | bytes]) -> None:
     assert client.stats.handler_errors == 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=80)
 @given(
     st.lists(
         frames(["execution", "order", "position", "wallet"], mutated_execution()),
@@ -130,7 +130,7 @@ def test_private_dispatch_never_raises(batch: list[str | bytes]) -> None:
     assert len(ids) == len(set(ids))
 
 
-@settings(max_examples=120)
+@settings(max_examples=80)
 @given(st.lists(json_values | mutated_execution(), max_size=5))
 def test_record_conversion_only_skips(items: list[Any]) -> None:
     watch = SchemaWatch()
@@ -140,7 +140,7 @@ def test_record_conversion_only_skips(items: list[Any]) -> None:
         assert all(isinstance(x, cls) for x in out)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(json_values | st.binary(max_size=30).map(lambda b: b.decode("latin-1")))
 def test_rest_result_decoding_raises_only_protocol_errors(value: Any) -> None:
     raw = msgspec.Raw(json.dumps(value).encode())
