@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from nexusforge.nexus.venues.local.market.base import PxLevel
-from nexusforge.nexus.venues.local.wire import fmt
-
 DEPTHS = (1, 50, 200, 500, 1000)
 Side = dict[str, str]  # price -> size, as published
+Levels = list[tuple[str, str]]  # (price, size) strings, best first
 
 
 @dataclass
@@ -33,7 +31,7 @@ class BookTopic:
     def name(self) -> str:
         return f"orderbook.{self.depth}.{self.symbol}"
 
-    def load(self, bids: list[PxLevel], asks: list[PxLevel]) -> None:
+    def load(self, bids: Levels, asks: Levels) -> None:
         """Take the current book as the published state (on the topic's first subscriber)."""
         self.bids, self.asks = _side(bids), _side(asks)
         self.u += 1
@@ -42,9 +40,7 @@ class BookTopic:
         self.last_push_ms = now_ms
         return self._message("snapshot", _rows(self.bids, True), _rows(self.asks, False), now_ms)
 
-    def update(
-        self, bids: list[PxLevel], asks: list[PxLevel], now_ms: int
-    ) -> dict[str, Any] | None:
+    def update(self, bids: Levels, asks: Levels, now_ms: int) -> dict[str, Any] | None:
         """The message taking subscribers to the new top N, or None when it is unchanged."""
         new_bids, new_asks = _side(bids), _side(asks)
         bid_diff, ask_diff = _diff(self.bids, new_bids), _diff(self.asks, new_asks)
@@ -69,8 +65,8 @@ class BookTopic:
         }
 
 
-def _side(levels: list[PxLevel]) -> Side:
-    return {fmt(lv.price): fmt(lv.qty) for lv in levels}
+def _side(levels: Levels) -> Side:
+    return dict(levels)
 
 
 def _rows(side: Side, bids: bool) -> list[list[str]]:

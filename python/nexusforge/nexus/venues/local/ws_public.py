@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from nexusforge.nexus.venues.local.book_topic import DEPTHS, BookTopic
+from nexusforge.nexus.venues.local.book_topic import DEPTHS, BookTopic, Levels
 from nexusforge.nexus.venues.local.market_data import ticker
 from nexusforge.nexus.venues.local.rejects import Reject
 from nexusforge.nexus.venues.local.trades import Print, interval_ms
@@ -112,9 +112,9 @@ class PublicHub:
             book.load(*self._levels(symbol, book.depth))
         return book
 
-    def _levels(self, symbol: str, depth: int) -> tuple[list[Any], list[Any]]:
+    def _levels(self, symbol: str, depth: int) -> tuple[Levels, Levels]:
         market = self.venue.market
-        return market.levels(symbol, "Buy", depth), market.levels(symbol, "Sell", depth)
+        return market.book_text(symbol, "Buy", depth), market.book_text(symbol, "Sell", depth)
 
     # ---- venue events ----
 

@@ -87,6 +87,10 @@ class MarketBackend(Protocol):
         """Remove our resting order (cancel, or fully filled)."""
         ...
 
+    def book_text(self, symbol: str, side: Side, depth: int) -> list[tuple[str, str]]:
+        """`levels` as the wire strings `(price, size)` (the publishers' fast path)."""
+        ...
+
     def mark_price(self, symbol: str) -> Decimal | None:
         """The mid of the book on the tick grid, or None while a side is empty."""
         ...

@@ -40,25 +40,11 @@ from nexusforge.nexus.venues.local.market.base import (
     PxLevel,
     Side,
 )
+from nexusforge.nexus.venues.local.market.grid import Grid
 from nexusforge.nexus.venues.local.market.tape import BOOK, Tape, TapeEvent
 
 log = logging.getLogger(__name__)
 WALK_DEPTHS = (8, 64, 1000)  # a book walk fetches this many levels, then more if it needs
-
-
-@dataclass(frozen=True)
-class _Grid:
-    """Float book levels to exact Decimals on the instrument's grid (integer ticks and lots)."""
-
-    tick: Decimal
-    step: Decimal
-
-    def level(self, row: list[float]) -> PxLevel:
-        price, qty = row
-        return PxLevel(
-            Decimal(round(price / float(self.tick))) * self.tick,
-            Decimal(round(qty / float(self.step))) * self.step,
-        )
 
 
 @dataclass
@@ -80,7 +66,7 @@ class ReplayMarket:
         self.speed = speed
         self.loop = loop
         self._books = self._fresh_books()
-        self._grids = {s: _Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
+        self._grids = {s: Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
         self._taken: dict[tuple[str, int, Decimal], Decimal] = {}
         self._resting: dict[str, _Resting] = {}
         self._ranks = count()
@@ -108,9 +94,23 @@ class ReplayMarket:
         book = self._books.get(symbol)
         if book is None or not book.is_valid:
             return []
-        bids, asks = book.depth(depth)
         grid = self._grids[symbol]
-        return [lv for lv in map(grid.level, (bids if side == "Buy" else asks).tolist()) if lv.qty]
+        return [grid.level(t, n) for t, n in self._grid_rows(book, grid, side, depth)]
+
+    def book_text(self, symbol: str, side: Side, depth: int) -> list[tuple[str, str]]:
+        book = self._books.get(symbol)
+        if book is None or not book.is_valid:
+            return []
+        grid = self._grids[symbol]
+        return [grid.text(t, n) for t, n in self._grid_rows(book, grid, side, depth)]
+
+    @staticmethod
+    def _grid_rows(book: OrderBook, grid: Grid, side: Side, depth: int) -> list[tuple[int, int]]:
+        """(ticks, lots) of the top `depth` levels; levels that round to no lot are left out."""
+        bids, asks = book.depth(depth)
+        rows = (bids if side == "Buy" else asks).tolist()
+        pairs = [(grid.ticks(p), grid.lots(q)) for p, q in rows]
+        return [(t, n) for t, n in pairs if n > 0]
 
     def _walk(self, symbol: str, side: Side) -> Iterator[PxLevel]:
         """Levels best first, fetched and converted only as far as a caller reads."""
@@ -204,7 +204,7 @@ class ReplayMarket:
     def _restart(self) -> None:
         self._pos = 0
         self._books = self._fresh_books()
-        self._grids = {s: _Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
+        self._grids = {s: Grid(i.tick_size, i.qty_step) for s, i in self.instruments.items()}
         self._taken.clear()
         self.laps += 1
         log.info("replay restarts from the beginning (lap %d)", self.laps)

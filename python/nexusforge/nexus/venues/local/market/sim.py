@@ -36,6 +36,7 @@ from nexusforge.nexus.venues.local.market.base import (
     PxLevel,
     Side,
 )
+from nexusforge.nexus.venues.local.market.grid import Grid
 
 log = logging.getLogger(__name__)
 STRETCH_S = 600.0  # simulated seconds of agent flow drawn at a time
@@ -99,6 +100,7 @@ class SimMarket:
         self.speed, self.loop = speed, loop
         self.tick = Decimal(repr(config.tick_size))
         self.lot = Decimal(repr(config.lot_size))
+        self.grid = Grid(self.tick, self.lot)
         self.engine = MatchingEngine(EngineConfig(config.tick_size, config.lot_size))
         self.instruments = {symbol: _instrument(symbol, self.tick, self.lot)}
         self._listener: MarketListener | None = None
@@ -161,6 +163,13 @@ class SimMarket:
             PxLevel(Decimal(int(p)) * self.tick, Decimal(int(q)) * self.lot)
             for p, q in zip(frame["price"].to_list(), frame["qty"].to_list(), strict=True)
         ]
+
+    def book_text(self, symbol: str, side: Side, depth: int) -> list[tuple[str, str]]:
+        if symbol != self.symbol:
+            return []
+        frame = self.engine.depth(_code(side), depth)
+        pairs = zip(frame["price"].to_list(), frame["qty"].to_list(), strict=True)
+        return [self.grid.text(int(p), int(q)) for p, q in pairs]
 
     def mark_price(self, symbol: str) -> Decimal | None:
         bid, ask = self.engine.best_bid(), self.engine.best_ask()
