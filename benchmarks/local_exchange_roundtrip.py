@@ -5,8 +5,9 @@ Measured from a client on the same machine (the exchange on its own thread):
 - REST order round trip: a signed POST /v5/order/create (a resting limit) then /v5/order/cancel,
   each timed (`--orders` pairs, keep-alive httpx client);
 - websocket order entry: `order.create` on /v5/trade until its reply;
-- market data: the recording replayed as fast as possible (`speed 0`, looping) to one
-  `orderbook.50` subscriber, book messages received per second over `--seconds`.
+- market data: `nexusforge exchange serve` in its own process replays the recording as fast as
+  possible (`speed 0`, looping) to one `orderbook.50` subscriber: book messages received per
+  second over `--seconds`.
 Baseline, same run: GET /v5/market/time (no auth, no venue work): the HTTP floor of the same
 server and client, so `rest_vs_floor` is what the venue itself adds.
 Last line: `RESULT rest_order_p50_us=<a> rest_order_p99_us=<b> http_floor_p50_us=<c>
@@ -21,7 +22,9 @@ import hmac
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -98,17 +101,30 @@ def ws_orders(ex: LocalExchange, n: int) -> list[float]:
     return out
 
 
-def book_rate(data: Path, seconds: float) -> float:
-    cfg = ExchangeConfig(keys=(ApiKey(KEY, Secret(SECRET)),), replay_files=(data / XRP,),
-                         speed=0.0)  # fmt: skip
-    with LocalExchange(cfg) as ex, connect(ex.ws_public_url) as ws:
-        ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.50.XRPUSDT"]}))
-        ws.recv()
-        count, deadline = 0, time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            ws.recv(timeout=5)
-            count += 1
-        return count / seconds
+def book_rate(data: Path, seconds: float, workdir: Path) -> float:
+    """Book messages/s from `nexusforge exchange serve` (its own process) to one subscriber."""
+    config = workdir / "exchange.toml"
+    config.write_text(
+        f'[[keys]]\nkey = "{KEY}"\nsecret = "{SECRET}"\n'
+        f'[replay]\nfiles = ["{data / XRP}"]\nspeed = 0\n'
+    )
+    cmd = [sys.executable, "-m", "nexusforge.cli", "exchange", "serve", "--port", "0",
+           "--config", str(config), "--duration", str(seconds + 20)]  # fmt: skip
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as server:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1].replace("http://", "ws://")
+        with connect(f"{url}/v5/public/linear") as ws:
+            ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.50.XRPUSDT"]}))
+            ws.recv()
+            ws.recv(timeout=5)  # the snapshot
+            count, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                ws.recv(timeout=5)
+                count += 1
+            rate = count / (time.perf_counter() - start)
+        server.terminate()
+        server.wait(timeout=20)
+    return rate
 
 
 def main() -> None:
@@ -126,7 +142,8 @@ def main() -> None:
         ex.step_market(1)
         order_us, floor_us = rest_orders(ex, args.orders)
         ws_us = ws_orders(ex, args.orders)
-    rate = book_rate(data, args.seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = book_rate(data, args.seconds, Path(tmp))
     p50, p99 = np.percentile(order_us, [50, 99])
     floor = float(np.percentile(floor_us, 50))
     ws50 = float(np.percentile(ws_us, 50))
