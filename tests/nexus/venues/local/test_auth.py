@@ -10,7 +10,8 @@ import httpx
 import pytest
 from localx import KEY, SECRET, Signed, config, ok
 
-from nexusforge.nexus.venues.local import LocalExchange
+from nexusforge.nexus.venues.local import LocalExchange, RateLimits
+from nexusforge.nexus.venues.local.ratelimit import ORDER_WRITE, RateLimited, RateLimiter
 
 WALLET = "/v5/account/wallet-balance"
 
@@ -90,3 +91,34 @@ def test_config_repr_never_shows_a_secret(shared_data: Path) -> None:
     cfg = config(shared_data)
     assert SECRET not in repr(cfg) and SECRET not in str(cfg.keys)
     assert cfg.keys[0].secret.reveal() == SECRET
+
+
+def test_rate_limit_is_10006_with_bybit_headers(shared_data: Path) -> None:
+    with LocalExchange(config(shared_data, rate_limits=RateLimits(order_write=1))) as ex:
+        ex.step_market(1)
+        client = Signed(ex.rest_url)
+        codes, headers = [], []
+        for price in ("1.81", "1.82"):
+            codes.append(client.order(symbol="XRPUSDT", side="Buy", orderType="Limit",
+                                      qty="10", price=price)["retCode"])  # fmt: skip
+            assert client.last is not None
+            headers.append(client.last.headers)
+        reads = client.get("/v5/order/realtime", category="linear", symbol="XRPUSDT")
+        client.close()
+    assert codes == [0, 10006]  # one write per second: the second finds the bucket empty
+    assert [h["X-Bapi-Limit"] for h in headers] == ["1", "1"]
+    assert [h["X-Bapi-Limit-Status"] for h in headers] == ["0", "0"]
+    assert int(headers[1]["X-Bapi-Limit-Reset-Timestamp"]) > now_ms() - 1000
+    assert reads["retCode"] == 0  # reads have their own bucket
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    limiter = RateLimiter(RateLimits(order_write=4))
+    for _ in range(4):
+        limiter.take("k", ORDER_WRITE, 1_000)
+    with pytest.raises(RateLimited) as refused:
+        limiter.take("k", ORDER_WRITE, 1_000)
+    assert refused.value.code == 10006 and refused.value.status.reset_ms == 1_250
+    assert limiter.take("k", ORDER_WRITE, 1_250).remaining == 0  # one token after 250 ms
+    assert limiter.take("other", ORDER_WRITE, 1_250).remaining == 3  # per key
+    assert limiter.take("k", ORDER_WRITE, 3_000).remaining == 3  # full again, capped at 4
