@@ -177,31 +177,71 @@ def backtest(
         Path | None, typer.Option("--report", help="Write a standalone HTML report here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    fee_tier: Annotated[
+        str, typer.Option(help="Bybit fee tier (only VIP0 is documented; others user-supplied).")
+    ] = "VIP0",
+    taker_fee: Annotated[
+        float | None, typer.Option(help="Taker fee rate (fraction), overrides the tier.")
+    ] = None,
+    maker_fee: Annotated[
+        float | None, typer.Option(help="Maker fee rate (fraction), overrides the tier.")
+    ] = None,
+    half_spread_bps: Annotated[
+        float, typer.Option(help="Half-spread crossed per fill, bps of the close.")
+    ] = 0.5,
+    spread: Annotated[bool, typer.Option(help="Charge the half-spread.")] = True,
+    impact: Annotated[bool, typer.Option(help="Charge square-root market impact.")] = True,
+    impact_eta: Annotated[float | None, typer.Option(help="Temporary impact coefficient.")] = None,
+    impact_gamma: Annotated[
+        float | None, typer.Option(help="Permanent impact coefficient.")
+    ] = None,
+    impact_window: Annotated[
+        int, typer.Option(help="Bars of trailing volatility and volume for impact.")
+    ] = 288,
+    latency: Annotated[int, typer.Option(help="Bars from decision to fill.")] = 1,
+    max_contracts: Annotated[
+        float | None, typer.Option(help="Position limit in contracts.")
+    ] = None,
+    max_notional: Annotated[
+        float | None, typer.Option(help="Position limit in quote notional.")
+    ] = None,
+    capital: Annotated[float, typer.Option(help="Initial capital (quote).")] = 10_000.0,
+    funding: Annotated[bool, typer.Option(help="Charge funding at funding times.")] = True,
+    no_costs: Annotated[
+        bool, typer.Option("--no-costs", help="No fees, spread or impact (funding stays).")
+    ] = False,
 ) -> None:
-    """Backtest STRATEGY on one candle series of the store and print its metrics."""
-    import json
-    from dataclasses import asdict
-
+    """Backtest STRATEGY on one candle series of the store and print its metrics and costs."""
     from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.backtest.options import CostOptions
     from nexusforge.forge.backtest.run import SeriesSpec, run_strategy_file
-    from nexusforge.forge.backtest.table import metrics_table
+    from nexusforge.forge.backtest.table import cost_table, metrics_json, metrics_table
 
     try:
-        run = run_strategy_file(strategy, data, SeriesSpec(venue, symbol, interval))
+        options = CostOptions(
+            fee_tier=fee_tier, taker_fee=taker_fee, maker_fee=maker_fee,
+            half_spread_bps=half_spread_bps, spread=spread, impact=impact,
+            impact_eta=impact_eta, impact_gamma=impact_gamma, impact_window=impact_window,
+            latency_bars=latency, initial_capital=capital, funding=funding, costs=not no_costs,
+            max_contracts=float("inf") if max_contracts is None else max_contracts,
+            max_notional=float("inf") if max_notional is None else max_notional,
+        )  # fmt: skip
+        run = run_strategy_file(strategy, data, SeriesSpec(venue, symbol, interval), options)
+        if report is not None:
+            from nexusforge.forge.backtest.report import write_report
+
+            write_report(run, report)
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    if report is not None:
-        from nexusforge.forge.backtest.report import write_report
-
-        write_report(run, report)
     if as_json:
-        metrics = {k: (v if v == v else None) for k, v in asdict(run.result.metrics).items()}
-        typer.echo(json.dumps({"strategy": run.strategy.infix, "metrics": metrics}, indent=2))
-    else:
-        _console().print(metrics_table(run))
-    if report is not None and not as_json:
-        _console().print(f"report written to {report}")
+        typer.echo(metrics_json(run))
+        return
+    console = _console()
+    console.print(metrics_table(run))
+    console.print(cost_table(run))
+    if report is not None:
+        console.print(f"report written to {report}")
 
 
 # ---- forge commands (python/nexusforge/forge/evolve) ----

@@ -54,7 +54,8 @@ pub enum Liquidity {
 }
 
 /// Bybit derivatives fee tiers (linear perpetuals): (name, maker, taker) as fractions.
-/// Help-centre base rates; `/v5/account/fee-rate` is the authority for an account.
+/// Only VIP0 is documented in our Bybit notes (docs/bybit-v5.md §5); VIP1 and above are
+/// user-supplied help-centre figures, unverified: `/v5/account/fee-rate` is the authority.
 pub const BYBIT_FEE_TIERS: [(&str, f64, f64); 7] = [
     ("VIP0", 0.0002, 0.00055),
     ("VIP1", 0.00018, 0.0004),

@@ -28,7 +28,9 @@ FloatArray = npt.NDArray[np.float64]
 BookDepth = tuple[FloatArray, FloatArray]
 
 # Bybit derivatives fee tiers (linear perpetuals), tier -> (maker, taker) as fractions.
-# Help-centre base rates; `/v5/account/fee-rate` is the authority for one account.
+# Only VIP0 is documented in our Bybit notes (docs/bybit-v5.md §5: taker 0.055 %, maker 0.02 %,
+# the help-centre base rate the API examples use). VIP1 and above are USER-SUPPLIED figures from
+# the help-centre table, not verified here: read `/v5/account/fee-rate` for a real account.
 BYBIT_FEE_TIERS: dict[str, tuple[float, float]] = {
     "VIP0": (0.0002, 0.00055),
     "VIP1": (0.00018, 0.0004),
@@ -38,6 +40,7 @@ BYBIT_FEE_TIERS: dict[str, tuple[float, float]] = {
     "VIP5": (0.0001, 0.00032),
     "SupremeVIP": (0.0, 0.0003),
 }
+DOCUMENTED_FEE_TIERS = frozenset({"VIP0"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,7 @@ def split_depth(depth: BookDepth) -> tuple[FloatArray, FloatArray, FloatArray, F
 
 __all__ = [
     "BYBIT_FEE_TIERS",
+    "DOCUMENTED_FEE_TIERS",
     "BookDepth",
     "CostModel",
     "FillCost",

@@ -12,21 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusforge.cli import app
-from nexusforge.data.ingest import ingest
 from nexusforge.forge.backtest.run import run_strategy_file
 
-FILES = ("bybit_linear_BTCUSDT_5m_2025.csv.gz", "bybit_linear_BTCUSDT_funding_8h_2025.csv.gz")
 STRATEGY = Path(__file__).resolve().parents[3] / "examples" / "strategies" / "mtfa_momentum.json"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bt-store")
-    for name in FILES:
-        report = ingest(shared_data / "history" / name, out)
-        assert not report.failed
-    return out
 
 
 def test_metrics_table_and_report(store: Path, tmp_path: Path) -> None:
@@ -45,8 +34,10 @@ def test_metrics_table_and_report(store: Path, tmp_path: Path) -> None:
     assert "Plotly.newPlot" in text and len(text) > 3_000_000  # plotly.js itself is inlined
     for trace in ('"name":"equity"', '"name":"drawdown"', '"name":"position"', '"name":"costs"'):
         assert trace in text
-    for part in ("fee", "spread", "slippage", "impact", "funding"):
+    for part in ("fee", "spread", "slippage", "impact", "impact_perm", "funding"):
         assert f'"{part}"' in text
+        assert f"<tr><th>{part}: " in text  # the cost section names each setting
+    assert "Costs paid (quote)" in text and "Bybit VIP0 (documented)" in text
     assert "sign(ema(h1_ret, 288))" in text
     assert "2025-01-01T00:05:00" in text  # the data source's first bar close
 

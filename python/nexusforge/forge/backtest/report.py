@@ -1,5 +1,11 @@
 """A standalone HTML report of one strategy backtest: plotly charts with plotly.js embedded
-(no CDN, so it opens offline), the metrics table, the strategy, data source and config."""
+(no CDN, so it opens offline), the metrics table, each cost component with its setting, the
+strategy, data source and config.
+
+Long runs are plotted from a min/max envelope: each of at most `MAX_BUCKETS` equal stretches of
+bars contributes its lowest and its highest point, in time order, so spikes and the deepest
+drawdown stay visible while the data sent to the browser stays bounded (~0.2 MB at any length).
+Metrics always come from the full per-bar data."""
 
 from __future__ import annotations
 
@@ -12,12 +18,40 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from nexusforge.forge.backtest.run import StrategyRun
+from nexusforge.forge.backtest.table import cost_settings
 
-COST_PARTS = ("fee", "spread", "slippage", "impact", "funding")
+COST_PARTS = ("fee", "spread", "slippage", "impact", "impact_perm", "funding")
+# Stretches of bars per plotted series: at most 2 points each.
+MAX_BUCKETS = 2000
+
+
+def envelope(
+    x: npt.NDArray[np.int64], y: npt.NDArray[np.float64], buckets: int = MAX_BUCKETS
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The lowest and highest point of each of `buckets` equal stretches, in time order.
+
+    Series of at most 2 × `buckets` points come back whole; NaN is never chosen while a
+    stretch has a number.
+    """
+    n = y.size
+    if n <= 2 * buckets:
+        return x, y
+    width = -(-n // buckets)
+    rows = -(-n // width)
+    # Pad the last stretch with its own last value so it adds no new extreme.
+    grid = np.concatenate([y, np.full(rows * width - n, y[-1])]).reshape(rows, width)
+    finite = np.where(np.isnan(grid), np.inf, grid)
+    lo = np.argmin(finite, axis=1)
+    hi = np.argmax(np.where(np.isnan(grid), -np.inf, grid), axis=1)
+    base = np.arange(rows) * width
+    first, second = np.minimum(lo, hi) + base, np.maximum(lo, hi) + base
+    idx = np.unique(np.minimum(np.stack([first, second], axis=1).ravel(), n - 1))
+    return x[idx], y[idx]
 
 
 def figure(run: StrategyRun) -> go.Figure:
@@ -33,9 +67,12 @@ def figure(run: StrategyRun) -> go.Figure:
         subplot_titles=("Equity", "Drawdown", "Position (contracts)", "Costs paid (quote)"),
         specs=[[{"type": "xy"}], [{"type": "xy"}], [{"type": "xy"}], [{"type": "bar"}]],
     )  # fmt: skip
-    fig.add_trace(go.Scatter(x=when, y=res.equity, name="equity"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=when, y=drawdown, name="drawdown", fill="tozeroy"), row=2, col=1)
-    fig.add_trace(go.Scatter(x=when, y=res.position, name="position"), row=3, col=1)
+    for row, (name, y) in enumerate(
+        (("equity", res.equity), ("drawdown", drawdown), ("position", res.position)), start=1
+    ):
+        px, py = envelope(when, np.asarray(y, dtype=np.float64))
+        fill = "tozeroy" if name == "drawdown" else None
+        fig.add_trace(go.Scatter(x=px, y=py, name=name, fill=fill), row=row, col=1)
     fig.add_trace(
         go.Bar(x=list(COST_PARTS), y=[costs[p] for p in COST_PARTS], name="costs"), row=4, col=1
     )
@@ -81,9 +118,16 @@ def details(run: StrategyRun) -> str:
         ("file", str(run.strategy.path)),
         ("sha256", run.strategy.sha256),
     ]
+    breakdown = run.result.metrics.cost_breakdown()
+    settings = cost_settings(run)
+    costs_rows: list[tuple[str, object]] = [
+        (f"{part}: {settings[part]}", paid) for part, paid in breakdown.items()
+    ]
+    costs_rows += [("total", run.result.metrics.total_cost), ("latency", settings["latency"])]
     return (
         f"<h2>Strategy</h2><pre>{html.escape(run.strategy.infix)}</pre>{_table(strategy)}"
         f"<h2>Metrics</h2>{_table(metrics)}"
+        f"<h2>Costs paid (quote)</h2>{_table(costs_rows)}"
         f"<h2>Data source</h2>{_table(source)}"
         f"<h2>Config</h2>{_table(config)}"
     )

@@ -1,5 +1,6 @@
 """Backtest one strategy file on one candle series of the store: load, build MTFA features,
-evaluate the expression to targets, attach funding and run the Rust backtester.
+evaluate the expression to targets, attach funding (and impact inputs) and run the Rust
+backtester with the costs of a `CostOptions`.
 
 Funding rows are charged at the bar whose close time equals the funding time; rows with no
 such bar (outside the series or in a gap) are counted in `funding_unmatched`, never guessed.
@@ -24,6 +25,7 @@ from nexusforge.forge.backtest.engine import (
     MarketData,
     run_backtest,
 )
+from nexusforge.forge.backtest.options import CostOptions, impact_inputs
 from nexusforge.market.batch import bars_from_candles, mtfa_table
 from nexusforge.market.mtfa import MtfaConfig
 from nexusforge.strategy import Expr, evaluate, loads, to_infix
@@ -72,6 +74,7 @@ class StrategyRun:
     funding_rate: npt.NDArray[np.float64]
     funding_unmatched: int
     result: BacktestResult = field(repr=False)
+    options: CostOptions = field(default_factory=CostOptions)
 
 
 def load_strategy(path: Path) -> StrategyFile:
@@ -152,11 +155,12 @@ def run_strategy_file(
     path: Path,
     store: Path,
     series: SeriesSpec | None = None,
-    config: BacktestConfig | None = None,
+    options: CostOptions | None = None,
 ) -> StrategyRun:
     """Backtest the strategy in `path` on one series of the store at `store`."""
     spec = series or SeriesSpec()
-    cfg = config or BacktestConfig()
+    opts = options or CostOptions()
+    cfg = opts.config()
     strategy = load_strategy(path)
     if not store.is_dir():
         raise DataError(f"store {store} is not a folder")
@@ -168,15 +172,22 @@ def run_strategy_file(
     close_ts = bars["close_ts"].to_numpy().astype(np.int64)
     close = bars["close"].to_numpy().astype(np.float64)
     funding, unmatched = funding_per_bar(target_store, spec, close_ts)
+    if not opts.funding:
+        funding = np.zeros_like(funding)
+    sigma, volume = (
+        impact_inputs(close, bars["volume"].to_numpy(), opts.impact_window)
+        if opts.impact_on
+        else (None, None)
+    )
     bars_per_year = SECONDS_PER_YEAR / spec.interval_s
     result = run_backtest(
         target,
         close,
         bars_per_year=bars_per_year,
-        market=MarketData(funding=funding),
+        market=MarketData(funding=funding, sigma=sigma, volume=volume),
         config=cfg,
     )
     return StrategyRun(
         strategy, store, spec, cfg, bars_per_year, close_ts, close, target, funding,
-        unmatched, result,
+        unmatched, result, opts,
     )  # fmt: skip
