@@ -487,11 +487,13 @@ class Engine:
             self.symbol, views, self.book.total_inventory(), mid, self.instrument, self.limits,
             self.alloc.next, now_ms(),
         )  # fmt: skip
-        self._book_internal(plan.fills)
-        if plan.cancels:
-            self._spawn(self.router.cancel(plan.cancels))
         self.router.submit(plan.intents, t0_ns)
         self.state.orders_sent += len(plan.intents)
+        # Orders first: the send task journals and sends the first order before this runs
+        # (the crosses net to zero at the venue, so booking them a moment later is safe).
+        asyncio.get_running_loop().call_soon(self._book_internal, plan.fills)
+        if plan.cancels:
+            self._spawn(self.router.cancel(plan.cancels))
 
     def _blocked(self) -> str | None:
         """Why no new round may trade now (None: it may)."""

@@ -1,9 +1,10 @@
 """Order intents -> venue orders over REST; every ack, refusal and order state journaled.
 
-An intent is journaled (`record_intent`) before its request is built, and it stays *in flight*
-until the venue has said it is over (a terminal order status, or a refusal) AND the fills the
-venue counted (`cumExecQty`) are all in our ledgers. While anything is in flight the engine plans
-no new round, so a plan never rests on fills that are still on their way.
+An intent is journaled (`record_intent`) right before its request is built (a crash between the
+two leaves a journaled intent the venue never saw; reconciliation closes it). It is *in flight*
+from submission until the venue has said it is over (a terminal order status, or a refusal) AND
+the fills the venue counted (`cumExecQty`) are all in our ledgers. While anything is in flight
+the engine plans no new round, so a plan never rests on fills that are still on their way.
 
 Latency: for orders a book message triggered, the time from that message's receipt to the
 moment the request is handed to the REST client is kept (`latencies_ns`), for the benchmark.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from nexusforge.errors import JournalError
 from nexusforge.nexus.executions import Execution
 from nexusforge.nexus.intents import OrderIntent, WorkingOrder
 from nexusforge.nexus.journal import TERMINAL, Journal
@@ -90,13 +92,13 @@ class OrderRouter:
     # ---- sending ----
 
     def submit(self, intents: Iterable[OrderIntent], t0_ns: int | None = None) -> None:
-        """Journals each intent now, then sends them (in order) from a task."""
+        """Counts the intents in flight now; a task journals and sends them one by one (each
+        intent is committed to the journal before its request is built)."""
         batch = list(intents)
         if not batch:
             return
         now = time.monotonic()
         for intent in batch:
-            self.journal.record_intent(intent)
             self.inflight[intent.order_link_id] = InFlight(intent, now)
         self._spawn(self._send_all(batch, t0_ns))
 
@@ -115,6 +117,12 @@ class OrderRouter:
             t0_ns = None  # only the first order of a round measures tick-to-order
 
     async def _send(self, intent: OrderIntent, t0_ns: int | None) -> None:
+        try:
+            self.journal.record_intent(intent)
+        except JournalError as exc:  # never send what the journal does not hold
+            log.error("order %s not sent: %s", intent.order_link_id, exc)
+            self.inflight.pop(intent.order_link_id, None)
+            return
         request = OrderRequest(
             symbol=intent.symbol,
             side="Buy" if intent.side > 0 else "Sell",
