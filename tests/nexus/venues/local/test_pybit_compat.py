@@ -98,15 +98,20 @@ def test_orders_over_rest(ex: LocalExchange, http: HTTP) -> None:
     assert Decimal(wallet["totalWalletBalance"]) == Decimal(100000) - paid
 
 
-def test_rate_limit_is_retried_by_pybit(http: HTTP) -> None:
-    # Two order writes per second: the third one gets 10006 and pybit sleeps until
+def test_rate_limit_is_retried_by_pybit(shared_data: Path) -> None:
+    # One order write per second: the second and third get 10006 and pybit sleeps until
     # X-Bapi-Limit-Reset-Timestamp, then retries successfully.
-    started = time.monotonic()
-    for price in ("1.81", "1.82", "1.83"):
-        http.place_order(category="linear", symbol=SYMBOL, side="Buy", orderType="Limit",
-                         qty="10", price=price)  # fmt: skip
-    assert time.monotonic() - started > 0.2
-    assert len(http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"]) == 3
+    with LocalExchange(config(shared_data, rate_limits=RateLimits(order_write=1))) as ex:
+        ex.step_market(1)
+        http = HTTP(testnet=False, api_key=KEY, api_secret=SECRET)
+        http.endpoint = ex.rest_url
+        for price in ("1.81", "1.82", "1.83"):
+            http.place_order(category="linear", symbol=SYMBOL, side="Buy", orderType="Limit",
+                             qty="10", price=price)  # fmt: skip
+        orders = http.get_open_orders(category="linear", symbol=SYMBOL)["result"]["list"]
+        http.client.close()
+        throttled = ex.rest.ret_codes[10006]
+    assert len(orders) == 3 and throttled >= 1
 
 
 def test_public_orderbook_stream(ex: LocalExchange) -> None:

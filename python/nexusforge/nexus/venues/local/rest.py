@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,18 +83,24 @@ class RestApi:
         self.limiter = limiter
         self.fail_next = FailNext()
         self.requests = 0
+        self.ret_codes: Counter[int] = Counter()  # replies by retCode, for operators and tests
 
     async def handle(self, request: Request) -> Response:
         self.requests += 1
+        body, headers, status = await self._answer(request)
+        self.ret_codes[body["retCode"]] += 1
+        return Response(_encoder.encode(body), status, headers, media_type="application/json")
+
+    async def _answer(self, request: Request) -> tuple[dict[str, Any], dict[str, str], int]:
         now = self.venue.now_ms()
         route = ROUTES.get(request.url.path)
         if route is None:
-            return _reply(envelope({}, now, rc.ROUTE_NOT_FOUND, "Route not found"), status=404)
+            return envelope({}, now, rc.ROUTE_NOT_FOUND, "Route not found"), {}, 404
         if request.method != route.method:
-            return _reply(envelope({}, now, rc.ROUTE_NOT_FOUND, "Method not allowed"), status=405)
+            return envelope({}, now, rc.ROUTE_NOT_FOUND, "Method not allowed"), {}, 405
         if self.fail_next.count > 0:
             self.fail_next.count -= 1
-            return _reply(envelope({}, now, self.fail_next.code, self.fail_next.message))
+            return envelope({}, now, self.fail_next.code, self.fail_next.message), {}, 200
         headers: dict[str, str] = {}
         try:
             payload = await _payload(request)
@@ -104,10 +111,10 @@ class RestApi:
             result = route.handler(self.venue, params)
         except RateLimited as exc:
             headers = exc.status.headers()
-            return _reply(envelope({}, now, exc.code, exc.message), headers)
+            return envelope({}, now, exc.code, exc.message), headers, 200
         except Reject as exc:
-            return _reply(envelope({}, now, exc.code, exc.message), headers)
-        return _reply(envelope(result, now), headers)
+            return envelope({}, now, exc.code, exc.message), headers, 200
+        return envelope(result, now), headers, 200
 
 
 async def _payload(request: Request) -> str:
@@ -127,12 +134,6 @@ def _parse(method: str, payload: str) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise Reject(rc.PARAMS, "request body must be a JSON object")
     return params
-
-
-def _reply(
-    body: dict[str, Any], headers: dict[str, str] | None = None, status: int = 200
-) -> Response:
-    return Response(_encoder.encode(body), status, headers, media_type="application/json")
 
 
 def wall_ms() -> int:
