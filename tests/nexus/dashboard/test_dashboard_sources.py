@@ -45,6 +45,7 @@ def test_tail_equals_a_full_rebuild_after_every_append(tmp_path: Path) -> None:
     views = {m.name: m for m in snap.models}
     assert [f.exec_id for f in views["book_imbalance"].recent_fills] == ["e000003", "e000001"]
     assert views["book_imbalance"].recent_orders[0].status == "Filled"
+    assert views["book_imbalance"].recent_orders[0].filled == D("0.025")
     assert views["flow_pressure"].fills == 2 and views["flow_pressure"].orders == 2
     # equity points at each fill's time; the peak and drawdown follow the curve
     series = views["flow_pressure"].equity_series
@@ -79,6 +80,26 @@ def test_states_weights_kills_and_orphans(tmp_path: Path) -> None:
     assert snap.reconciliation.status == "alert" and "-0.5" in snap.reconciliation.detail
     with pytest.raises(NexusError):
         source.trigger_kill("no")
+    j.close()
+
+
+def test_fills_complete_an_order_whose_ack_lags(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = new_session(path).journal
+    link = make(0, j.run_id, 900)
+    j.record_intent(OrderIntent(link, 0, SYMBOL, 1, D("0.3"), False, "target"))
+    j.record_ack(link, status="New", order_id="o1")
+    source = JournalSource(path)
+    for i, (qty, total) in enumerate((("0.1", "0.1"), ("0.2", "0.3"))):
+        e = Execution(exec_id=ExecId(f"p{i}"), symbol=SYMBOL, exec_type="Trade", side=1,
+                      price=D(100), qty=D(qty), fee=D(0), exec_time_ms=T0 + i,
+                      order_link_id=link)  # fmt: skip
+        j.record_execution(e, "ws")
+        (order,) = source.snapshot().models[0].recent_orders
+        assert order.filled == D(total)
+    assert (order.status, order.filled) == ("Filled", D("0.3"))
+    j.record_ack(link, status="PartiallyFilled", order_id="o1")  # a stale update arriving late
+    assert source.snapshot().models[0].recent_orders[0].status == "Filled"
     j.close()
 
 

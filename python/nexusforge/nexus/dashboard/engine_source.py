@@ -7,7 +7,10 @@ what a journal does not hold: the mid every model is marked at, stream and book 
 tick-to-order latencies, the reconciliation alert and the kill switch, which `trigger_kill`
 trips through `Engine.trigger_kill` (the engine's loop then flattens everything).
 
-    run_nexus(cfg, on_start=lambda engine: start_dashboard(engine, "127.0.0.1", 8940))
+    handle = start_dashboard(engine, "127.0.0.1", 8940, token)   # in run_nexus's on_start
+    port = await handle.started()                                  # then print the address
+    ...
+    await handle.stop()
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import uvicorn
+
+from nexusforge.errors import NexusForgeError
 from nexusforge.nexus.dashboard.journal_source import JournalSource
 from nexusforge.nexus.dashboard.latency import LatencyHistogram
 from nexusforge.nexus.dashboard.live_source import VenueStream, wall_ms
@@ -34,8 +40,9 @@ from nexusforge.nexus.dashboard.snapshot import (
 if TYPE_CHECKING:
     from nexusforge.nexus.engine import Engine
 
-log = logging.getLogger(__name__)
 TICK_TO_ORDER = "tick_to_order"
+SAMPLE_S = 1.0
+log = logging.getLogger(__name__)
 
 
 class EngineSource:
@@ -63,6 +70,14 @@ class EngineSource:
     def close(self) -> None:
         """Closes the journal reader."""
         self._journal.close()
+
+    def sample(self) -> None:
+        """Reads the journal and marks the models at the mid: one point on every equity curve
+        (called every second while the dashboard runs, watched or not)."""
+        eng = self._engine
+        self._journal.refresh()
+        if eng.state.mid is not None:
+            self._journal.mark(eng.symbol, eng.state.mid, self._clock())
 
     def snapshot(self) -> Snapshot:
         """The journal's books marked at the engine's mid, with the engine's live health."""
@@ -148,24 +163,62 @@ class EngineSource:
         return rate
 
 
+@dataclass
+class DashboardHandle:
+    """A dashboard serving in the engine's loop: its task, server and source."""
+
+    task: asyncio.Task[None]
+    server: uvicorn.Server
+    source: EngineSource
+
+    async def started(self, timeout_s: float = 10.0) -> int:
+        """Waits until the server listens; the port it listens on."""
+        async with asyncio.timeout(timeout_s):
+            while not self.server.started:
+                if self.task.done():
+                    self.task.result()  # raises what stopped it (e.g. the port is taken)
+                    raise RuntimeError("the dashboard server ended before it started")
+                await asyncio.sleep(0.02)
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stops serving (open pages reconnect to nothing) and closes the journal reader."""
+        self.server.should_exit = True
+        await asyncio.wait({self.task}, timeout=5)
+        if not self.task.done():
+            self.task.cancel()
+
+
+async def _sample_every(source: EngineSource, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            source.sample()
+        except NexusForgeError as exc:  # a dashboard problem never stops the engine
+            log.warning("dashboard sample failed: %s", exc)
+
+
 def start_dashboard(
     engine: Engine,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
-) -> asyncio.Task[None]:
-    """Serves the dashboard of `engine` from the running loop; cancel the task to stop it."""
+) -> DashboardHandle:
+    """Serves the dashboard of `engine` from the running loop (port 0: any free port)."""
     source = EngineSource(engine)
     server = dashboard_server(source, host, port, token)
 
     async def serve() -> None:
+        sampler = asyncio.create_task(_sample_every(source, SAMPLE_S), name="dashboard-sampler")
         try:
             await server.serve()
         finally:
+            sampler.cancel()
+            await asyncio.wait({sampler})
             source.close()
 
-    log.warning("dashboard at http://%s:%d/", host if ":" not in host else f"[{host}]", port)
-    return asyncio.get_running_loop().create_task(serve(), name="nexus-dashboard")
+    task = asyncio.get_running_loop().create_task(serve(), name="nexus-dashboard")
+    return DashboardHandle(task, server, source)
 
 
-__all__ = ["EngineSource", "start_dashboard"]
+__all__ = ["DashboardHandle", "EngineSource", "start_dashboard"]

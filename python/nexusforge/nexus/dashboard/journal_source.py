@@ -85,10 +85,10 @@ class JournalSource:
         self._fold(self._tail.read())
 
     def _fold(self, new: Appended) -> None:
+        for row in new.intents:
+            self._intent(row)  # before the fills: an intent is journaled before its fills
         for e in new.executions:
             self._execution(e)
-        for row in new.intents:
-            self._intent(row)
         for link, status in new.acks:
             track = self._track_of(link)
             if track is not None:
@@ -166,6 +166,10 @@ class JournalSource:
     def _track_of(self, order_link_id: str) -> ModelTrack | None:
         slot = order_ids.slot_of(order_link_id)
         return None if slot is None else self._tracks.get(self._name(slot))
+
+    def refresh(self) -> None:
+        """Reads what was appended since the last read (the snapshot does it too)."""
+        self._refresh()
 
     def snapshot(self) -> Snapshot:
         """Reads the new rows, then the whole state as a snapshot."""

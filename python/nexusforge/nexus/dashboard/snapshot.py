@@ -38,6 +38,7 @@ class OrderView:
     reduce_only: bool
     reason: str
     status: str
+    filled: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)

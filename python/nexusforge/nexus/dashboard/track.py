@@ -35,9 +35,15 @@ class ModelTrack:
         self.peak = max(self.peak, equity)
 
     def fill(self, f: FillView) -> None:
-        """A fill booked to this model."""
+        """A fill booked to this model (also counted against its order, if recent)."""
         self.fills.append(f)
         self.fill_count += 1
+        for i, o in enumerate(self.orders):
+            if o.order_link_id == f.order_link_id:
+                filled = o.filled + f.qty
+                # the fills say more than a lagging ack: a fully filled order is Filled
+                status = "Filled" if filled >= o.qty else o.status
+                self.orders[i] = replace(o, filled=filled, status=status)
 
     def order(self, o: OrderView) -> None:
         """An order intent of this model."""
@@ -47,7 +53,7 @@ class ModelTrack:
     def order_status(self, order_link_id: str, status: str) -> None:
         """The venue's latest state of a recent order (older orders are no longer shown)."""
         for i, o in enumerate(self.orders):
-            if o.order_link_id == order_link_id:
+            if o.order_link_id == order_link_id and o.status != "Filled":
                 self.orders[i] = replace(o, status=status)
 
     def view(

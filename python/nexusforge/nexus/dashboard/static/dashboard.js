@@ -78,10 +78,14 @@ function renderCharts(s) {
   }));
   Plotly.react("chart-equity", equity, { ...PLOT_LAYOUT, yaxis: { ...PLOT_LAYOUT.yaxis, title: "USDT" } }, PLOT_CONFIG);
   const names = s.models.map((m) => m.name);
+  // weights hold until the next CWO round: draw the last ones up to now
+  const history = s.weight_history.length
+    ? [...s.weight_history, { ...s.weight_history[s.weight_history.length - 1], ts_ms: s.ts_ms }]
+    : [];
   const weights = names.map((name) => ({
-    name, type: "scatter", mode: "lines", stackgroup: "w",
-    x: s.weight_history.map((p) => new Date(p.ts_ms)),
-    y: s.weight_history.map((p) => Number((p.weights.find((w) => w[0] === name) || [name, 0])[1])),
+    name, type: "scatter", mode: "lines", stackgroup: "w", line: { shape: "hv" },
+    x: history.map((p) => new Date(p.ts_ms)),
+    y: history.map((p) => Number((p.weights.find((w) => w[0] === name) || [name, 0])[1])),
   }));
   Plotly.react("chart-weights", weights, PLOT_LAYOUT, PLOT_CONFIG);
 }
@@ -144,7 +148,8 @@ function renderActivity(models) {
   orders.sort((a, b) => b.ts_ms - a.ts_ms);
   fillBody("orders", orders.slice(0, 30).map((o) => row([
     ["time", time(o.ts_ms)], ["model", o.model], ["side", side(o.side), o.side > 0 ? "pos" : "neg"],
-    ["qty", o.qty], ["reason", o.reason + (o.reduce_only ? " (reduce-only)" : "")], ["status", o.status],
+    ["qty", o.qty], ["reason", o.reason + (o.reduce_only ? " (reduce-only)" : "")],
+    ["status", o.status + (Number(o.filled) > 0 && o.status !== "Filled" ? ` (${o.filled} filled)` : "")],
   ], { orderLinkId: o.order_link_id })), "no orders yet");
 }
 

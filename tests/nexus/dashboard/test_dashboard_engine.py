@@ -1,0 +1,131 @@
+"""The dashboard in a real engine's process and loop, while it trades against the local exchange
+(real sockets, real journal): a headless Chromium sees the models, sees equity move, reads
+/metrics, and trips the kill switch through the page, after which the engine flattens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from cdp_browser import Browser, chromium_path
+from test_dashboard_metrics import families
+
+from nexusforge.nexus.config import load_config
+from nexusforge.nexus.dashboard.engine_source import start_dashboard
+from nexusforge.nexus.engine import Engine
+from nexusforge.nexus.run import venue_config
+from nexusforge.nexus.venues.bybit import Credentials
+from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, RateLimits, Secret
+
+pytestmark = pytest.mark.slow
+KEY, SECRET = "dashboard-test-key", "dashboard-test-secret"
+TOKEN = "engine-dashboard-test-token"
+RECORDING = "bybit/market/bybit_legacy_v2_linear_ws_20210417.txt"  # LTCUSDT book and trades
+# Two short-window strategies that lean against each other, so both trade within seconds.
+STRATEGIES = {
+    "imbalance": {"op": "clip", "args": [{"col": "imb_1"}], "params": [-1.0, 1.0]},
+    "contrarian": {"op": "neg", "args": [{"op": "clip", "args": [{"col": "imb_5"}],
+                                          "params": [-1.0, 1.0]}]},
+}  # fmt: skip
+
+
+def write_config(folder: Path, port: int) -> Path:
+    lines = ["[engine]", 'symbol = "LTCUSDT"', 'journal = "journal.sqlite"',
+             "round_interval_s = 0.2", 'capital = "10000"', 'kill_file = "kill.now"',
+             "[venue]", 'kind = "custom"', f"port = {port}"]  # fmt: skip
+    for name, expr in STRATEGIES.items():
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps({"schema": 1, "expr": expr}))
+        lines += ["[[models]]", f'name = "{name}"', f'strategy = "{path}"']
+    cfg = folder / "engine.toml"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def browse(url: str, tmp_path: Path) -> None:
+    """The page: both models, equity changing while it is open, then the kill dialog."""
+    exe = chromium_path()
+    assert exe is not None
+    b = Browser(exe)
+    try:
+        b.goto(url)
+        b.wait_for("document.querySelectorAll('#models tbody tr[data-model]').length === 2", 30)
+        eq = "document.querySelector('#models tr[data-model=\"imbalance\"] td[data-field=equity]')"
+        first = b.wait_for(f"{eq}.title")
+        b.wait_for(f"{eq}.title !== '{first}'", 30)  # marked to the moving mid, pushed live
+        b.wait_for("document.querySelector('#venues tr[data-stream=\"public\"]') !== null")
+        b.wait_for("document.querySelectorAll('#chart-equity .scatterlayer .trace').length === 2")
+        b.wait_for("document.querySelector('#fills tbody tr[data-exec-id]') !== null", 30)
+        b.js("document.getElementById('kill-open').click()")
+        b.js(f"document.getElementById('kill-token').value = '{TOKEN}'")
+        b.js("document.getElementById('kill-arm').click()")
+        code = b.wait_for("document.getElementById('kill-code').textContent")
+        b.js(f"document.getElementById('kill-code-input').value = '{code}'")
+        b.js("document.getElementById('kill-confirm').click()")
+        b.wait_for("document.getElementById('kill-state').textContent.includes('TRIPPED')", 30)
+        b.screenshot(tmp_path / "dashboard-engine.png")
+        artifacts = os.environ.get("NEXUSFORGE_TEST_ARTIFACTS")
+        if artifacts:
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            (Path(artifacts) / "dashboard-engine.png").write_bytes(
+                (tmp_path / "dashboard-engine.png").read_bytes()
+            )
+        assert b.exceptions == []
+    finally:
+        b.close()
+
+
+def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> None:
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on PATH: .ci/run installs it")
+        pytest.skip("no chromium on PATH")
+    ex_cfg = ExchangeConfig(
+        keys=(ApiKey(KEY, Secret(SECRET)),),
+        replay_files=(shared_data / RECORDING,),
+        speed=0.0,
+        rate_limits=RateLimits(order_write=100),
+    )
+
+    async def main(port: int) -> tuple[Engine, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
+        cfg = load_config(write_config(tmp_path, port))
+        engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
+        stop = asyncio.Event()
+        handle = start_dashboard(engine, "127.0.0.1", 0, TOKEN)
+        metrics: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+
+        async def drive() -> None:
+            nonlocal metrics
+            try:
+                url = f"http://127.0.0.1:{await handle.started()}/"
+                await asyncio.to_thread(browse, url, tmp_path)
+                async with httpx.AsyncClient() as client:
+                    metrics = families((await client.get(url + "metrics")).content)
+                while any(m.ledger.inventory != 0 for m in engine.models) or engine.router.inflight:
+                    await asyncio.sleep(0.1)  # the engine flattens after the kill
+            finally:
+                stop.set()
+
+        task = asyncio.create_task(drive())
+        try:
+            await engine.run(90, stop)
+        finally:
+            await task
+            await handle.stop()
+        return engine, metrics
+
+    with LocalExchange(ex_cfg) as ex:
+        engine, metrics = asyncio.run(main(ex.port))
+    assert engine.state.kill is not None and engine.state.kill.startswith("dashboard")
+    assert all(m.ledger.inventory == 0 for m in engine.models)
+    assert metrics["nexus_kill_switch_tripped"][()] == 1
+    assert metrics["nexus_latency_seconds_count"][(("name", "tick_to_order"),)] > 0
+    assert metrics["nexus_venue_messages_total"][(("stream", "public"),)] > 0
+    # scraped before the kill's flattening fills: every model had traded, no more than it has now
+    for m in engine.models:
+        scraped = metrics["nexus_model_fills_total"][(("model", m.name),)]
+        assert 0 < scraped <= len(m.ledger.fills)
