@@ -20,6 +20,7 @@ import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
 MAX_SPLITS = 12_870  # C(16, 8)
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,18 @@ class PboResult:
         return float(np.polyfit(self.is_sharpe, self.oos_sharpe, 1)[0])
 
 
-def _sharpe(block: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    mu = block.mean(axis=0)
-    sd = block.std(axis=0, ddof=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(sd > 0.0, mu / np.where(sd > 0.0, sd, 1.0), 0.0)
-    return np.asarray(out, dtype=np.float64)
+def _split_sharpes(
+    sums: FloatArray, squares: FloatArray, mask: FloatArray, rows: int
+) -> FloatArray:
+    """Sharpe of every strategy over the blocks picked by each row of `mask` (split ×
+    block), from per-block sums and sums of squares; no variance -> 0."""
+    total, sq = mask @ sums, mask @ squares
+    mean = total / rows
+    var = (sq - rows * mean**2) / (rows - 1)
+    # Cancellation leaves a constant column a variance of ~1e-16 of its square, not 0.
+    flat = var <= 1e-12 * sq / rows
+    sd = np.sqrt(np.where(flat, 1.0, var))
+    return np.asarray(np.where(flat, 0.0, mean / sd))
 
 
 def pbo(returns: npt.ArrayLike, blocks: int = 16) -> PboResult:
@@ -64,20 +71,20 @@ def pbo(returns: npt.ArrayLike, blocks: int = 16) -> PboResult:
     size = m.shape[0] // blocks
     if size < 2:
         raise ValueError(f"{m.shape[0]} periods cannot fill {blocks} blocks of >= 2 rows")
-    m = np.nan_to_num(m[: size * blocks], nan=0.0)  # drop the remainder so blocks are even
-    parts = [m[i * size : (i + 1) * size] for i in range(blocks)]
     n = m.shape[1]
-    logits, is_best, oos_best = [], [], []
-    for chosen in itertools.combinations(range(blocks), blocks // 2):
-        rest = [i for i in range(blocks) if i not in chosen]
-        sr_is = _sharpe(np.concatenate([parts[i] for i in chosen]))
-        sr_oos = _sharpe(np.concatenate([parts[i] for i in rest]))
-        best = int(np.argmax(sr_is))
-        # Ties share the average rank, so a constant column never looks like a winner.
-        omega = stats.rankdata(sr_oos)[best] / (n + 1)
-        logits.append(math.log(omega / (1.0 - omega)))
-        is_best.append(sr_is[best])
-        oos_best.append(sr_oos[best])
-    lg = np.asarray(logits)
-    return PboResult(float(np.mean(lg <= 0.0)), lg, np.asarray(is_best), np.asarray(oos_best),
-                     blocks, n)  # fmt: skip
+    # Drop the remainder so blocks are even; per-block sums make every split a matrix product.
+    parts = np.nan_to_num(m[: size * blocks], nan=0.0).reshape(blocks, size, n)
+    sums, squares = parts.sum(axis=1), (parts**2).sum(axis=1)
+    mask = np.zeros((math.comb(blocks, blocks // 2), blocks))
+    for i, chosen in enumerate(itertools.combinations(range(blocks), blocks // 2)):
+        mask[i, list(chosen)] = 1.0
+    half = size * blocks // 2
+    sr_is = _split_sharpes(sums, squares, mask, half)
+    sr_oos = _split_sharpes(sums, squares, 1.0 - mask, half)
+    best = np.argmax(sr_is, axis=1)
+    pick = np.arange(mask.shape[0])
+    # Ties share the average rank, so a constant column never looks like a winner.
+    omega = stats.rankdata(sr_oos, axis=1)[pick, best] / (n + 1)
+    logits = np.log(omega / (1.0 - omega))
+    return PboResult(float(np.mean(logits <= 0.0)), logits, sr_is[pick, best],
+                     sr_oos[pick, best], blocks, n)  # fmt: skip

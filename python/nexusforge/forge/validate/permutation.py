@@ -9,20 +9,20 @@ p = (1 + #{null best >= observed}) / (1 + K), so K = 19 null searches can reach 
 
 from __future__ import annotations
 
-import tempfile
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from nexusforge.errors import EvaluationError, ForgeError
 from nexusforge.forge.evolve.fitness import (
     BUY_HOLD,
     SELECTION,
     FitnessConfig,
     WindowEvaluator,
+    metric_index,
     scores,
 )
 from nexusforge.forge.evolve.table import CLOSE_TS, FUNDING, ResearchTable, from_bars
@@ -55,14 +55,36 @@ def null_table(table: ResearchTable, block: int, rng: np.random.Generator) -> Re
                      funding=table.frame[FUNDING].to_numpy())  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Each expression's selection score and per-bar Sharpe (mean over the selection
+    windows; NaN where it never traded) on one table."""
+
+    scores: npt.NDArray[np.float64]
+    sharpes: npt.NDArray[np.float64]
+
+
+def score_population(
+    table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig, threads: int = 1
+) -> Scored:
+    """The Forge's selection score (the run's own rule) and Sharpe of each expression."""
+    ev = WindowEvaluator(table, fitness, threads)
+    m = ev.evaluate(list(exprs_json), SELECTION)
+    base = ev.evaluate([BUY_HOLD], SELECTION) if fitness.baseline == "buy_hold" else None
+    sc = scores(m, ev.window_bars(SELECTION), table.bars_per_year, fitness, base)
+    sr = m[..., metric_index("sharpe")]
+    sr[m[..., metric_index("trades")] <= 0] = np.nan
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row is a trial never traded
+        per_bar = np.nanmean(sr, axis=(1, 2)) / np.sqrt(table.bars_per_year)
+    return Scored(sc, np.asarray(per_bar))
+
+
 def search_scores(
     table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig, threads: int = 1
 ) -> npt.NDArray[np.float64]:
     """The Forge's selection score (the run's own rule) of each expression on `table`."""
-    ev = WindowEvaluator(table, fitness, threads)
-    m = ev.evaluate(list(exprs_json), SELECTION)
-    base = ev.evaluate([BUY_HOLD], SELECTION) if fitness.baseline == "buy_hold" else None
-    return scores(m, ev.window_bars(SELECTION), table.bars_per_year, fitness, base)
+    return score_population(table, exprs_json, fitness, threads).scores
 
 
 def population_search(exprs_json: Sequence[str], fitness: FitnessConfig) -> Search:
@@ -75,23 +97,43 @@ def population_search(exprs_json: Sequence[str], fitness: FitnessConfig) -> Sear
     return search
 
 
-def forge_search(config: object) -> Search:
-    """The whole Forge run (causal discovery + GP, the given `ForgeConfig`) as the search."""
-    from nexusforge.forge.evolve.run import ForgeConfig, run_on_table
+@dataclass(frozen=True)
+class PopulationNull:
+    """The run's trials re-scored on every null history: the best score per null (the null
+    test) and each trial's per-bar Sharpe per null (null × trial, NaN where it never traded)."""
 
-    if not isinstance(config, ForgeConfig):
-        raise TypeError("forge_search needs a ForgeConfig")
+    null_best: npt.NDArray[np.float64]
+    sharpes: npt.NDArray[np.float64]
+    block: int
 
-    def search(table: ResearchTable) -> float:
-        with tempfile.TemporaryDirectory(prefix="nf-null-") as tmp:
-            try:
-                return run_on_table(config, table, Path(tmp)).best_score
-            except EvaluationError:
-                raise
-            except ForgeError:  # no causal parent on this null history: the search found nothing
-                return -np.inf
+    @property
+    def sharpe_variance(self) -> float:
+        """A zero-skill trial's Sharpe estimation variance: each trial's variance across the
+        null histories, averaged over trials (their different costs and styles shift their
+        means, which is not luck, so the cross-sectional spread is not used)."""
+        s = self.sharpes
+        ok = np.isfinite(s).sum(axis=0) >= 2
+        if s.shape[0] < 2 or not ok.any():
+            return math.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return float(np.nanmean(np.nanvar(s[:, ok], axis=0, ddof=1)))
 
-    return search
+
+def population_null(
+    table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig, *,
+    nulls: int = 19, block: int = 288, seed: int = 0,
+) -> PopulationNull:  # fmt: skip
+    """Score every trial on `nulls` block-shuffled copies of `table` (seeded)."""
+    if nulls < 1:
+        raise ValueError("nulls must be >= 1")
+    rng = np.random.default_rng(seed)
+    best, srs = [], []
+    for _ in range(nulls):
+        sc = score_population(null_table(table, block, rng), exprs_json, fitness)
+        best.append(float(np.nanmax(sc.scores)))
+        srs.append(sc.sharpes)
+    return PopulationNull(np.array(best), np.stack(srs), block)
 
 
 @dataclass(frozen=True)

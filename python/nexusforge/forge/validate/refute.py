@@ -1,17 +1,18 @@
 """Causal refutation with DoWhy: does the strategy's signal move the forward return, and does
 that estimate survive attempts to break it?
 
-Treatment = the expression's value at bar t, outcome = the forward return from t; common
-causes = the causal parents from the run's discovery (`causal/graph.json`) that the
-expression does not read, each at its strategy lag. The effect is a backdoor linear
+Treatment = the expression's value at bar t (standardised), outcome = the forward return
+from t; common causes = the causal parents from the run's discovery (`causal/graph.json`)
+that the expression does not read, each at its strategy lag. The effect is a backdoor linear
 regression. It holds when (documented criteria, thresholds in `RefuteConfig`):
   estimate   positive (the strategy is long when its signal is high) with p <= `alpha`;
   placebo    a permuted treatment's effect is below `placebo_ratio` of the estimate;
   random common cause / data subset
              the effect moves by at most `stability` of itself and keeps its sign;
   unobserved common cause
-             a linear confounder of strength `confounder_strength` on both sides leaves
-             the effect with the same sign.
+             a simulated standard-normal confounder added with coefficient
+             `confounder_strength` to the (standardised) signal and subtracted from the
+             (standardised) return leaves the effect with the same sign.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class RefuteResult:
     common_causes: tuple[str, ...]
     refutations: tuple[Refutation, ...]
     estimate_passed: bool
+    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -96,16 +98,20 @@ class RefuteResult:
     def figures(self) -> dict[str, Any]:
         """Plain-JSON figures for challenger files and the rejection log."""
         return {"effect": self.effect, "p_value": self.p_value, "rows": self.rows,
-                "common_causes": list(self.common_causes), "passed": self.passed,
+                "common_causes": list(self.common_causes), "passed": self.passed, "note": self.note,
                 "refuters": {r.name: {"new_effect": r.new_effect, "passed": r.passed}
                              for r in self.refutations}}  # fmt: skip
 
 
 def causal_frame(
-    expr: Expr, table: ResearchTable, rows: slice, parents: Sequence[Parent], max_rows: int
+    expr: Expr,
+    table: ResearchTable,
+    rows: Sequence[slice],
+    parents: Sequence[Parent],
+    max_rows: int,
 ) -> pl.DataFrame:
-    """Signal, forward return and lagged confounders on `rows` (the last `max_rows` of them
-    with every value finite)."""
+    """Signal, forward return and lagged confounders on the windows `rows` (the last
+    `max_rows` rows with every value finite)."""
     compiled = compile_expr(expr)
     signal = evaluate(compiled, table.frame.select(compiled.columns))
     cols = {"signal": signal, "fwd_ret": table.frame[TARGET].to_numpy()}
@@ -114,7 +120,10 @@ def causal_frame(
             continue  # an input of the signal is not a confounder of it
         x = table.frame[p.feature].to_numpy().astype(np.float64)
         cols[f"{p.feature}_lag{p.lag}"] = np.concatenate([np.full(p.lag, np.nan), x])[: x.size]
-    frame = pl.DataFrame(cols).slice(rows.start, rows.stop - rows.start)
+    keep = np.zeros(table.height, dtype=bool)
+    for w in rows:
+        keep[w] = True
+    frame = pl.DataFrame(cols).filter(pl.Series(keep))
     return frame.filter(pl.all_horizontal(pl.all().is_finite())).tail(max_rows)
 
 
@@ -124,13 +133,24 @@ def _stable(new: float, old: float, tolerance: float) -> bool:
 
 
 def refute(
-    expr: Expr, table: ResearchTable, rows: slice, parents: Sequence[Parent], cfg: RefuteConfig
+    expr: Expr,
+    table: ResearchTable,
+    rows: Sequence[slice],
+    parents: Sequence[Parent],
+    cfg: RefuteConfig,
 ) -> RefuteResult:
     """Estimate the signal's effect on the forward return and try to refute it."""
     frame = causal_frame(expr, table, rows, parents, cfg.rows)
     common = tuple(c for c in frame.columns if c not in ("signal", "fwd_ret"))
-    if frame.height < 100 or float(np.std(frame["signal"].to_numpy())) == 0.0:
-        return RefuteResult(math.nan, math.nan, frame.height, common, (), False)
+    sig = frame["signal"].to_numpy()
+    if frame.height < 100 or np.unique(sig).size < 2:
+        note = "fewer than 100 rows" if frame.height < 100 else "the signal is constant"
+        return RefuteResult(math.nan, math.nan, frame.height, common, (), False, note)
+    # Signal and return standardised: the effect is in return sds per signal sd (comparable
+    # across strategies) and the simulated confounder's strengths mean the same on both sides.
+    y = frame["fwd_ret"].to_numpy()
+    frame = frame.with_columns(pl.Series("signal", (sig - sig.mean()) / sig.std()),
+                               pl.Series("fwd_ret", (y - y.mean()) / y.std()))  # fmt: skip
     with warnings.catch_warnings():
         # DoWhy calls pandas and statsmodels in ways they now warn about; not our input.
         warnings.simplefilter("ignore")
