@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from nexusforge.nexus.dashboard.serve import DashboardServer
 from nexusforge.nexus.executions import ExecId, Execution
 from nexusforge.nexus.intents import OrderIntent
 from nexusforge.nexus.journal import Journal
@@ -75,7 +76,7 @@ def serve(app: Starlette) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
+    server = DashboardServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -101,7 +101,9 @@ def test_page_renders_charts_and_follows_the_journal_live(browser: Browser, tmp_
         assert browser.js(_cell("ofi_momentum", "fills") + ".textContent") == "1"
         assert browser.js("document.getElementById('link').textContent") == "live"
         _save(browser, tmp_path, "dashboard-journal.png")
-    browser.js("1")  # drain pending DevTools events into the request log
+        browser.js("1")  # drain pending DevTools events into the logs
+        # CSP violations and failed loads are logged as errors: there must be none
+        assert [c for c in browser.console if c.startswith("error")] == []
     assert browser.exceptions == []
     assert _only_loopback(browser.requests) == []
     assert any(u.endswith("/static/plotly.min.js") for u in browser.requests)

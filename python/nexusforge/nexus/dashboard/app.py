@@ -14,6 +14,7 @@ requests for any other Host header, so a web page elsewhere cannot reach it by D
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
@@ -46,12 +47,13 @@ def create_app(
         source, actions=token is not None and source.can_kill, max_age_s=interval_s
     )
     kill = KillEndpoints(cache, token)
+    closing = asyncio.Event()
 
     async def state(request: Request) -> Response:
         return Response(cache.current().body, media_type="application/json")
 
     async def stream(request: Request) -> Response:
-        return sse_response(request, cache, interval_s)
+        return sse_response(request, cache, interval_s, closing)
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(cache.current().snapshot), media_type=metrics.CONTENT_TYPE)
@@ -70,6 +72,7 @@ def create_app(
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.cache = cache
+    app.state.closing = closing  # set by DashboardServer.shutdown: open streams end
     return app
 
 

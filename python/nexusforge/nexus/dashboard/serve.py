@@ -11,9 +11,11 @@ the kill switch is one request away). In the engine's process:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -71,6 +73,18 @@ def allowed_hosts(host: str) -> list[str] | None:
     return ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
+class DashboardServer(uvicorn.Server):
+    """uvicorn's server that first ends the dashboard's open event streams on shutdown."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Ends the streams, then uvicorn's graceful shutdown."""
+        app = self.config.app
+        closing = getattr(getattr(app, "state", None), "closing", None)
+        if isinstance(closing, asyncio.Event):
+            closing.set()
+        await super().shutdown(sockets)
+
+
 def dashboard_server(
     source: DashboardSource,
     host: str = "127.0.0.1",
@@ -89,7 +103,7 @@ def dashboard_server(
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
-    return uvicorn.Server(config)
+    return DashboardServer(config)
 
 
 async def serve_dashboard(
