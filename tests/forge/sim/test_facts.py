@@ -216,3 +216,11 @@ def test_taker_orders_merge_prints_of_one_order() -> None:
     s, q = facts.taker_orders(ts, sign, qty)
     np.testing.assert_array_equal(s, [1.0, -1.0, -1.0, 1.0])
     np.testing.assert_array_equal(q, [3.0, 3.0, 9.0, 6.0])
+
+
+def test_acf_power_law_refuses_a_fit_on_noise() -> None:
+    noise = _rng(12).standard_normal(5_000)
+    loose = facts.acf_power_law(noise, 120)
+    strict = facts.acf_power_law(noise, 120, min_share=0.9)
+    assert loose.points < 0.9 * len(facts.log_spaced_lags(120))
+    assert math.isnan(strict.exponent) and strict.points == loose.points

@@ -28,6 +28,8 @@ from nexusforge.strategy.expr import Const
 
 ABS_ACF_MAX_LAG = 120
 SIGN_ACF_MAX_LAG = 100
+# A decay exponent is reported only when the ACF is positive on at least this share of the lags.
+MIN_POSITIVE_SHARE = 0.9
 INF = math.inf
 
 
@@ -67,8 +69,10 @@ IMPACT_FACTS = ("impact_exponent", "impact_prefactor", "impact_decades")
 def sample_facts(sample: MarketSample, real: MarketSample) -> dict[str, float]:
     """Every fact except impact, on one market sample (KS distances against `real`)."""
     r = sample.returns_1m
-    abs_fit = facts.acf_power_law(np.abs(r), ABS_ACF_MAX_LAG)
-    sign_fit = facts.acf_power_law(sample.trade_sign, SIGN_ACF_MAX_LAG)
+    abs_fit = facts.acf_power_law(np.abs(r), ABS_ACF_MAX_LAG, min_share=MIN_POSITIVE_SHARE)
+    sign_fit = facts.acf_power_law(
+        sample.trade_sign, SIGN_ACF_MAX_LAG, min_share=MIN_POSITIVE_SHARE
+    )
     return {
         "hill_tail_index": facts.hill_tail_index_band(r),
         "excess_kurtosis": facts.excess_kurtosis(r),

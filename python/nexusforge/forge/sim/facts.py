@@ -143,12 +143,21 @@ def log_spaced_lags(max_lag: int, count: int = 40) -> npt.NDArray[np.int64]:
     return np.unique(np.round(np.geomspace(1, max_lag, count)).astype(np.int64))
 
 
-def acf_power_law(values: Array, max_lag: int, min_lag: int = 1) -> PowerLawFit:
-    """Power-law decay exponent of the ACF of `values` over lags min_lag..max_lag (log-spaced)."""
+def acf_power_law(
+    values: Array, max_lag: int, min_lag: int = 1, min_share: float = 0.0
+) -> PowerLawFit:
+    """Power-law decay exponent of the ACF of `values` over lags min_lag..max_lag (log-spaced).
+
+    With `min_share`, the fit is NaN unless at least that share of the lags has a positive ACF:
+    a "decay" fitted on the few lags where noise happens to be positive is no power law.
+    """
     acf = autocorrelation(values, max_lag)
     lags = log_spaced_lags(max_lag)
     lags = lags[lags >= min_lag]
-    return power_law_decay(lags, acf[lags - 1])
+    fit = power_law_decay(lags, acf[lags - 1])
+    if fit.points < min_share * len(lags):
+        return PowerLawFit(math.nan, math.nan, math.nan, fit.points)
+    return fit
 
 
 def return_acf_inside_share(returns: Array, lags: tuple[int, int] = (2, 20)) -> float:
