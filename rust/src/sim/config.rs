@@ -334,8 +334,9 @@ impl Default for InformedConfig {
             count: 100,
             latency: LatencyConfig::default(),
             rate: 1.0 / 60.0,
-            horizon_s: 30.0,
-            threshold_bps: 2.0,
+            // Ahead enough, and a threshold above the round-trip cost, to trade at a profit.
+            horizon_s: 60.0,
+            threshold_bps: 8.0,
             size_lots: 100,
             max_size_lots: 2_000,
             max_inventory_lots: 10_000,
