@@ -14,7 +14,7 @@ from nexusforge.forge.sim.config import SimConfig
 from nexusforge.forge.sim.engine import EngineConfig, MatchingEngine
 from nexusforge.forge.sim.run import run_sim
 from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, Secret
-from nexusforge.nexus.venues.local.market.sim import CANCEL, MARKET, SUBMIT, agent_ops
+from nexusforge.nexus.venues.local.market.sim import CANCEL, MARKET, SUBMIT, SimMarket, agent_ops
 
 SYM = "BTCUSDT"
 MAKER, TAKER = Decimal("0.0002"), Decimal("0.00055")
@@ -142,3 +142,27 @@ def test_running_sim_publishes_a_consistent_book() -> None:
         ws.close()
     assert trades > 0 and last_u > snapshot["data"]["u"] + 10
     assert max(map(Decimal, book["b"])) < min(map(Decimal, book["a"]))
+
+
+def test_amend_down_keeps_the_queue_place_and_a_new_price_loses_it(
+    sim: LocalExchange, sim_client: Signed
+) -> None:
+    market = sim.market
+    assert isinstance(market, SimMarket)
+    price = sim.levels(SYM, "Buy", 1)[0].price - 5
+    order = ok(sim_client.order(symbol=SYM, side="Buy", orderType="Limit", qty="0.2",
+                                price=str(price)))["orderId"]  # fmt: skip
+    [before] = market.engine.open_orders(market.our_agent)
+
+    def amend(**change: str) -> None:
+        ok(sim_client.post("/v5/order/amend", category="linear", symbol=SYM, orderId=order,
+                           **change))  # fmt: skip
+
+    amend(qty="0.1")
+    [smaller] = market.engine.open_orders(market.our_agent)
+    assert (smaller.id, smaller.priority, smaller.leaves) == (before.id, before.priority, 100)
+    amend(price=str(price - 1))
+    [moved] = market.engine.open_orders(market.our_agent)
+    assert moved.priority != before.priority and moved.price == before.price - 2  # 0.5 ticks
+    [record] = ok(sim_client.get("/v5/order/realtime", category="linear", orderId=order))["list"]
+    assert (record["qty"], Decimal(record["price"])) == ("0.1", price - 1)

@@ -178,8 +178,7 @@ class Venue:
         if qty <= order.cum_qty:
             raise Reject(rc.PARAMS, "qty must be greater than the filled qty")
         self._check_rules(inst, price, qty, False)
-        with self._batching():
-            self.market.unrest(order.order_id)
+        with self._batching():  # the backend re-rests it (keeping its queue place if it may)
             order.qty, order.price, order.updated_ms = qty, price, self.now_ms()
             self._work(order)
         return {"orderId": order.order_id, "orderLinkId": order.order_link_id}

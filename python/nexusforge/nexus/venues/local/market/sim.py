@@ -198,13 +198,27 @@ class SimMarket:
         return fills
 
     def rest(self, order_id: str, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
-        self.unrest(order_id)
         ticks, lots = int(price / self.tick), int(qty / self.lot)
+        if self._amend(order_id, ticks, lots):
+            return
+        self.unrest(order_id)
         code = _code(side)
         engine_id = self.engine.submit_limit(self._clock_ns, self.our_agent, code, ticks, lots)
         self._ours[order_id] = engine_id
         self._by_engine[engine_id] = order_id
         self._deliver(self._drain())
+
+    def _amend(self, order_id: str, ticks: int, lots: int) -> bool:
+        """Change a resting order's size in place at the same price (the engine keeps its queue
+        place when the size goes down, as Bybit does); False when it must be re-placed."""
+        engine_id = self._ours.get(order_id)
+        resting = None if engine_id is None else self.engine.order(engine_id)
+        if engine_id is None or resting is None or resting.price != ticks:
+            return False
+        if lots != resting.leaves:
+            self.engine.amend(self._clock_ns, self.our_agent, engine_id, resting.filled + lots)
+            self._deliver(self._drain())
+        return True
 
     def unrest(self, order_id: str) -> None:
         engine_id = self._ours.pop(order_id, None)
