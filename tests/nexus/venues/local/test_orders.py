@@ -127,3 +127,16 @@ def test_realtime_pages_with_a_cursor(client: Signed) -> None:
     seen = [o["orderId"] for page in (first, second, third) for o in page["list"]]
     assert sorted(seen) == sorted(ids) and len(seen) == 5
     assert third["nextPageCursor"] == ""
+
+
+def test_fok_counts_liquidity_we_already_took(exchange: LocalExchange, client: Signed) -> None:
+    best = exchange.levels("XRPUSDT", "Sell", 1)[0]
+    half = best.qty // 2
+    ok(client.order(**SYM, side="Buy", orderType="Market", qty=str(half)))
+    # The recorded level still shows best.qty, but only the rest of it is there for us.
+    fok = ok(limit(client, "Buy", str(best.qty - half + 1), str(best.price), timeInForce="FOK"))
+    [order] = realtime(client, orderId=fok["orderId"])
+    assert order["orderStatus"] == "Cancelled" and order["cumExecQty"] == "0"
+    fits = ok(limit(client, "Buy", str(best.qty - half), str(best.price), timeInForce="FOK"))
+    [order] = realtime(client, orderId=fits["orderId"])
+    assert order["orderStatus"] == "Filled"

@@ -275,7 +275,8 @@ class Venue:
             order.reject_reason = "EC_PostOnlyWillTakeLiquidity"
             self._cancel(order, "CancelByUser")
             return
-        if order.time_in_force == "FOK" and self._available_qty(order) < order.leaves:
+        fok = order.time_in_force == "FOK"
+        if fok and self.market.available(order.symbol, order.side, order.price) < order.leaves:
             order.reject_reason = "EC_NoEnoughQtyToFill"
             self._cancel(order, "CancelByUser")
             return
@@ -298,16 +299,6 @@ class Venue:
         return (
             order.price >= touch[0].price if order.side == "Buy" else order.price <= touch[0].price
         )
-
-    def _available_qty(self, order: Order) -> Decimal:
-        opposite: Side = "Sell" if order.side == "Buy" else "Buy"
-        levels = self.market.levels(order.symbol, opposite, 1000)
-        ok = (
-            lv
-            for lv in levels
-            if (lv.price <= order.price if order.side == "Buy" else lv.price >= order.price)
-        )
-        return sum((lv.qty for lv in ok), Decimal(0))
 
     def _execute(self, order: Order, price: Decimal, qty: Decimal, *, maker: bool) -> None:
         now, seq = self.now_ms(), next(self._seq)

@@ -79,6 +79,10 @@ class MarketBackend(Protocol):
         """Take up to `qty` as a taker (`side` is ours), no worse than `limit`; best level first."""
         ...
 
+    def available(self, symbol: str, side: Side, limit: Decimal) -> Decimal:
+        """What `take` could fill now for `side` (ours) no worse than `limit` (FOK checks)."""
+        ...
+
     def rest(self, order_id: str, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
         """Rest (or re-rest after an amend) our limit order; later fills come as `MakerFill`s."""
         ...

@@ -150,6 +150,18 @@ class ReplayMarket:
             remaining -= take
         return fills
 
+    def available(self, symbol: str, side: Side, limit: Decimal) -> Decimal:
+        opposite: Side = "Sell" if side == "Buy" else "Buy"
+        book_side = SIDE_ASK if side == "Buy" else SIDE_BID
+        total = Decimal(0)
+        for level in self._walk(symbol, opposite):
+            if _worse(side, level.price, limit):
+                break
+            total += max(
+                Decimal(0), level.qty - self._taken.get((symbol, book_side, level.price), 0)
+            )
+        return total
+
     def rest(self, order_id: str, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
         old = self._resting.get(order_id)
         rank = old.rank if old is not None and old.price == price else next(self._ranks)

@@ -39,7 +39,7 @@ from nexusforge.nexus.venues.local.market.base import (
 from nexusforge.nexus.venues.local.market.grid import Grid
 
 log = logging.getLogger(__name__)
-STRETCH_S = 600.0  # simulated seconds of agent flow drawn at a time
+STRETCH_S = 300.0  # simulated seconds of agent flow drawn at a time
 SUBMIT, MARKET, CANCEL, AMEND = 0, 1, 2, 3
 
 
@@ -196,6 +196,15 @@ class SimMarket:
             if t["order"] == order
         ]
         return fills
+
+    def available(self, symbol: str, side: Side, limit: Decimal) -> Decimal:
+        opposite: Side = "Sell" if side == "Buy" else "Buy"
+        fits = (
+            lv.qty
+            for lv in self.levels(symbol, opposite, 1000)
+            if (lv.price <= limit if side == "Buy" else lv.price >= limit)
+        )
+        return sum(fits, Decimal(0))
 
     def rest(self, order_id: str, symbol: str, side: Side, price: Decimal, qty: Decimal) -> None:
         ticks, lots = int(price / self.tick), int(qty / self.lot)
