@@ -8,7 +8,8 @@ the local exchange (`nexusforge exchange serve`, its own process, loopback).
    most every 20 ms); for every round that sends orders, the time from the book message's
    arrival in the engine (the public stream's callback, after the frame is decoded) to the first
    order request handed to the REST client: book -> features -> six models -> plan_round ->
-   journal (SQLite WAL, synchronous=FULL, fsync per intent) -> request. p50/p99 in µs.
+   journal (SQLite WAL, synchronous=FULL by default: an fsync per intent) -> request. p50/p99
+   in µs. `--sync NORMAL` (WAL: durable across a process crash, not a power cut) for comparison.
 2. market-data throughput: LTCUSDT frames captured from the exchange's public websocket, then
    pushed through the engine's full path (envelope decode, Bybit book rules, Rust book, streaming
    features, six models' signals) without the socket: messages/s. Baseline, same run: the same
@@ -62,7 +63,7 @@ STRATEGIES = {
 }
 
 
-def write_files(folder: Path, port: int) -> tuple[Path, Path]:
+def write_files(folder: Path, port: int, sync: str = "FULL") -> tuple[Path, Path]:
     """The exchange's TOML (key, no rate limits, fast looping replay) and the engine's TOML."""
     ex = folder / "exchange.toml"
     ex.write_text(
@@ -71,7 +72,8 @@ def write_files(folder: Path, port: int) -> tuple[Path, Path]:
         f'[replay]\nfiles = ["{LEGACY}"]\nspeed = 0.0\nloop = true\n'
     )
     lines = ["[engine]", f'symbol = "{SYMBOL}"', 'journal = "journal.sqlite"',
-             "round_interval_s = 0.02", "[venue]", 'kind = "custom"', f"port = {port}"]  # fmt: skip
+             "round_interval_s = 0.02", f'journal_synchronous = "{sync}"',
+             "[venue]", 'kind = "custom"', f"port = {port}"]  # fmt: skip
     for name, expr in STRATEGIES.items():
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"schema": 1, "expr": expr}))
@@ -114,15 +116,18 @@ async def capture(port: int, n: int) -> list[bytes]:
     return frames
 
 
-async def tick_to_order(engine_cfg: Path, port: int, seconds: float) -> tuple[list[int], Engine]:
+async def tick_to_order(engine_cfg: Path, port: int, seconds: float) -> Engine:
     cfg = load_config(engine_cfg)
     engine = Engine(cfg, venue_config(cfg, port), Credentials(KEY, SECRET))
     await engine.run(seconds)
-    return engine.router.latencies_ns, engine
+    return engine
 
 
-async def md_throughput(engine: Engine, frames: list[bytes], min_s: float) -> tuple[float, int]:
-    """Frames through the engine's market-data path (no rounds): messages/s, passes made."""
+async def md_throughput(
+    engine: Engine, frames: list[bytes], min_s: float
+) -> tuple[float, float, int]:
+    """Frames through the engine's market-data path (no rounds): messages per wall second and
+    per CPU second of this process, passes made."""
     cfg = load_config(None)
     fresh = Engine(engine.config, venue_config(cfg, 1), Credentials(KEY, SECRET))
     assert engine.instrument is not None
@@ -131,7 +136,7 @@ async def md_throughput(engine: Engine, frames: list[bytes], min_s: float) -> tu
     fresh._setup_models()  # models + ledgers from the (already written) journal
     fresh._last_round = time.monotonic() + 1e9  # market data only: no decision rounds
     ws = BybitPublicWs(fresh.venue, TOPICS, fresh._on_public)
-    passes, t0 = 0, time.perf_counter()
+    passes, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         ws._books = {TOPICS[0]: _BookState()}  # what a (re)subscribe does; frames start anew
         for frame in frames:
@@ -140,10 +145,11 @@ async def md_throughput(engine: Engine, frames: list[bytes], min_s: float) -> tu
         if time.perf_counter() - t0 >= min_s:
             break
     rate = passes * len(frames) / (time.perf_counter() - t0)
+    cpu_rate = passes * len(frames) / (time.process_time() - c0)
     assert ws.stats.malformed == 0 and fresh.state.md_messages == passes * len(frames)
     await fresh.rest.aclose()
     fresh.journal.close()
-    return rate, passes
+    return rate, cpu_rate, passes
 
 
 def book_only(frames: list[bytes], tick: float, min_s: float) -> float:
@@ -161,34 +167,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="engine trading time")
     ap.add_argument("--frames", type=int, default=20_000, help="frames for the throughput part")
+    ap.add_argument("--sync", default="FULL", help="journal synchronous mode (FULL or NORMAL)")
     args = ap.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
           f"nexusforge {nexusforge.__version__}, {os.cpu_count()} cpus")  # fmt: skip
     print(f"data: {LEGACY.name} ({SYMBOL}), replayed at full speed, looping")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}; journal synchronous={args.sync}")
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        ex_cfg, engine_cfg = write_files(Path(tmp), port)
+        ex_cfg, engine_cfg = write_files(Path(tmp), port, args.sync)
         cmd = [sys.executable, "-m", "nexusforge.cli", "exchange", "serve", "--port", str(port),
                "--config", str(ex_cfg)]  # fmt: skip
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             asyncio.run(wait_up(port))
             frames = asyncio.run(capture(port, args.frames))
-            lat, engine = asyncio.run(tick_to_order(engine_cfg, port, args.seconds))
-            rate, passes = asyncio.run(md_throughput(engine, frames, 3.0))
+            engine = asyncio.run(tick_to_order(engine_cfg, port, args.seconds))
+            rate, cpu_rate, passes = asyncio.run(md_throughput(engine, frames, 3.0))
         finally:
             server.terminate()
             server.wait(10)
     assert engine.instrument is not None
     base = book_only(frames, float(engine.instrument.tick_size), 2.0)
-    us = np.asarray(lat, dtype=np.float64) / 1e3
+    us = np.asarray(engine.router.latencies_ns, dtype=np.float64) / 1e3
+    cpu = np.asarray(engine.router.cpu_latencies_ns, dtype=np.float64) / 1e3
     p50, p99 = float(np.percentile(us, 50)), float(np.percentile(us, 99))
     print(f"tick-to-order: {len(us)} rounds with orders in {args.seconds:.0f} s; "
-          f"p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {us.max():.0f} µs")  # fmt: skip
+          f"p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {us.max():.0f} µs wall; "
+          f"CPU time of the engine thread in between: p50 {np.percentile(cpu, 50):.0f} µs, "
+          f"p99 {np.percentile(cpu, 99):.0f} µs")  # fmt: skip
     print(f"engine: {engine.state.rounds} rounds, {engine.state.orders_sent} orders, "
           f"{engine.state.fills} fills, {engine.state.md_messages} md messages live")  # fmt: skip
-    print(f"market-data path: {len(frames)} frames x {passes} passes: {rate:,.0f} msgs/s "
-          f"(baseline, Rust book alone on the book frames: {base:,.0f} msgs/s)")  # fmt: skip
+    print(f"market-data path: {len(frames)} frames x {passes} passes: {rate:,.0f} msgs/s wall, "
+          f"{cpu_rate:,.0f} msgs per CPU second (baseline, Rust book alone on the book frames: "
+          f"{base:,.0f} msgs/s)")  # fmt: skip
     print(f"RESULT tick_to_order_p50_us={p50:.0f} tick_to_order_p99_us={p99:.0f} "
           f"md_msgs_per_s={rate:.0f}")  # fmt: skip
 

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +60,7 @@ from nexusforge.nexus.model import (
     load_champion,
     load_strategy,
 )
-from nexusforge.nexus.order_router import OrderRouter
+from nexusforge.nexus.order_router import OrderRouter, Stamp, stamp
 from nexusforge.nexus.venues.bybit import (
     BookUpdate,
     BybitConfig,
@@ -434,29 +435,32 @@ class Engine:
 
     # ---- market data ----
 
-    def _on_public(self, event: object) -> None:
-        t0 = time.perf_counter_ns()
+    def _on_public(self, event: object) -> Awaitable[None] | None:
+        """One public event; after a round that sent orders, an awaitable that yields once, so
+        the send task reaches the venue before the reader drains a backlog of frames."""
+        t0 = stamp()
         feed = self.feed
         assert feed is not None
         if isinstance(event, BookUpdate):
             if event.symbol != self.symbol:
-                return
+                return None
             self.state.md_messages += 1
             row = feed.on_book(event)
             if not self._round_due():
                 self._signal(row)
-                return
+                return None
             mid = feed.mid()
             if mid is None:
                 self._signal(row)
-                return
-            self._round(row, mid, t0)
+                return None
+            return asyncio.sleep(0) if self._round(row, mid, t0) else None
         elif isinstance(event, TradeBatch):
             self.state.md_messages += 1
             for row in feed.on_trades(event):
                 self._signal(row)
         elif isinstance(event, StreamStatus):
             log.info("public stream: %s %s", event.kind, event.detail)
+        return None
 
     def _signal(self, row: dict[str, float]) -> None:
         for m in self.models:
@@ -467,8 +471,8 @@ class Engine:
 
     # ---- decision round ----
 
-    def _round(self, row: dict[str, float], mid: Decimal, t0_ns: int) -> None:
-        """Targets -> Watchtower -> plan -> internal fills + orders (journaled first)."""
+    def _round(self, row: dict[str, float], mid: Decimal, t0: Stamp) -> bool:
+        """Targets -> Watchtower -> plan -> orders + internal fills; True when orders went out."""
         assert self.instrument is not None and self.book is not None
         self._last_round = time.monotonic()
         self.state.rounds += 1
@@ -477,7 +481,7 @@ class Engine:
         self._mark(mid)
         self._rounds_since_check += 1
         if self._blocked() is not None:
-            return
+            return False
         views = [
             ModelView(m.slot, targets[m.slot], m.ledger.inventory, self.router.working(m.slot))
             for m in self.models
@@ -487,13 +491,14 @@ class Engine:
             self.symbol, views, self.book.total_inventory(), mid, self.instrument, self.limits,
             self.alloc.next, now_ms(),
         )  # fmt: skip
-        self.router.submit(plan.intents, t0_ns)
+        self.router.submit(plan.intents, t0)
         self.state.orders_sent += len(plan.intents)
         # Orders first: the send task journals and sends the first order before this runs
         # (the crosses net to zero at the venue, so booking them a moment later is safe).
         asyncio.get_running_loop().call_soon(self._book_internal, plan.fills)
         if plan.cancels:
             self._spawn(self.router.cancel(plan.cancels))
+        return bool(plan.intents)
 
     def _blocked(self) -> str | None:
         """Why no new round may trade now (None: it may)."""
