@@ -31,7 +31,8 @@ import polars as pl
 
 from nexusforge.errors import DataError
 from nexusforge.forge.evolve.table import TARGET, ResearchTable
-from nexusforge.strategy import Expr, compile_expr, evaluate
+from nexusforge.forge.validate.returns import signal_program
+from nexusforge.strategy import Expr, evaluate
 
 
 class RefuteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -112,7 +113,7 @@ def causal_frame(
 ) -> pl.DataFrame:
     """Signal, forward return and lagged confounders on the windows `rows` (the last
     `max_rows` rows with every value finite)."""
-    compiled = compile_expr(expr)
+    compiled = signal_program(expr, table)
     signal = evaluate(compiled, table.frame.select(compiled.columns))
     cols = {"signal": signal, "fwd_ret": table.frame[TARGET].to_numpy()}
     for p in parents:

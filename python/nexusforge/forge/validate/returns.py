@@ -16,7 +16,7 @@ import numpy.typing as npt
 from nexusforge.forge.backtest.engine import MarketData, run_backtest
 from nexusforge.forge.evolve.fitness import FitnessConfig
 from nexusforge.forge.evolve.table import FUNDING, ResearchTable
-from nexusforge.strategy import Expr, compile_expr, evaluate
+from nexusforge.strategy import Compiled, Expr, compile_expr, evaluate
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -34,7 +34,7 @@ def window_returns(
 ) -> WindowReturns:
     """Trade `expr` on `rows` only (from flat); the target may warm up on earlier rows."""
     start = max(0, rows.start - warmup_rows)
-    compiled = compile_expr(expr)
+    compiled = signal_program(expr, table)
     frame = table.frame.slice(start, rows.stop - start).select(compiled.columns)
     target = evaluate(compiled, frame)[rows.start - start :]
     close = table.close[rows]
@@ -45,6 +45,13 @@ def window_returns(
     initial = bt.initial_capital
     eq = np.concatenate([[initial], res.equity])
     return WindowReturns(eq[1:] / eq[:-1] - 1.0, res.position)
+
+
+def signal_program(expr: Expr, table: ResearchTable) -> Compiled:
+    """`expr` compiled over its own columns, or over one table column when it reads none (a
+    constant still needs the table's row count)."""
+    names = tuple(compile_expr(expr).columns) or table.features[:1]
+    return compile_expr(expr, names)
 
 
 def stitched_returns(
