@@ -119,3 +119,17 @@ def test_kline_topic_follows_trades(ws: Ws, client: Signed) -> None:
     [bar] = ws.until("kline.1.XRPUSDT")["data"]
     assert bar["confirm"] is False and bar["volume"] == "25" and bar["interval"] == "1"
     assert bar["end"] - bar["start"] == 59_999
+
+
+def test_lost_book_message_fault_shows_as_a_u_gap(exchange: LocalExchange, ws: Ws) -> None:
+    subscribe(ws, "orderbook.50.XRPUSDT")
+    u0 = ws.until("orderbook.50.XRPUSDT")["data"]["u"]
+    exchange.lose_next_book_messages(1)
+    exchange.step_market(3)
+    us = [m["data"]["u"] for m in ws.quiet(0.5) if m.get("topic") == "orderbook.50.XRPUSDT"]
+    assert us and us[0] == u0 + 2 and us == list(range(u0 + 2, u0 + 2 + len(us)))
+    ws.send({"op": "unsubscribe", "args": ["orderbook.50.XRPUSDT"]})
+    ws.recv()
+    subscribe(ws, "orderbook.50.XRPUSDT")  # what a client does on a gap: a fresh snapshot
+    again = ws.until("orderbook.50.XRPUSDT")
+    assert again["type"] == "snapshot" and again["data"]["u"] == us[-1]

@@ -289,6 +289,14 @@ class LocalExchange:
         """Close every private websocket (clients see the connection end); returns how many."""
         return self._call(self.private.drop_all)
 
+    def lose_next_book_messages(self, count: int = 1) -> None:
+        """Publish the next `count` book updates to nobody: subscribers see a gap in `u`."""
+
+        def arm() -> None:
+            self.public.lose_book_messages += count
+
+        self._call(arm)
+
     def duplicate_next_executions(self, count: int = 1) -> None:
         """Send each of the next `count` execution messages twice."""
 

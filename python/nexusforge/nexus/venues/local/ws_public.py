@@ -38,6 +38,7 @@ class PublicHub:
         self.tickers: dict[str, dict[str, Any]] = {}
         self.ticker_cs = 0
         self.klines: dict[str, tuple[int, dict[str, Any]]] = {}  # topic -> (bar start, last bar)
+        self.lose_book_messages = 0  # a fault: book updates published to nobody (a `u` gap)
 
     # ---- client requests ----
 
@@ -124,8 +125,12 @@ class PublicHub:
             if book.symbol != symbol or not self.subscribers.get(topic):
                 continue
             message = book.update(*self._levels(symbol, book.depth), now)
-            if message is not None:
-                self._fan_out(topic, message)
+            if message is None:
+                continue
+            if self.lose_book_messages > 0:
+                self.lose_book_messages -= 1  # lost on the way: subscribers see `u` jump
+                continue
+            self._fan_out(topic, message)
 
     def public_trade(self, symbol: str, trade: Print) -> None:
         topic = f"publicTrade.{symbol}"
