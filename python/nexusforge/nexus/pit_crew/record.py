@@ -1,0 +1,103 @@
+"""The Pit Crew's decision log: one SQLite table inside the engine's journal file.
+
+Every decision is written here before it is acted on: admitted, rejected, shadow started,
+evaluated (throttled), promoted (with the verdict, both ledgers' closing statements and the
+challenger's expression as codec JSON, so a restart trades the promoted strategy), retired.
+The table lives beside the journal's own (a second connection; WAL lets both write in turn).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nexusforge.errors import JournalError
+from nexusforge.nexus.journal import now_ms
+from nexusforge.strategy import codec
+from nexusforge.strategy.expr import Expr
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS pit_crew_decisions (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT "
+    "NULL, kind TEXT NOT NULL, challenger TEXT NOT NULL, slot INTEGER, detail TEXT NOT NULL)"
+)
+FINAL_KINDS = ("promoted", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One logged decision."""
+
+    ts_ms: int
+    kind: str
+    challenger: str
+    slot: int | None
+    detail: dict[str, Any]
+
+
+class DecisionLog:
+    """Append-only decisions; in memory only when `path` is None."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._memory: list[Decision] = []
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            try:
+                self._db = sqlite3.connect(str(path), isolation_level=None, timeout=5.0)
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(_SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(
+                    f"{path}: cannot keep the Pit Crew's decisions ({exc})"
+                ) from None
+
+    def record(self, kind: str, challenger: str, slot: int | None, detail: dict[str, Any]) -> None:
+        """Appends one decision (durable before this returns when backed by a file)."""
+        d = Decision(now_ms(), kind, challenger, slot, detail)
+        text = json.dumps(detail, sort_keys=True, default=str, allow_nan=False)
+        if self._db is not None:
+            self._db.execute(
+                "INSERT INTO pit_crew_decisions (ts_ms, kind, challenger, slot, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (d.ts_ms, kind, challenger, slot, text),
+            )
+        self._memory.append(d)
+
+    def decisions(self) -> list[Decision]:
+        """Every decision, oldest first (from the file when there is one)."""
+        if self._db is None:
+            return list(self._memory)
+        rows = self._db.execute(
+            "SELECT ts_ms, kind, challenger, slot, detail FROM pit_crew_decisions ORDER BY id"
+        )
+        return [Decision(int(t), k, c, s, json.loads(d)) for t, k, c, s, d in rows]
+
+    def final_hashes(self) -> set[str]:
+        """sha256 of every challenger already promoted or retired."""
+        return {str(d.detail.get("sha256")) for d in self.decisions() if d.kind in FINAL_KINDS}
+
+    def close(self) -> None:
+        """Closes the file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def promoted_strategies(journal: Path) -> dict[int, Expr]:
+    """Slot → promoted strategy from a journal file ({} when it has no Pit Crew table yet)."""
+    if not journal.is_file():
+        return {}
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if "pit_crew_decisions" not in tables:
+            return {}
+        rows = db.execute(
+            "SELECT slot, detail FROM pit_crew_decisions WHERE kind = 'promoted' ORDER BY id"
+        )
+        return {int(s): codec.loads(json.dumps(json.loads(d)["strategy"])) for s, d in rows}
+    finally:
+        db.close()
