@@ -7,6 +7,7 @@ Every check compares with what the VENUE reports (/v5/execution/list by orderLin
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -124,3 +125,40 @@ def test_kill_switch_flattens_every_model(shared_data: Path, tmp_path: Path) -> 
         position = assert_ledgers_equal_venue(tmp_path / "journal.sqlite", ex.port)
     assert position == 0 and summary.reconciled
     assert all(m.inventory == 0 for m in summary.models)
+
+
+@pytest.mark.slow
+def test_sudden_death_flattens_the_model_and_it_trades_no_more(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A kill level just under capital: the first fee kills a model; it is journaled DEAD,
+    flattened with reduce-side orders until flat, and sends nothing but flatten orders after."""
+
+    def settled(engine: Engine) -> bool:
+        dead = [m for m in engine.models if m.state.value == "dead"]
+        liqs = engine.watch.liquidations
+        done = all(liqs[m.slot].outcome.value != "pending" for m in dead if m.slot in liqs)
+        return len(dead) >= 3 and done and not engine.router.inflight
+
+    async def script(engine: Engine, ex: LocalExchange) -> None:
+        await wait_for(lambda: settled(engine), 30, what=engine.state)
+        await asyncio.sleep(0.5)  # the ticker journals each liquidation's outcome
+
+    with LocalExchange(exchange_config(shared_data)) as ex:
+        cfg_path = write_config(tmp_path, ex.port, kill_fraction="0.9999999")
+        summary = run_engine(cfg_path, ex, script, 45)
+        assert_ledgers_equal_venue(tmp_path / "journal.sqlite", ex.port)
+    dead = {m.slot for m in summary.models if m.state == "dead"}
+    assert len(dead) >= 3
+    assert all(m.inventory == 0 for m in summary.models if m.slot in dead)
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        deaths = dict(db.execute("SELECT slot, id FROM model_states WHERE to_state = 'dead'"))
+        kills = db.execute("SELECT slot, kind, detail FROM kill_events").fetchall()
+        after = db.execute(
+            "SELECT i.slot, i.reason FROM order_intents i JOIN model_states s ON s.slot = i.slot "
+            "AND s.to_state = 'dead' WHERE i.ts_ms > s.ts_ms"
+        ).fetchall()
+    assert set(deaths) == dead
+    assert {s for s, k, _ in kills if k == "sudden_death"} == dead
+    assert all("flat" in d for s, k, d in kills if k == "flatten" and s in dead)
+    assert all(reason == "flatten" for _, reason in after)  # no trading after death
