@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -87,6 +88,8 @@ async def run_nexus(
         raise ConfigError(f"--duration must be > 0, got {duration_s}")
     creds = credentials(cfg)
     install_secret_filter(creds)
+    if cfg.venue.kind == "local":
+        set_aside_journal(cfg.journal)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     async with local_exchange(cfg) as port:
@@ -99,6 +102,21 @@ async def run_nexus(
         finally:
             for sig in handlers:
                 loop.remove_signal_handler(sig)
+
+
+def set_aside_journal(path: Path) -> Path | None:
+    """Renames an old journal (and its WAL files) to `<name>.<time>.prev`: an in-process local
+    exchange starts a fresh account, so the old books describe nothing at this venue."""
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.{stamp}.prev")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            old.rename(Path(f"{target}{suffix}"))
+    log.warning("local venue: a fresh account; the old journal was moved to %s", target)
+    return target
 
 
 def _install_signals(

@@ -78,3 +78,16 @@ def test_durations() -> None:
 def test_config_is_frozen_and_validated_on_construction() -> None:
     with pytest.raises(ConfigError, match=r"engine\.max_position"):
         EngineConfig(max_position=Decimal(0))
+
+
+def test_local_venue_sets_an_old_journal_aside(tmp_path: Path) -> None:
+    from nexusforge.nexus.run import set_aside_journal
+
+    journal = tmp_path / "j.sqlite"
+    assert set_aside_journal(journal) is None
+    journal.write_bytes(b"old")
+    (tmp_path / "j.sqlite-wal").write_bytes(b"wal")
+    moved = set_aside_journal(journal)
+    assert moved is not None and moved.read_bytes() == b"old"
+    assert Path(f"{moved}-wal").read_bytes() == b"wal"
+    assert not journal.exists() and not (tmp_path / "j.sqlite-wal").exists()
