@@ -122,7 +122,9 @@ def test_planted_edge_promoted_within_window_and_swap_keeps_every_fill(tmp_path:
     assert kinds[:3] == ["admitted", "shadow_started", "evaluated"] and "promoted" in kinds
     assert run.journal.latest_states()[1] == "active"
     assert promoted_strategies(run.journal.path) == {1: expr_of(EDGE)}
-    assert p.champion_closed.model == "champ_b" and p.challenger_closed.model == new.ledger.model
+    assert (
+        p.champion_closed.model == "champ_b" and p.challenger_closed.model == p.virtual_ledger.model
+    )
     assert 0 < p.champion_closed.fills < len(new.ledger.fills)  # the slot kept trading after
     assert run.crew.views() == ()  # nothing left in shadow
 
