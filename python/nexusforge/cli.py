@@ -540,8 +540,8 @@ def nexus_dashboard(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"dashboard of {journal} at http://{shown}:{port}/ (metrics at /metrics; Ctrl-C)")
-    asyncio.run(server.serve())
+    typer.echo(f"dashboard of {journal} at http://{shown}:{server.port}/ (metrics at /metrics)")
+    asyncio.run(server.serve_socket())
 
 
 def main() -> None:

@@ -80,7 +80,12 @@ def test_server_refuses_before_binding(tmp_path: Path) -> None:
         dashboard_server(source, "0.0.0.0", 8940, None)
     with pytest.raises(ConfigError, match="at least 16"):
         dashboard_server(source, "0.0.0.0", 8940, "short")
-    assert dashboard_server(source, "0.0.0.0", 8940, TOKEN).config.host == "0.0.0.0"
+    public = dashboard_server(source, "0.0.0.0", 0, TOKEN)
+    assert public.sock is not None and public.sock.getsockname()[0] == "0.0.0.0"
+    # a busy port is an ordinary OSError for the caller (never uvicorn's sys.exit)
+    with pytest.raises(OSError):
+        dashboard_server(source, "127.0.0.1", public.port, None)
+    public.sock.close()
 
 
 def test_token_from_a_private_file_or_the_environment(

@@ -22,13 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import uvicorn
-
 from nexusforge.errors import NexusForgeError
 from nexusforge.nexus.dashboard.journal_source import JournalSource
 from nexusforge.nexus.dashboard.latency import LatencyHistogram
 from nexusforge.nexus.dashboard.live_source import VenueStream, wall_ms
-from nexusforge.nexus.dashboard.serve import DEFAULT_PORT, dashboard_server
+from nexusforge.nexus.dashboard.serve import DEFAULT_PORT, DashboardServer, dashboard_server
 from nexusforge.nexus.dashboard.snapshot import (
     AlertView,
     KillSwitchView,
@@ -168,18 +166,23 @@ class DashboardHandle:
     """A dashboard serving in the engine's loop: its task, server and source."""
 
     task: asyncio.Task[None]
-    server: uvicorn.Server
+    server: DashboardServer
     source: EngineSource
 
+    @property
+    def port(self) -> int:
+        """The port it listens on (bound before the task started)."""
+        return self.server.port
+
     async def started(self, timeout_s: float = 10.0) -> int:
-        """Waits until the server listens; the port it listens on."""
+        """Waits until the server serves; the port it listens on."""
         async with asyncio.timeout(timeout_s):
             while not self.server.started:
                 if self.task.done():
                     self.task.result()  # raises what stopped it (e.g. the port is taken)
                     raise RuntimeError("the dashboard server ended before it started")
                 await asyncio.sleep(0.02)
-        return int(self.server.servers[0].sockets[0].getsockname()[1])
+        return self.port
 
     async def stop(self) -> None:
         """Stops serving (open pages reconnect to nothing) and closes the journal reader."""
@@ -204,14 +207,17 @@ def start_dashboard(
     port: int = DEFAULT_PORT,
     token: str | None = None,
 ) -> DashboardHandle:
-    """Serves the dashboard of `engine` from the running loop (port 0: any free port)."""
+    """Serves the dashboard of `engine` from the running loop (port 0: any free port).
+
+    Binds before returning: ConfigError (public host without a token) or OSError (port taken)
+    reach the caller, who decides whether the engine runs without a dashboard."""
     source = EngineSource(engine)
     server = dashboard_server(source, host, port, token)
 
     async def serve() -> None:
         sampler = asyncio.create_task(_sample_every(source, SAMPLE_S), name="dashboard-sampler")
         try:
-            await server.serve()
+            await server.serve_socket()
         finally:
             sampler.cancel()
             await asyncio.wait({sampler})

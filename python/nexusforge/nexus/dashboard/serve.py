@@ -3,10 +3,12 @@
 Binding to anything but 127.0.0.1 / ::1 / localhost needs a token (the page shows positions and
 the kill switch is one request away). In the engine's process:
 
-    server = dashboard_server(LiveSource(...), "127.0.0.1", 8940, token=None)
-    task = asyncio.create_task(server.serve())   # runs in the engine's loop
+    server = dashboard_server(source, "127.0.0.1", 8940, token=None)  # binds now
+    task = asyncio.create_task(server.serve_socket())   # runs in the engine's loop
     ...
     server.should_exit = True; await task
+
+(`engine_source.start_dashboard` does exactly this for a running `Engine`.)
 """
 
 from __future__ import annotations
@@ -73,8 +75,36 @@ def allowed_hosts(host: str) -> list[str] | None:
     return ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0: any free port). Bound here, so a busy port is an
+    OSError for the caller, never uvicorn's own `sys.exit` inside the engine's event loop."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    return socket.create_server((bare, port), family=family, backlog=128)
+
+
 class DashboardServer(uvicorn.Server):
-    """uvicorn's server that first ends the dashboard's open event streams on shutdown."""
+    """uvicorn's server on a socket bound in advance; ends open event streams on shutdown."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.sock = sock
+
+    @property
+    def port(self) -> int:
+        """The port the socket is bound to."""
+        if self.sock is None:
+            raise ConfigError("this dashboard server has no socket of its own")
+        return int(self.sock.getsockname()[1])
+
+    async def serve_socket(self) -> None:
+        """Serves on the bound socket until told to exit (or cancelled); then closes it."""
+        if self.sock is None:
+            raise ConfigError("this dashboard server has no socket of its own")
+        try:
+            await self.serve(sockets=[self.sock])
+        finally:
+            self.sock.close()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Ends the streams, then uvicorn's graceful shutdown."""
@@ -90,20 +120,19 @@ def dashboard_server(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
-) -> uvicorn.Server:
-    """A uvicorn server for the dashboard; run `await server.serve()` in the engine's loop."""
+) -> DashboardServer:
+    """The dashboard's server, its socket already bound (ConfigError for a public host without a
+    token, OSError for a busy port); run `await server.serve_socket()` in the engine's loop."""
     check_bind(host, token)
     app = create_app(source, token=token, allowed_hosts=allowed_hosts(host))
     config = uvicorn.Config(
         app,
-        host=host.strip("[]"),
-        port=port,
         log_level="warning",
-        access_log=False,  # requests carry the bearer token in a header; keep logs quiet anyway
+        access_log=False,  # one line per request is noise on a page that streams
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
-    return DashboardServer(config)
+    return DashboardServer(config, listen(host, port))
 
 
 async def serve_dashboard(
@@ -114,5 +143,5 @@ async def serve_dashboard(
 ) -> None:
     """Serves until cancelled (or the server is told to exit)."""
     server = dashboard_server(source, host, port, token)
-    log.info("dashboard at http://%s:%d/", host, port)
-    await server.serve()
+    log.info("dashboard at http://%s:%d/", host, server.port)
+    await server.serve_socket()
