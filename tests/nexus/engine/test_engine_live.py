@@ -77,17 +77,20 @@ def assert_ledgers_equal_venue(journal: Path, port: int) -> Decimal:
 def test_six_models_trade_and_survive_private_drops(
     shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Six models trade; the private WS is killed twice mid-fill-stream; afterwards every
-    ledger equals the venue's executions by orderLinkId and the sum equals the position."""
+    """Six models trade; execution messages are duplicated and the private WS is killed twice
+    mid-fill-stream; afterwards every ledger equals the venue's executions by orderLinkId and
+    the sum equals the position."""
     cfg_path = write_config(tmp_path, 0)
 
     async def script(engine: Engine, ex: LocalExchange) -> None:
         await wait_for(lambda: engine.state.fills >= 10)
+        await asyncio.to_thread(ex.duplicate_next_executions, 20)  # each sent twice
         for _ in range(2):
             assert await asyncio.to_thread(ex.drop_private_connections) >= 1
             await asyncio.sleep(1.0)
         await wait_for(lambda: engine.private is not None and engine.private.stats.connects >= 3)
         await wait_for(lambda: engine.state.fills >= 60 and engine.state.private_ready)
+        assert engine.private is not None and engine.private.duplicates > 0  # dupes arrived
 
     with LocalExchange(exchange_config(shared_data)) as ex:
         write_config(tmp_path, ex.port)
@@ -162,3 +165,38 @@ def test_sudden_death_flattens_the_model_and_it_trades_no_more(
     assert {s for s, k, _ in kills if k == "sudden_death"} == dead
     assert all("flat" in d for s, k, d in kills if k == "flatten" and s in dead)
     assert all(reason == "flatten" for _, reason in after)  # no trading after death
+
+
+@pytest.mark.slow
+def test_position_mismatch_alerts_and_pauses_until_it_agrees(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The venue's position moves with no execution (a venue that lies): after the next check
+    the engine raises the alert and sends nothing new; once the venue agrees it trades again."""
+    lot = Decimal("0.1")
+
+    def tamper(ex: LocalExchange, qty: Decimal) -> None:
+        def move() -> None:
+            pos = ex.venue.account.position("LTCUSDT")
+            pos.size += qty
+
+        ex._call(move)  # the exchange's own thread-safe admin path (runs on its loop)
+
+    async def script(engine: Engine, ex: LocalExchange) -> None:
+        await wait_for(lambda: engine.state.fills >= 10, what=engine.state)
+        await asyncio.to_thread(tamper, ex, lot)
+        await wait_for(lambda: engine.state.alert is not None, 20, what=engine.state)
+        assert "difference" in str(engine.state.alert) and engine.state.paused is not None
+        await asyncio.sleep(0.3)  # orders already in flight settle
+        sent = engine.state.orders_sent
+        await asyncio.sleep(1.5)
+        assert engine.state.orders_sent == sent  # paused: nothing new
+        await asyncio.to_thread(tamper, ex, -lot)
+        await wait_for(lambda: engine.state.alert is None, 20, what=engine.state)
+        await wait_for(lambda: engine.state.orders_sent > sent, 20, what=engine.state)
+
+    with LocalExchange(exchange_config(shared_data)) as ex:
+        cfg_path = write_config(tmp_path, ex.port, check_interval_s=0.3)
+        summary = run_engine(cfg_path, ex, script, 60)
+        assert_ledgers_equal_venue(tmp_path / "journal.sqlite", ex.port)
+    assert summary.reconciled
