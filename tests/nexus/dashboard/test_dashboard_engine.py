@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from cdp_browser import Browser, chromium_path
 from test_dashboard_metrics import families
 
 from nexusforge.nexus.config import load_config
-from nexusforge.nexus.dashboard.engine_source import start_dashboard
+from nexusforge.nexus.dashboard.engine_source import DashboardOnStart
 from nexusforge.nexus.engine import Engine
 from nexusforge.nexus.run import venue_config
 from nexusforge.nexus.venues.bybit import Credentials
@@ -95,7 +96,12 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
         cfg = load_config(write_config(tmp_path, port))
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
         stop = asyncio.Event()
-        handle = start_dashboard(engine, "127.0.0.1", 0, TOKEN)
+        announced: list[str] = []
+        on_start = DashboardOnStart("127.0.0.1", 0, TOKEN, announced.append)
+        on_start(engine)  # what run_nexus does with its on_start hook
+        handle = on_start.handle
+        assert handle is not None
+        assert announced == [f"dashboard at http://127.0.0.1:{handle.port}/ (metrics at /metrics)"]
         metrics: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
 
         async def drive() -> None:
@@ -129,3 +135,22 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
     for m in engine.models:
         scraped = metrics["nexus_model_fills_total"][(("model", m.name),)]
         assert 0 < scraped <= len(m.ledger.fills)
+
+
+def test_a_dashboard_that_cannot_start_leaves_the_engine_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    busy = socket.create_server(("127.0.0.1", 0))
+    cfg = load_config(write_config(tmp_path, 1))
+    engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
+    announced: list[str] = []
+    for host, port in (("127.0.0.1", busy.getsockname()[1]), ("0.0.0.0", 0)):
+        on_start = DashboardOnStart(host, port, None, announced.append)
+        on_start(engine)
+        assert on_start.handle is None
+    assert announced == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and "refusing to start without a token" in errors[1]
+    engine.journal.close()
+    asyncio.run(engine.rest.aclose())
+    busy.close()

@@ -7,10 +7,10 @@ what a journal does not hold: the mid every model is marked at, stream and book 
 tick-to-order latencies, the reconciliation alert and the kill switch, which `trigger_kill`
 trips through `Engine.trigger_kill` (the engine's loop then flattens everything).
 
-    handle = start_dashboard(engine, "127.0.0.1", 8940, token)   # in run_nexus's on_start
-    port = await handle.started()                                  # then print the address
-    ...
-    await handle.stop()
+    run_nexus(cfg, seconds, on_start=DashboardOnStart("127.0.0.1", 8940, token, typer.echo))
+
+or by hand in the loop: `handle = start_dashboard(engine, host, port, token)`, then
+`await handle.stop()`.
 """
 
 from __future__ import annotations
@@ -212,7 +212,11 @@ def start_dashboard(
     Binds before returning: ConfigError (public host without a token) or OSError (port taken)
     reach the caller, who decides whether the engine runs without a dashboard."""
     source = EngineSource(engine)
-    server = dashboard_server(source, host, port, token)
+    try:
+        server = dashboard_server(source, host, port, token)
+    except BaseException:
+        source.close()
+        raise
 
     async def serve() -> None:
         sampler = asyncio.create_task(_sample_every(source, SAMPLE_S), name="dashboard-sampler")
@@ -227,4 +231,31 @@ def start_dashboard(
     return DashboardHandle(task, server, source)
 
 
-__all__ = ["DashboardHandle", "EngineSource", "start_dashboard"]
+class DashboardOnStart:
+    """`run_nexus(..., on_start=DashboardOnStart(host, port, token, typer.echo))`: serves the
+    engine's dashboard in its loop and announces the address. A dashboard that cannot start
+    (port taken, public host without a token) is logged; the engine trades on without it."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        token: str | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        self.host, self.port, self.token = host, port, token
+        self._announce = announce or (lambda line: log.warning("%s", line))
+        self.handle: DashboardHandle | None = None
+
+    def __call__(self, engine: Engine) -> None:
+        """Starts serving (called once, from the engine's loop)."""
+        try:
+            self.handle = start_dashboard(engine, self.host, self.port, self.token)
+        except (NexusForgeError, OSError) as exc:
+            log.error("dashboard not started: %s", exc)
+            return
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self._announce(f"dashboard at http://{shown}:{self.handle.port}/ (metrics at /metrics)")
+
+
+__all__ = ["DashboardHandle", "DashboardOnStart", "EngineSource", "start_dashboard"]
