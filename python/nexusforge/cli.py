@@ -372,16 +372,18 @@ def sim_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
 ) -> None:
     """Stylized facts of the simulator over many seeds, beside the same facts of real data."""
+    from rich.console import Console
+
     from nexusforge.errors import NexusForgeError
-    from nexusforge.forge.sim.check import ImpactPlan, check_fidelity
+    from nexusforge.forge.sim.check import ImpactPlan
     from nexusforge.forge.sim.config import SimConfig
-    from nexusforge.forge.sim.fidelity_report import print_check
+    from nexusforge.forge.sim.fidelity_report import print_check, run_check
 
     try:
         cfg = SimConfig.from_toml(config) if config else SimConfig.scenario(scenario)
         cfg = cfg.with_overrides({"duration_s": duration})
         plan = ImpactPlan(sizes=impact_sizes)
-        result = check_fidelity(cfg, seeds, data_dir=data, impact=plan)
+        result = run_check(cfg, seeds, plan, data, Console(stderr=True))
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

@@ -22,8 +22,11 @@ from nexusforge.forge.sim.check import (
     ABS_ACF_MAX_LAG,
     SIGN_ACF_MAX_LAG,
     FidelityReport,
+    ImpactPlan,
     Pooled,
+    check_fidelity,
 )
+from nexusforge.forge.sim.config import SimConfig
 from nexusforge.forge.sim.facts import FloatArray
 
 
@@ -194,6 +197,7 @@ def write_html(report: FidelityReport, out: Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(render(report))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -226,3 +230,18 @@ def print_check(report: FidelityReport, console: Console, out: Path | None, as_j
         console.print(f"report written to {out}")
         if skipped:
             console.print(skipped)
+
+
+def run_check(
+    config: SimConfig, seeds: int, plan: ImpactPlan, data_dir: Path | None, console: Console
+) -> FidelityReport:
+    """`check_fidelity` with a progress line on the console (stderr-safe: rich status)."""
+    with console.status(f"fidelity check: 0/{seeds} seeds") as status:
+        done = 0
+
+        def step(seed: int) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"fidelity check: {done}/{seeds} seeds (last: {seed})")
+
+        return check_fidelity(config, seeds, data_dir=data_dir, impact=plan, progress=step)
