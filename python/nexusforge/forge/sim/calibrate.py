@@ -65,7 +65,7 @@ def load_targets(data_dir: Path, files: real.RealFiles | None = None) -> Targets
 
 
 @dataclass(frozen=True)
-class SimStats:
+class CalibrationStats:
     """What one short simulation shows of the calibrated quantities."""
 
     spread_ticks: FloatArray
@@ -85,9 +85,9 @@ class Criterion:
 
     name: str
     tolerance: float
-    measure: Callable[[SimStats, Targets], float]
+    measure: Callable[[CalibrationStats, Targets], float]
     target: Callable[[Targets], float]
-    achieved: Callable[[SimStats], float]
+    achieved: Callable[[CalibrationStats], float]
 
 
 def _log_ratio(a: float, b: float) -> float:
@@ -131,7 +131,7 @@ CRITERIA: tuple[Criterion, ...] = (
 )  # fmt: skip
 
 
-def loss(stats: SimStats, targets: Targets) -> float:
+def loss(stats: CalibrationStats, targets: Targets) -> float:
     """Sum over criteria of (distance / tolerance)²; every criterion met means each term ≤ 1."""
     total = 0.0
     for c in CRITERIA:
@@ -337,7 +337,7 @@ class CalibrationResult:
         return all(row.within for row in self.rows)
 
 
-def sim_stats(config: Any, seeds: Sequence[int]) -> SimStats:
+def sim_stats(config: Any, seeds: Sequence[int]) -> CalibrationStats:
     """Pooled calibration statistics of short runs of `config` on `seeds`."""
     from nexusforge.forge.sim.run import run_sim
 
@@ -353,7 +353,7 @@ def sim_stats(config: Any, seeds: Sequence[int]) -> SimStats:
             r = np.diff(np.log(mid))
         returns.append(r[np.isfinite(r)])
     pooled_r = np.concatenate(returns)
-    return SimStats(
+    return CalibrationStats(
         spread_ticks=np.concatenate(spreads),
         top_depth=np.concatenate(depths),
         trade_qty=np.concatenate(sizes),
@@ -361,7 +361,7 @@ def sim_stats(config: Any, seeds: Sequence[int]) -> SimStats:
     )
 
 
-def report_rows(stats: SimStats, targets: Targets) -> tuple[CriterionRow, ...]:
+def report_rows(stats: CalibrationStats, targets: Targets) -> tuple[CriterionRow, ...]:
     """Achieved vs target for every criterion."""
     return tuple(
         CriterionRow(
