@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nexusforge.errors import ConfigError
+from nexusforge.nexus.journal import Journal
+from nexusforge.nexus.model import ModelState, TradingModel
 
 FloatArray = npt.NDArray[np.float64]
 QUANTUM = Decimal("0.000001")
@@ -259,3 +261,28 @@ def _current_live(live: Sequence[ModelSample], lo: float, hi: float) -> FloatArr
     if np.all(w >= lo - 1e-12) and np.all(w <= hi + 1e-12):
         return w
     return project_bounded_simplex(w, lo, hi)
+
+
+def reweight(
+    alloc: Allocator,
+    models: Sequence[TradingModel],
+    mid: Decimal,
+    journal: Journal,
+    now_s: float,
+) -> Reallocation | None:
+    """The engine's once-per-round call: sample, and when due journal the new weights, then set
+    them (a weight scales the model's target size from its next round on)."""
+    samples = [
+        ModelSample(
+            m.slot, m.ledger.equity(mid), m.ledger.capital, m.weight, m.state is ModelState.ACTIVE
+        )
+        for m in models
+    ]
+    r = alloc.step(now_s, samples)
+    if r is None:
+        return None
+    for m in models:
+        journal.record_weight(m.slot, r.weights[m.slot])
+    for m in models:
+        m.set_weight(r.weights[m.slot])
+    return r

@@ -14,6 +14,9 @@ Schema (every key optional; the defaults below are what an empty file gives):
                                     # relative paths (and journal) resolve beside the config
     kill_fraction = "0"             # kill a model at equity <= fraction x capital (0: at <= 0)
     check_interval_s = 1.0          # how often the invariant is verified against the venue
+    challenger_dir = ""             # Pit Crew intake folder ("" = no shadow challengers);
+                                    # relative paths resolve beside the config
+    cwo_interval_s = 60.0           # CWO: re-weight the models this often
 
     [venue]
     kind = "local"                  # local (in-process exchange) | custom | testnet | mainnet
@@ -95,6 +98,8 @@ class EngineConfig:
     kill_file: str = "nexus.kill"
     kill_fraction: Decimal = Decimal(0)
     check_interval_s: float = 1.0
+    challenger_dir: str = ""
+    cwo_interval_s: float = 60.0
     venue: VenueSettings = field(default_factory=VenueSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     models: tuple[ModelSpec, ...] = field(default_factory=default_models)
@@ -106,6 +111,7 @@ class EngineConfig:
         _check(self.max_position > 0, "engine.max_position", "> 0")
         _check(self.round_interval_s > 0, "engine.round_interval_s", "> 0")
         _check(self.check_interval_s > 0, "engine.check_interval_s", "> 0")
+        _check(self.cwo_interval_s > 0, "engine.cwo_interval_s", "> 0")
         _check(self.orderbook_depth in BOOK_DEPTHS, "engine.orderbook_depth", BOOK_DEPTHS)
         _check(Decimal(0) <= self.kill_fraction < 1, "engine.kill_fraction", "in [0, 1)")
         _check(self.venue.kind in VENUE_KINDS, "venue.kind", VENUE_KINDS)
@@ -143,6 +149,8 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         cfg = replace(cfg, journal=p.parent / cfg.journal)
     if cfg.kill_file and not Path(cfg.kill_file).is_absolute():
         cfg = replace(cfg, kill_file=str(p.parent / cfg.kill_file))
+    if cfg.challenger_dir and not Path(cfg.challenger_dir).is_absolute():
+        cfg = replace(cfg, challenger_dir=str(p.parent / cfg.challenger_dir))
     return cfg
 
 
@@ -188,7 +196,7 @@ def _engine_value(key: str, value: object) -> object:
     name = f"engine.{key}"
     if key in ("capital", "max_position", "kill_fraction"):
         return _decimal(value, name)
-    if key in ("round_interval_s", "check_interval_s"):
+    if key in ("round_interval_s", "check_interval_s", "cwo_interval_s"):
         return _float({key: value}, key, 0.0, "engine.")
     if key == "orderbook_depth":
         return _int({key: value}, key, 0, "engine.")

@@ -40,6 +40,7 @@ from nexusforge.errors import ConfigError, MalformedMessageError
 from nexusforge.market.instruments import Instrument
 from nexusforge.nexus import executions as ex
 from nexusforge.nexus import order_ids
+from nexusforge.nexus.allocator import Allocator, AllocatorConfig, reweight
 from nexusforge.nexus.config import CHAMPION_PREFIX, EngineConfig, ModelSpec
 from nexusforge.nexus.executions import Execution
 from nexusforge.nexus.intents import IntentLimits, ModelView, internal_fills, plan_round
@@ -61,6 +62,7 @@ from nexusforge.nexus.model import (
     load_strategy,
 )
 from nexusforge.nexus.order_router import OrderRouter, Stamp, stamp
+from nexusforge.nexus.pit_crew import PitCrew, promoted_strategies
 from nexusforge.nexus.venues.bybit import (
     BookUpdate,
     BybitConfig,
@@ -241,6 +243,8 @@ class Engine:
         self.kill = KillSwitch(config.kill_file or None)
         self.limits = IntentLimits(max_position=config.max_position)
         self.alloc = self.journal.allocator()
+        self.cwo = Allocator(AllocatorConfig(interval_s=config.cwo_interval_s))
+        self.pit_crew: PitCrew | None = None  # made in start(), once the instrument is known
         self._credentials = credentials
         self._specs = config.models
         self._strategy_base = strategy_base
@@ -273,6 +277,7 @@ class Engine:
         self.instrument = found[self.symbol]
         self.feed = MarketFeed(self.instrument)
         self._setup_models()
+        self.pit_crew = PitCrew.for_engine(self.config, self.instrument, self.journal)
         await self._reconcile_on_start()
         since = self.journal.last_exec_time_ms(self.symbol)
         self._needs_recovery = since is not None
@@ -360,8 +365,9 @@ class Engine:
         self.book = books.get(self.symbol) or Book(self.symbol, capitals, slot_router(names))
         states, weights = self.journal.latest_states(), self.journal.latest_weights()
         weight = Decimal(1) / len(names)
+        promoted = promoted_strategies(self.journal.path)  # Pit Crew swaps survive a restart
         for slot, spec in enumerate(self._specs):
-            expr = load_model_strategy(spec, self._strategy_base)
+            expr = promoted.get(slot) or load_model_strategy(spec, self._strategy_base)
             m = TradingModel(slot, spec.name, self.symbol, expr, self.book.ledger(spec.name))
             self._restore_state(m, states.get(slot))
             if weights.get(slot) != weight:
@@ -453,9 +459,14 @@ class Engine:
             if mid is None:
                 self._signal(row)
                 return None
-            return asyncio.sleep(0) if self._round(row, mid, t0) else None
+            if self._round(row, mid, t0):
+                return self._adapt_after_send(row, mid)
+            self._adapt(row, mid)
+            return None
         elif isinstance(event, TradeBatch):
             self.state.md_messages += 1
+            if self.pit_crew is not None:
+                self.pit_crew.on_trades(event)
             for row in feed.on_trades(event):
                 self._signal(row)
         elif isinstance(event, StreamStatus):
@@ -465,6 +476,8 @@ class Engine:
     def _signal(self, row: dict[str, float]) -> None:
         for m in self.models:
             m.signal(row)
+        if self.pit_crew is not None:
+            self.pit_crew.on_row(row)
 
     def _round_due(self) -> bool:
         return time.monotonic() - self._last_round >= self.config.round_interval_s
@@ -499,6 +512,17 @@ class Engine:
         if plan.cancels:
             self._spawn(self.router.cancel(plan.cancels))
         return bool(plan.intents)
+
+    async def _adapt_after_send(self, row: dict[str, float], mid: Decimal) -> None:
+        await asyncio.sleep(0)  # the send task reaches the venue first
+        self._adapt(row, mid)
+
+    def _adapt(self, row: dict[str, float], mid: Decimal) -> None:
+        """After each round: CWO weights, then the Pit Crew (shadows trade on paper; a promotion
+        swaps a model, trading from the next round). Off the tick-to-order path."""
+        reweight(self.cwo, self.models, mid, self.journal, time.monotonic())
+        if self.pit_crew is not None and self.feed is not None:
+            self.pit_crew.on_round(row, self.feed.book, mid, self.models)
 
     def _blocked(self) -> str | None:
         """Why no new round may trade now (None: it may)."""

@@ -30,6 +30,7 @@ from nexusforge.errors import ArtifactError
 from nexusforge.market.book import OrderBook
 from nexusforge.market.costs import CostModel
 from nexusforge.market.instruments import Instrument
+from nexusforge.nexus.config import EngineConfig
 from nexusforge.nexus.dashboard.snapshot import ChallengerView
 from nexusforge.nexus.journal import Journal, now_ms
 from nexusforge.nexus.model import ModelState, TradingModel
@@ -104,6 +105,18 @@ class PitCrew:
 
     def __post_init__(self) -> None:
         self._intake = Intake(self.config.folder, self.config.require_gate)
+
+    @classmethod
+    def for_engine(
+        cls, config: EngineConfig, instrument: Instrument, journal: Journal
+    ) -> PitCrew | None:
+        """The engine's Pit Crew on `config.challenger_dir` (None when no folder is set)."""
+        if not config.challenger_dir:
+            return None
+        folder = Path(config.challenger_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(PitCrewConfig(folder), instrument, config.capital, config.max_position,
+                   journal, DecisionLog(journal.path))  # fmt: skip
 
     @property
     def intake(self) -> Intake:
