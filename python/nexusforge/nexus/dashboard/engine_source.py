@@ -96,6 +96,7 @@ class EngineSource:
             alerts=(*reversed(self._alerts), *base.alerts),
             kill_switch=KillSwitchView(kill is not None, kill, armable=True),
             marks=() if eng.state.mid is None else ((eng.symbol, eng.state.mid),),
+            challengers=base.challengers if eng.pit_crew is None else eng.pit_crew.views(),
         )
 
     def _observe_latencies(self) -> None:
