@@ -2,6 +2,7 @@
 refutation and stress paths; only strategies that pass every check become challengers."""
 
 from nexusforge.forge.validate.bootstrap import MonteCarlo, monte_carlo
+from nexusforge.forge.validate.config import GateConfig, load_gate_config, parse_gate_config
 from nexusforge.forge.validate.deflated_sharpe import (
     DeflatedSharpe,
     deflated_sharpe,
@@ -9,9 +10,18 @@ from nexusforge.forge.validate.deflated_sharpe import (
     expected_max_sharpe,
     probabilistic_sharpe,
 )
+from nexusforge.forge.validate.gate import Check, Decision, GateResult, validate_run
 from nexusforge.forge.validate.pbo import PboResult, pbo
-from nexusforge.forge.validate.permutation import NullTest, null_table, null_test
+from nexusforge.forge.validate.permutation import (
+    NullTest,
+    PopulationNull,
+    null_table,
+    null_test,
+    population_null,
+)
 from nexusforge.forge.validate.refute import RefuteConfig, RefuteResult, refute
+from nexusforge.forge.validate.report import write_report
+from nexusforge.forge.validate.run_folder import RunFolder, read_run
 from nexusforge.forge.validate.stress import StressResult, stress
 from nexusforge.forge.validate.walk_forward import (
     ForgeFitter,
@@ -22,26 +32,38 @@ from nexusforge.forge.validate.walk_forward import (
 )
 
 __all__ = [
+    "Check",
+    "Decision",
     "DeflatedSharpe",
     "ForgeFitter",
+    "GateConfig",
+    "GateResult",
     "GridFitter",
     "MonteCarlo",
     "NullTest",
     "PboResult",
+    "PopulationNull",
     "RefuteConfig",
     "RefuteResult",
+    "RunFolder",
     "StressResult",
     "WalkForward",
     "WalkForwardConfig",
     "deflated_sharpe",
     "deflated_sharpe_of",
     "expected_max_sharpe",
+    "load_gate_config",
     "monte_carlo",
     "null_table",
     "null_test",
+    "parse_gate_config",
     "pbo",
+    "population_null",
     "probabilistic_sharpe",
+    "read_run",
     "refute",
     "stress",
+    "validate_run",
     "walk_forward",
+    "write_report",
 ]
