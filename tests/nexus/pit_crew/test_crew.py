@@ -6,6 +6,7 @@ invariant Σ ledgers == Σ venue fills."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -156,3 +157,34 @@ def test_bad_file_rejected_and_recorded_while_running(tmp_path: Path) -> None:
     rejected = [d for d in run.crew.decisions.decisions() if d.kind == "rejected"]
     assert rejected and rejected[0].challenger == "bad.json"
     assert len(run.crew.shadows) == 1  # the good one still runs
+
+
+def test_restart_resumes_undecided_shadows_only(tmp_path: Path) -> None:
+    run = setup(tmp_path, [FLAT, ANTI_EDGE], EDGE)
+    play(run, 5, seed=3)
+    (key,) = run.crew.shadows
+    decided = run.crew.config.folder / "accepted" / "old.json"
+    decided.write_text(challenger_text(ANTI_EDGE, tag="old"))
+    old_sha = json.loads(decided.read_text())["sha256"]
+    run.crew.decisions.record("retired", "old", None, {"sha256": old_sha})
+    # a new process on the same journal and folder
+    again = PitCrew(run.crew.config, INSTRUMENT, CAPITAL, Decimal(1000), run.journal,
+                    DecisionLog(run.journal.path))  # fmt: skip
+    feed = MarketFeed(INSTRUMENT, FeatureConfig(tick_size=0.1))
+    market = EdgeMarket(seed=4)
+    for k in range(3):
+        row = feed.on_book(market.step())
+        mid = feed.mid()
+        assert mid is not None
+        again.on_round(row, feed.book, mid, run.models, now_s=float(k))
+    assert list(again.shadows) == [key]
+
+
+def test_exports() -> None:
+    import types
+
+    import nexusforge.nexus.pit_crew as pc
+
+    public = {n for n in dir(pc) if not n.startswith("_")}
+    modules = {n for n in public if isinstance(getattr(pc, n), types.ModuleType)}
+    assert set(pc.__all__) == public - modules
