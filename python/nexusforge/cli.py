@@ -252,6 +252,12 @@ def forge_run(
     data: Annotated[Path, typer.Option("--data", help="Store folder with the candle series.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created).")],
     config: Annotated[Path | None, typer.Option("--config", help="forge.toml.")] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="End with the validation gate (OUT/validation).")
+    ] = False,
+    gate_config: Annotated[
+        Path | None, typer.Option("--gate-config", help="Gate TOML config (with --validate).")
+    ] = None,
 ) -> None:
     """Causal discovery, GP with surrogate screening and challenger files, into OUT."""
     from nexusforge.errors import NexusForgeError
@@ -260,6 +266,10 @@ def forge_run(
 
     try:
         run_with_progress(load_config(config), data, out, _console())
+        if validate:
+            from nexusforge.forge.validate.console import validate_command
+
+            validate_command(out, gate_config, False, _console())
     except NexusForgeError as exc:
         _console().print(f"[red]forge run failed:[/red] {exc}")
         raise typer.Exit(code=1) from exc

@@ -3,11 +3,10 @@ planted driver, or none) and from the real Bybit 5m BTCUSDT 2025 candles."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
-from validate_fixtures import TINY, planted_table, tiny_config
+from validate_fixtures import planted_table, real_config, tiny_config
 
 from nexusforge.data.ingest import ingest
 from nexusforge.forge.evolve.run import parse_config, run_forge, run_on_table
@@ -32,14 +31,17 @@ def noise_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Forge run on the last 12,000 real Bybit 5m BTCUSDT bars of 2025."""
+def validate_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the real Bybit 5m BTCUSDT 2025 candles and funding."""
     store = tmp_path_factory.mktemp("validate-store")
     for name in FILES:
         assert not ingest(shared_data / "history" / name, store).failed
-    cfg = tomllib.loads(TINY.format(alpha=0.01))
-    cfg["seed"] = 5
-    cfg["data"] = {"max_rows": 12000}
+    return store
+
+
+@pytest.fixture(scope="session")
+def real_run(validate_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Forge run on the last 12,000 real Bybit 5m BTCUSDT bars of 2025."""
     out = tmp_path_factory.mktemp("real-run") / "run"
-    run_forge(parse_config(cfg), store, out)
+    run_forge(parse_config(real_config()), validate_store, out)
     return out

@@ -8,11 +8,26 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from validate_fixtures import real_config
 
 from nexusforge.cli import app
 from nexusforge.strategy import artifact
 
 runner = CliRunner()
+
+
+def toml_text(doc: dict[str, object]) -> str:
+    """A two-level mapping as TOML (scalars first, then one table per section)."""
+
+    def value(v: object) -> str:
+        return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+    top = [f"{k} = {value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    tables = [f"[{k}]\n" + "\n".join(f"{a} = {value(b)}" for a, b in v.items())
+              for k, v in doc.items() if isinstance(v, dict)]  # fmt: skip
+    return "\n".join(top + tables) + "\n"
+
+
 FAST = """
 bootstrap_paths = 200
 nulls = 19
@@ -51,3 +66,20 @@ def test_validate_a_real_run(real_run: Path, tmp_path: Path) -> None:
 def test_validate_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     done = runner.invoke(app, ["validate", str(tmp_path)])
     assert done.exit_code == 1 and "validate failed" in done.output
+
+
+@pytest.mark.slow
+def test_forge_run_can_end_with_the_gate(validate_store: Path, tmp_path: Path) -> None:
+    forge = tmp_path / "forge.toml"
+    doc = {**real_config(), "challengers": 1}
+    forge.write_text(toml_text(doc))
+    gate = tmp_path / "gate.toml"
+    gate.write_text(FAST)
+    out = tmp_path / "run"
+    args = ["forge", "run", "--data", str(validate_store), "--out", str(out), "--config",
+            str(forge), "--validate", "--gate-config", str(gate)]  # fmt: skip
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "validation gate" in done.output
+    summary = json.loads((out / "validation" / "summary.json").read_text())
+    assert summary["passed"] + summary["rejected"] == 1

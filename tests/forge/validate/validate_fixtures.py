@@ -8,7 +8,7 @@ import tomllib
 from nexusforge.forge.evolve.run import ForgeConfig, parse_config
 from nexusforge.forge.validate.synthetic import BARS_PER_YEAR, planted_table
 
-__all__ = ["BARS_PER_YEAR", "TINY", "planted_table", "tiny_config"]
+__all__ = ["BARS_PER_YEAR", "TINY", "planted_table", "real_config", "tiny_config"]
 
 TINY = """
 seed = 3
@@ -30,3 +30,11 @@ backend = "inline"
 
 def tiny_config(alpha: float = 0.01) -> ForgeConfig:
     return parse_config(tomllib.loads(TINY.format(alpha=alpha)))
+
+
+def real_config() -> dict[str, object]:
+    """The tiny search on the last 12,000 real bars."""
+    cfg = tomllib.loads(TINY.format(alpha=0.01))
+    cfg["seed"] = 5
+    cfg["data"] = {"max_rows": 12000}
+    return cfg
