@@ -35,6 +35,7 @@ from nexusforge.nexus.pit_crew import (
     PitCrewConfig,
     Promotion,
     Shadow,
+    challenger_views,
     market_view,
     promoted_strategies,
 )
@@ -74,7 +75,7 @@ def setup(tmp_path: Path, champions: list[dict[str, Any]], challenger: dict[str,
     return Run(crew, models, book, journal, venue)
 
 
-def play(run: Run, steps: int, seed: int) -> None:
+def play(run: Run, steps: int, seed: int, t0: int = 0) -> None:
     market = EdgeMarket(seed=seed)
     feed = MarketFeed(INSTRUMENT, FeatureConfig(tick_size=0.1))
     for k in range(steps):
@@ -82,7 +83,7 @@ def play(run: Run, steps: int, seed: int) -> None:
         run.rows.append(dict(row))
         mid = feed.mid()
         assert mid is not None
-        now = float(k)
+        now = float(t0 + k)
         run.crew.market.add_volume(500.0)
         view = market_view(feed.book, mid, run.crew.market)
         for i, m in enumerate(run.models):  # the engine's round: the champions' venue fills
@@ -188,3 +189,19 @@ def test_exports() -> None:
     public = {n for n in dir(pc) if not n.startswith("_")}
     modules = {n for n in public if isinstance(getattr(pc, n), types.ModuleType)}
     assert set(pc.__all__) == public - modules
+
+
+def test_journal_only_views_follow_the_decision_log(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    early = setup(tmp_path / "a", [FLAT, EDGE], ANTI_EDGE)
+    play(early, 20, seed=5)
+    (v,) = challenger_views(DecisionLog(early.journal.path).decisions())  # a second reader
+    assert v.champion == "" and v.since_ms > 0 and v.name in early.crew.shadows
+    play(early, 130, seed=6, t0=20)  # past the first evaluation: scores from the logged verdicts
+    (v,) = challenger_views(DecisionLog(early.journal.path).decisions())
+    assert v.champion in NAMES.values() and v.score < 0
+    promoted = setup(tmp_path / "b", [FLAT, ANTI_EDGE], EDGE)
+    play(promoted, 200, seed=11)
+    assert promoted.crew.promotions
+    assert challenger_views(DecisionLog(promoted.journal.path).decisions()) == ()

@@ -4,7 +4,7 @@ from nexusforge.nexus.pit_crew.compare import CompareConfig, Verdict, compare
 from nexusforge.nexus.pit_crew.crew import PitCrew, PitCrewConfig
 from nexusforge.nexus.pit_crew.intake import Admitted, Intake, Rejection
 from nexusforge.nexus.pit_crew.promotion import LedgerStatement, Promotion, hot_swap
-from nexusforge.nexus.pit_crew.record import DecisionLog, promoted_strategies
+from nexusforge.nexus.pit_crew.record import DecisionLog, challenger_views, promoted_strategies
 from nexusforge.nexus.pit_crew.shadow import MarketStats, MarketView, Shadow, market_view
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Rejection",
     "Shadow",
     "Verdict",
+    "challenger_views",
     "compare",
     "hot_swap",
     "market_view",

@@ -9,12 +9,15 @@ The table lives beside the journal's own (a second connection; WAL lets both wri
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nexusforge.errors import JournalError
+from nexusforge.nexus.dashboard.snapshot import ChallengerView
 from nexusforge.nexus.journal import now_ms
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import Expr
@@ -101,3 +104,35 @@ def promoted_strategies(journal: Path) -> dict[int, Expr]:
         return {int(s): codec.loads(json.dumps(json.loads(d)["strategy"])) for s, d in rows}
     finally:
         db.close()
+
+
+def challenger_views(decisions: Sequence[Decision]) -> tuple[ChallengerView, ...]:
+    """Shadows still under evaluation, as the dashboard shows them, from logged decisions only
+    (for a journal-file dashboard; scores appear once a shadow's window was first evaluated)."""
+    started: dict[str, int] = {}
+    best: dict[str, dict[str, Any]] = {}
+    for d in decisions:
+        if d.kind == "shadow_started":
+            started[d.challenger] = d.ts_ms
+        elif d.kind in FINAL_KINDS:
+            started.pop(d.challenger, None)
+        elif d.kind == "evaluated" and d.detail.get("verdicts"):
+            vs = d.detail["verdicts"]
+            best[d.challenger] = min(vs, key=lambda v: (not v["beats"], _num(v["champion_sharpe"])))
+    out = []
+    for key, since in started.items():
+        v = best.get(key)
+        if v is None:
+            out.append(ChallengerView(key, "", since, math.nan, math.nan))
+        else:
+            score, theirs = _num(v["challenger_sharpe"]), _num(v["champion_sharpe"])
+            out.append(ChallengerView(key, str(v["champion"]), since, score, theirs))
+    return tuple(out)
+
+
+def _num(v: object) -> float:
+    """A verdict figure back from JSON (non-finite ones were written as strings)."""
+    try:
+        return float(v) if isinstance(v, int | float | str) else math.nan
+    except ValueError:
+        return math.nan
