@@ -205,3 +205,19 @@ def test_journal_only_views_follow_the_decision_log(tmp_path: Path) -> None:
     play(promoted, 200, seed=11)
     assert promoted.crew.promotions
     assert challenger_views(DecisionLog(promoted.journal.path).decisions()) == ()
+
+
+def test_a_failing_shadow_is_retired_and_the_round_goes_on(tmp_path: Path) -> None:
+    run = setup(tmp_path, [FLAT, ANTI_EDGE], EDGE)
+    play(run, 5, seed=3)
+    broken_doc = {"op": "mul", "args": [{"col": "no_such_feature"}, {"const": 1.0}]}
+    costs, cap = CostModel(), Decimal(10)
+    expr = expr_of(broken_doc)
+    broken = Shadow.start("cd" * 32, expr, SYMBOL, CAPITAL, Decimal("0.5"), now_s=5.0, now_ms=0,
+                          costs=costs, max_position=cap)  # fmt: skip
+    run.crew.shadows[broken.key] = broken
+    play(run, 5, seed=4, t0=5)
+    assert broken.key not in run.crew.shadows and broken in run.crew.retired
+    assert len(run.crew.shadows) == 1  # the healthy one still trades
+    (fault,) = [d for d in run.crew.decisions.decisions() if d.challenger == broken.key]
+    assert fault.kind == "retired" and "no_such_feature" in fault.detail["reason"]

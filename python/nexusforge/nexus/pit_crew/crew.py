@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nexusforge.errors import ArtifactError
+from nexusforge.errors import ArtifactError, NexusForgeError
 from nexusforge.market.book import OrderBook
 from nexusforge.market.costs import CostModel
 from nexusforge.market.instruments import Instrument
@@ -127,8 +127,11 @@ class PitCrew:
 
     def on_row(self, row: Mapping[str, float]) -> None:
         """A feature row between rounds."""
-        for s in self.shadows.values():
-            s.signal(row)
+        for s in list(self.shadows.values()):
+            try:
+                s.signal(row)
+            except NexusForgeError as exc:
+                self._fault(s, exc)
 
     def on_trades(self, batch: TradeBatch) -> None:
         """Public trades: their volume feeds the impact model."""
@@ -151,8 +154,11 @@ class PitCrew:
             self._resume(now, stamp, len(models))
         self.market.on_round(float(mid))
         view = market_view(book, mid, self.market)
-        for s in self.shadows.values():
-            s.on_round(row, view, self.instrument, stamp)
+        for s in list(self.shadows.values()):
+            try:
+                s.on_round(row, view, self.instrument, stamp)
+            except NexusForgeError as exc:
+                self._fault(s, exc)
         if now - self._last_poll_s >= self.config.poll_s:
             self._last_poll_s = now
             self._admit(now, stamp, len(models))
@@ -291,6 +297,16 @@ class PitCrew:
         self._series.pop(s.key, None)
         self.retired.append(s)
         log.info("retired %s: beat no champion", s.key)
+
+    def _fault(self, s: Shadow, exc: Exception) -> None:
+        """A shadow that fails (bad data it cannot price, a strategy error) is retired at once:
+        logged with the reason, never allowed to stop the engine's round."""
+        self.decisions.record("retired", s.key, None, {"sha256": s.sha256,
+                              "reason": f"fault: {exc}"})  # fmt: skip
+        self.shadows.pop(s.key, None)
+        self._series.pop(s.key, None)
+        self.retired.append(s)
+        log.error("shadow %s retired after a fault: %s", s.key, exc)
 
     # ---- dashboard ----
 
