@@ -178,3 +178,22 @@ def test_live_source_reads_the_engines_objects() -> None:
     assert snap.kill_switch == snap.kill_switch.__class__(False, None, armable=True)
     source.trigger_kill("test")
     assert kill.check() == "test" and source.snapshot().kill_switch.tripped
+
+
+def test_catching_up_in_slices_ends_where_one_read_does(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    session = new_session(path)
+    for i in range(40):
+        session.trade(i % 3, 1 if i % 4 < 2 else -1, "0.003", str(50_000 + 7 * (i % 11)))
+    whole = JournalSource(path).snapshot()
+    sliced = JournalSource(path)
+    slices = 1
+    while not sliced.refresh(max_rows=7):
+        slices += 1
+    assert slices == 80 // 7 + 1  # the longest table, venue_acks: two rows per trade
+    got = sliced.snapshot(refresh=False)
+    for a, b in zip(whole.models, got.models, strict=True):
+        assert (a.inventory, a.realized, a.fees, a.equity, a.fills, a.orders) == (
+            b.inventory, b.realized, b.fees, b.equity, b.fills, b.orders,
+        )  # fmt: skip
+    session.journal.close()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 TICK_TO_ORDER = "tick_to_order"
 SAMPLE_S = 1.0
+SLICE_ROWS = 500  # journal rows per table per read: ~25 ms of the engine's loop at most
 log = logging.getLogger(__name__)
 
 
@@ -69,20 +70,23 @@ class EngineSource:
         """Closes the journal reader."""
         self._journal.close()
 
-    def sample(self) -> None:
-        """Reads the journal and marks the models at the mid: one point on every equity curve
-        (called every second while the dashboard runs, watched or not)."""
+    def sample(self) -> bool:
+        """Reads a slice of the journal and marks the models at the mid: one point on every
+        equity curve (every second while the dashboard runs, watched or not). True once the
+        journal is caught up; a long journal is read in slices so the loop never stalls."""
         eng = self._engine
-        self._journal.refresh()
+        caught_up = self._journal.refresh(SLICE_ROWS)
         if eng.state.mid is not None:
             self._journal.mark(eng.symbol, eng.state.mid, self._clock())
+        return caught_up
 
     def snapshot(self) -> Snapshot:
         """The journal's books marked at the engine's mid, with the engine's live health."""
         eng, now = self._engine, self._clock()
+        self._journal.refresh(SLICE_ROWS)
         if eng.state.mid is not None:
             self._journal.mark(eng.symbol, eng.state.mid, now)
-        base = self._journal.snapshot()
+        base = self._journal.snapshot(refresh=False)
         self._observe_latencies()
         self._note_alert(now)
         kill = eng.kill.check()
@@ -195,11 +199,12 @@ class DashboardHandle:
 
 async def _sample_every(source: EngineSource, interval_s: float) -> None:
     while True:
-        await asyncio.sleep(interval_s)
         try:
-            source.sample()
+            while not source.sample():
+                await asyncio.sleep(0)  # catching up a long journal: let the engine run
         except NexusForgeError as exc:  # a dashboard problem never stops the engine
             log.warning("dashboard sample failed: %s", exc)
+        await asyncio.sleep(interval_s)
 
 
 def start_dashboard(

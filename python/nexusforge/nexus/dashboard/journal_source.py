@@ -75,14 +75,16 @@ class JournalSource:
         self._alerts: deque[AlertView] = deque(maxlen=MAX_ALERTS)
         self._kill: str | None = None
 
-    def _refresh(self) -> None:
+    def _refresh(self, max_rows: int | None = None) -> bool:
         models = self._tail.models()
         if {m.slot: m for m in models} != self._models:
             # a model was (re-)registered: replay from the start so every row routes correctly
             self._tail.close()
             self._tail = JournalTail(self.path)
             self._reset(models)
-        self._fold(self._tail.read())
+        new = self._tail.read(max_rows)
+        self._fold(new)
+        return max_rows is None or new.rows < max_rows
 
     def _fold(self, new: Appended) -> None:
         for row in new.intents:
@@ -167,13 +169,15 @@ class JournalSource:
         slot = order_ids.slot_of(order_link_id)
         return None if slot is None else self._tracks.get(self._name(slot))
 
-    def refresh(self) -> None:
-        """Reads what was appended since the last read (the snapshot does it too)."""
-        self._refresh()
+    def refresh(self, max_rows: int | None = None) -> bool:
+        """Reads what was appended since the last read, at most `max_rows` rows per table (so a
+        long journal can be caught up in slices between other work); True once caught up."""
+        return self._refresh(max_rows)
 
-    def snapshot(self) -> Snapshot:
-        """Reads the new rows, then the whole state as a snapshot."""
-        self._refresh()
+    def snapshot(self, *, refresh: bool = True) -> Snapshot:
+        """The whole state as a snapshot (after reading every new row, unless `refresh=False`)."""
+        if refresh:
+            self._refresh()
         views = []
         for slot, m in sorted(self._models.items()):
             ledger = self._books[m.symbol].ledger(m.name)

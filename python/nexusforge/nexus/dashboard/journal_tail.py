@@ -63,6 +63,12 @@ class Appended:
     weights: tuple[tuple[int, int, Decimal], ...]  # (ts_ms, slot, weight)
     kills: tuple[KillRow, ...]
 
+    @property
+    def rows(self) -> int:
+        """The most rows read from any one table."""
+        parts = (self.executions, self.intents, self.acks, self.states, self.weights, self.kills)
+        return max(len(p) for p in parts)
+
 
 class JournalTail:
     """A read-only cursor over one journal file's tables."""
@@ -88,44 +94,45 @@ class JournalTail:
         rows = self._db.execute("SELECT slot, name, symbol, capital FROM models ORDER BY slot")
         return [ModelRecord(int(s), n, sym, Decimal(c)) for s, n, sym, c in rows]
 
-    def read(self) -> Appended:
-        """Every row appended since the last read (one read transaction: a consistent cut)."""
+    def read(self, limit: int | None = None) -> Appended:
+        """The rows appended since the last read, at most `limit` per table (None: all), in
+        one read transaction (a consistent cut)."""
         try:
             self._db.execute("BEGIN")
             try:
-                return self._read()
+                return self._read(limit)
             finally:
                 self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: unreadable ({exc})") from None
 
-    def _read(self) -> Appended:
-        execs = tuple(self._decode(b) for (b,) in self._tail("executions", "body"))
+    def _read(self, limit: int | None) -> Appended:
+        execs = tuple(self._decode(b) for (b,) in self._tail(limit, "executions", "body"))
         intents = tuple(
             IntentRow(int(t), link, int(s), int(side), Decimal(q), bool(ro), reason)
             for t, link, s, side, q, ro, reason in self._tail(
-                "order_intents", "ts_ms, order_link_id, slot, side, qty, reduce_only, reason"
+                limit, "order_intents", "ts_ms, order_link_id, slot, side, qty, reduce_only, reason"
             )
         )
-        acks = tuple((link, st) for link, st in self._tail("venue_acks", "order_link_id, status"))
+        ack_rows = self._tail(limit, "venue_acks", "order_link_id, status")
+        acks = tuple((link, st) for link, st in ack_rows)
         states = tuple(
             StateRow(int(t), int(s), to, why)
-            for t, s, to, why in self._tail("model_states", "ts_ms, slot, to_state, reason")
+            for t, s, to, why in self._tail(limit, "model_states", "ts_ms, slot, to_state, reason")
         )
-        weights = tuple(
-            (int(t), int(s), Decimal(w)) for t, s, w in self._tail("weights", "ts_ms, slot, weight")
-        )
+        weight_rows = self._tail(limit, "weights", "ts_ms, slot, weight")
+        weights = tuple((int(t), int(s), Decimal(w)) for t, s, w in weight_rows)
         kills = tuple(
             KillRow(int(t), None if s is None else int(s), k, d)
-            for t, s, k, d in self._tail("kill_events", "ts_ms, slot, kind, detail")
+            for t, s, k, d in self._tail(limit, "kill_events", "ts_ms, slot, kind, detail")
         )
         return Appended(execs, intents, acks, states, weights, kills)
 
-    def _tail(self, table: str, columns: str) -> list[tuple[Any, ...]]:
+    def _tail(self, limit: int | None, table: str, columns: str) -> list[tuple[Any, ...]]:
         # table and column names are constants of this module, never caller input
         rows = self._db.execute(
-            f"SELECT id, {columns} FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
-            (self._last[table],),
+            f"SELECT id, {columns} FROM {table} WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+            (self._last[table], -1 if limit is None else limit),
         ).fetchall()
         if rows:
             self._last[table] = int(rows[-1][0])
