@@ -54,6 +54,11 @@ pub struct ProcessConfig {
     pub drift_per_day: f64,
     /// Pull of the log value towards the anchor (1/s); 0 gives a random walk.
     pub mean_reversion_per_s: f64,
+    /// Stochastic volatility: the diffusive volatility is `vol_per_day × exp(h)` with h an
+    /// OU process of this standard deviation per √s (0: constant volatility) …
+    pub vol_of_vol: f64,
+    /// … pulled back to 0 at this rate (1/s); slow rates give long volatility clusters.
+    pub vol_reversion_per_s: f64,
     /// Jump arrival rate (per hour) and the normal law of jump sizes in log units.
     pub jump_rate_per_hour: f64,
     pub jump_mean: f64,
@@ -155,6 +160,10 @@ pub struct InformedConfig {
     pub size_lots: i64,
     pub max_size_lots: i64,
     pub max_inventory_lots: i64,
+    /// Meta-orders: a decision is worked as market orders of at most `child_lots`, one every
+    /// `child_interval_s` (0 lots: all at once). Split orders give order signs long memory.
+    pub child_lots: i64,
+    pub child_interval_s: f64,
 }
 
 /// Noise traders: Poisson arrivals of market and limit orders with Pareto sizes.
@@ -263,6 +272,8 @@ impl Default for ProcessConfig {
             vol_per_day: 0.03,
             drift_per_day: 0.0,
             mean_reversion_per_s: 0.0,
+            vol_of_vol: 0.0,
+            vol_reversion_per_s: 1.0 / 1800.0,
             jump_rate_per_hour: 0.5,
             jump_mean: 0.0,
             jump_std: 0.001,
@@ -297,7 +308,7 @@ impl Default for MarketMakerConfig {
             gamma: 0.05,
             k: 1.0,
             horizon_s: 1.0,
-            min_half_spread_ticks: 1.0,
+            min_half_spread_ticks: 0.5,
             max_half_spread_ticks: 100.0,
             vol_mult: 0.5,
             adverse_mult: 0.5,
@@ -340,6 +351,8 @@ impl Default for InformedConfig {
             size_lots: 100,
             max_size_lots: 2_000,
             max_inventory_lots: 10_000,
+            child_lots: 0,
+            child_interval_s: 1.0,
         }
     }
 }
@@ -501,6 +514,8 @@ impl ProcessConfig {
         c.non_negative("vol_per_day", self.vol_per_day)?;
         c.finite("drift_per_day", self.drift_per_day)?;
         c.non_negative("mean_reversion_per_s", self.mean_reversion_per_s)?;
+        c.non_negative("vol_of_vol", self.vol_of_vol)?;
+        c.positive("vol_reversion_per_s", self.vol_reversion_per_s)?;
         c.non_negative("jump_rate_per_hour", self.jump_rate_per_hour)?;
         c.finite("jump_mean", self.jump_mean)?;
         c.non_negative("jump_std", self.jump_std)?;
@@ -531,11 +546,11 @@ impl MarketMakerConfig {
         c.non_negative("horizon_s", self.horizon_s)?;
         c.non_negative("min_half_spread_ticks", self.min_half_spread_ticks)?;
         if self.max_half_spread_ticks.is_nan()
-            || self.max_half_spread_ticks < self.min_half_spread_ticks.max(1.0)
+            || self.max_half_spread_ticks < self.min_half_spread_ticks.max(0.5)
         {
             return Err(c.fail(
                 "max_half_spread_ticks",
-                ">= max(1, min_half_spread_ticks)",
+                ">= max(0.5, min_half_spread_ticks)",
                 self.max_half_spread_ticks,
             ));
         }
@@ -578,7 +593,11 @@ impl InformedConfig {
         c.non_negative("threshold_bps", self.threshold_bps)?;
         c.lots("size_lots", self.size_lots)?;
         c.lots("max_size_lots", self.max_size_lots)?;
-        c.lots("max_inventory_lots", self.max_inventory_lots)
+        c.lots("max_inventory_lots", self.max_inventory_lots)?;
+        if self.child_lots < 0 {
+            return Err(c.fail("child_lots", ">= 0", self.child_lots));
+        }
+        c.positive("child_interval_s", self.child_interval_s)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The fundamental (efficient) price: an Ornstein–Uhlenbeck log value around a drifting
-//! anchor plus compound-Poisson jumps, drawn once on a fixed grid so informed agents can read
+//! anchor, with optional stochastic (log-OU) volatility, plus compound-Poisson jumps, drawn once on a fixed grid so informed agents can read
 //! it ahead by their horizon and every reader sees the same path.
 
 use rand_distr::{Distribution, Normal, Poisson, StandardNormal};
@@ -42,10 +42,11 @@ impl FundamentalPath {
         let anchor0 = cfg.initial_price.ln();
         // Track the deviation from the drifting anchor; the anchor itself moves linearly.
         let mut dev = 0.0;
+        let mut h = 0.0;
         let mut jumps = 0;
         for i in 0..points {
             log_values.push(anchor0 + law.drift_per_step * i as f64 + dev);
-            let (next, n) = law.step(dev, rng);
+            let (next, n) = law.step(dev, &mut h, rng);
             dev = next;
             jumps += n;
         }
@@ -89,10 +90,13 @@ impl FundamentalPath {
     }
 }
 
-/// One grid step of the exact OU transition, plus the jump count and sizes of that step.
+/// One grid step of the exact OU transition, plus the jump count and sizes of that step,
+/// with the diffusion scaled by exp(h) for the log-volatility OU state h.
 struct StepLaw {
     decay: f64,
     noise_sd: f64,
+    vol_decay: f64,
+    vol_noise_sd: f64,
     drift_per_step: f64,
     jumps: Option<Poisson<f64>>,
     jump_size: Normal<f64>,
@@ -119,18 +123,26 @@ impl StepLaw {
         };
         let jump_size = Normal::new(cfg.jump_mean, cfg.jump_std)
             .map_err(|e| bad(format!("process.jump_std: {e}")))?;
+        let kv = cfg.vol_reversion_per_s;
+        let vol_var = cfg.vol_of_vol.powi(2) * (1.0 - (-2.0 * kv * dt_s).exp()) / (2.0 * kv);
         Ok(Self {
             decay: (-kappa * dt_s).exp(),
             noise_sd: var.sqrt(),
+            vol_decay: (-kv * dt_s).exp(),
+            vol_noise_sd: vol_var.max(0.0).sqrt(),
             drift_per_step: cfg.drift_per_day / S_PER_DAY * dt_s,
             jumps,
             jump_size,
         })
     }
 
-    fn step(&self, dev: f64, rng: &mut Pcg64Mcg) -> (f64, usize) {
+    fn step(&self, dev: f64, h: &mut f64, rng: &mut Pcg64Mcg) -> (f64, usize) {
         let z: f64 = StandardNormal.sample(rng);
-        let mut next = dev * self.decay + self.noise_sd * z;
+        let mut next = dev * self.decay + self.noise_sd * h.exp() * z;
+        if self.vol_noise_sd > 0.0 {
+            let zv: f64 = StandardNormal.sample(rng);
+            *h = *h * self.vol_decay + self.vol_noise_sd * zv;
+        }
         let n = self.jumps.as_ref().map_or(0, |p| p.sample(rng) as usize);
         for _ in 0..n {
             next += self.jump_size.sample(rng);
@@ -154,6 +166,8 @@ mod tests {
             vol_per_day: 0.0,
             drift_per_day: 0.0,
             mean_reversion_per_s: 0.0,
+            vol_of_vol: 0.0,
+            vol_reversion_per_s: 1.0,
             jump_rate_per_hour: 0.0,
             jump_mean: 0.0,
             jump_std: 0.0,
@@ -216,6 +230,35 @@ mod tests {
         let sd = (dev.iter().map(|d| d * d).sum::<f64>() / dev.len() as f64).sqrt();
         let want = 0.05 / 86_400f64.sqrt() / (2.0f64 * 0.01).sqrt();
         assert!((sd / want - 1.0).abs() < 0.25, "{sd} vs {want}");
+    }
+
+    /// Ratio of the largest to the smallest variance of increments over hour-long windows.
+    fn variance_spread(p: &FundamentalPath) -> f64 {
+        let d: Vec<f64> = p.log_values().windows(2).map(|w| w[1] - w[0]).collect();
+        let vars: Vec<f64> = d
+            .chunks_exact(3_600)
+            .map(|c| c.iter().map(|x| x * x).sum::<f64>() / c.len() as f64)
+            .collect();
+        let max = vars.iter().copied().fold(f64::MIN, f64::max);
+        let min = vars.iter().copied().fold(f64::MAX, f64::min);
+        max / min
+    }
+
+    #[test]
+    fn stochastic_volatility_makes_calm_and_wild_hours() {
+        let constant = ProcessConfig {
+            vol_per_day: 0.03,
+            ..cfg()
+        };
+        let clustered = ProcessConfig {
+            vol_of_vol: 0.03,
+            vol_reversion_per_s: 1.0 / 3_600.0,
+            ..constant.clone()
+        };
+        let a = FundamentalPath::generate(&constant, 2 * DAY_NS, &mut agent_rng(5, 0, 0)).unwrap();
+        let b = FundamentalPath::generate(&clustered, 2 * DAY_NS, &mut agent_rng(5, 0, 0)).unwrap();
+        assert!(variance_spread(&a) < 1.5, "{}", variance_spread(&a));
+        assert!(variance_spread(&b) > 3.0, "{}", variance_spread(&b));
     }
 
     #[test]

@@ -127,3 +127,30 @@ fn config_json_rejects_unknown_keys() {
     let back: SimConfig = serde_json::from_str(&full).unwrap();
     assert_eq!(back, SimConfig::default());
 }
+
+#[test]
+fn informed_meta_orders_are_worked_in_children() {
+    let mut c = short(6);
+    c.agents.informed.child_lots = 30;
+    c.agents.informed.child_interval_s = 0.5;
+    c.agents.informed.threshold_bps = 2.0;
+    let out = run(&c, None).unwrap();
+    let informed = |a: u32| out.agents.kind[a as usize] == AgentKind::Informed.code();
+    let sizes: Vec<i64> = (0..out.trades.ts.len())
+        .filter(|&i| informed(out.trades.taker_agent[i]))
+        .map(|i| out.trades.qty[i])
+        .collect();
+    assert!(sizes.len() > 50, "{}", sizes.len());
+    assert!(sizes.iter().all(|&q| q <= 30));
+    // Whole orders, for contrast, are bigger than a child.
+    c.agents.informed.child_lots = 0;
+    let whole = run(&c, None).unwrap();
+    let biggest = (0..whole.trades.ts.len())
+        .filter(|&i| {
+            whole.agents.kind[whole.trades.taker_agent[i] as usize] == AgentKind::Informed.code()
+        })
+        .map(|i| whole.trades.qty[i])
+        .max()
+        .unwrap();
+    assert!(biggest > 30);
+}

@@ -1,6 +1,8 @@
 //! Informed (toxic) trader: at Poisson arrivals it reads the fundamental `horizon_s` ahead and,
 //! when the mid it sees is off by more than `threshold_bps`, sends a market order towards the
 //! value, sized in proportion to the mispricing. Its flow is what drags the mid to the value.
+//! With `child_lots` > 0 it works each decision as a meta-order of child market orders, one
+//! every `child_interval_s`, until done or replaced by its next decision.
 
 use rand_pcg::Pcg64Mcg;
 
@@ -16,17 +18,59 @@ pub struct Informed {
     tick_size: f64,
     /// Position from its fills (arrivals are far apart next to its latency).
     position: i64,
+    next_arrival: Ns,
+    /// Signed lots of the current meta-order still to send, and when the next child goes.
+    remaining: i64,
+    next_child: Ns,
+    child_ns: Ns,
 }
 
 impl Informed {
     pub fn new(cfg: InformedConfig, tick_size: f64, rng: Pcg64Mcg) -> Self {
         Self {
             horizon_ns: secs(cfg.horizon_s),
+            child_ns: secs(cfg.child_interval_s),
             cfg,
             rng,
             tick_size,
             position: 0,
+            next_arrival: 0,
+            remaining: 0,
+            next_child: Ns::MAX,
         }
+    }
+
+    /// Decides at an arrival: the signed lots it wants to trade now.
+    fn decide(&self, ctx: &Ctx<'_>, view: &MarketView) -> i64 {
+        let value = ctx.fundamental.value_at(ctx.now + self.horizon_ns);
+        let mid = view.mid * self.tick_size;
+        let want = self.order_size((value / mid).ln() * 1e4);
+        let room = self.cfg.max_inventory_lots - self.position * want.signum();
+        want.signum() * want.abs().min(room.max(0))
+    }
+
+    /// Sends the next child of the meta-order (or all of it when orders are not split).
+    fn send(&mut self, ctx: &mut Ctx<'_>) {
+        let cap = if self.cfg.child_lots > 0 {
+            self.cfg.child_lots
+        } else {
+            i64::MAX
+        };
+        let qty = self.remaining.abs().min(cap);
+        if qty > 0 {
+            let side = if self.remaining > 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            ctx.market(side, qty);
+            self.remaining -= side.sign() * qty;
+        }
+        self.next_child = if self.remaining != 0 {
+            ctx.now + self.child_ns
+        } else {
+            Ns::MAX
+        };
     }
 
     /// Signed order size for a mispricing of `dev_bps` (value above mid: buy).
@@ -47,21 +91,20 @@ impl Agent for Informed {
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_>) {
-        ctx.wake_at(exp_gap(&mut self.rng, self.cfg.rate));
+        self.next_arrival = exp_gap(&mut self.rng, self.cfg.rate);
+        ctx.wake_at(self.next_arrival);
     }
 
     fn on_wakeup(&mut self, ctx: &mut Ctx<'_>, view: &MarketView) {
-        ctx.wake_at(ctx.now + exp_gap(&mut self.rng, self.cfg.rate));
-        let value = ctx.fundamental.value_at(ctx.now + self.horizon_ns);
-        let mid = view.mid * self.tick_size;
-        let dev_bps = (value / mid).ln() * 1e4;
-        let want = self.order_size(dev_bps);
-        let room = self.cfg.max_inventory_lots - self.position * want.signum();
-        let qty = want.abs().min(room);
-        if qty > 0 {
-            let side = if want > 0 { Side::Buy } else { Side::Sell };
-            ctx.market(side, qty);
+        if ctx.now >= self.next_arrival {
+            self.next_arrival = ctx.now + exp_gap(&mut self.rng, self.cfg.rate);
+            // A new decision replaces what is left of the previous meta-order.
+            self.remaining = self.decide(ctx, view);
+            self.send(ctx);
+        } else if ctx.now >= self.next_child {
+            self.send(ctx);
         }
+        ctx.wake_at(self.next_arrival.min(self.next_child));
     }
 
     fn on_own_event(&mut self, _ctx: &mut Ctx<'_>, ev: &OwnEvent) {

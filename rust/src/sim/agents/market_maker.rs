@@ -96,8 +96,9 @@ impl MarketMaker {
     fn build_ladder(&mut self, view: &MarketView) {
         let c = &self.cfg;
         let (r, half) = self.quote_centre(view);
-        let mut bid = (r - half).floor() as i64;
-        let mut ask = (r + half).ceil() as i64;
+        // Nearest ticks, so a half spread under one tick can quote a one-tick spread.
+        let mut bid = (r - half).round() as i64;
+        let mut ask = (r + half).round() as i64;
         // Stay passive against what the feed shows; crossing would only pay the taker fee.
         if view.ask_qty > 0 {
             bid = bid.min(view.ask - 1);
