@@ -383,6 +383,7 @@ class Engine:
             m.apply_event(ModelEvent.PROMOTE)
         elif last == ModelState.DEAD.value:
             m.apply_event(ModelEvent.KILL)
+            self.router.blocked_slots.add(m.slot)
             self.watch.dead[m.name] = "dead before the restart"
             self.watch.liquidate(m.slot, self.symbol, time.monotonic())
 
@@ -498,7 +499,7 @@ class Engine:
         views = [
             ModelView(m.slot, targets[m.slot], m.ledger.inventory, self.router.working(m.slot))
             for m in self.models
-            if m.state is ModelState.ACTIVE
+            if m.state is ModelState.ACTIVE and not self.router.cooling(m.slot)
         ]
         plan = plan_round(
             self.symbol, views, self.book.total_inventory(), mid, self.instrument, self.limits,
@@ -527,6 +528,7 @@ class Engine:
     def _blocked(self) -> str | None:
         """Why no new round may trade now (None: it may)."""
         if self.kill.check() is not None:
+            self.router.blocked_all = True  # orders planned before it are not sent either
             return "kill switch"
         if self.state.alert is not None:
             return "reconciliation alert"
@@ -553,6 +555,7 @@ class Engine:
             self.journal.record_state(m.slot, before.value, after.value, mark.death)
             self.journal.record_kill(m.slot, "sudden_death", mark.death)
             m.apply_event(ModelEvent.KILL)
+            self.router.blocked_slots.add(m.slot)
             self.watch.liquidate(m.slot, self.symbol, now)
             log.error("model %s killed: %s; flattening", m.name, mark.death)
 
@@ -613,6 +616,7 @@ class Engine:
         """Kill switch: cross opposite model positions at mid, send the net, retry until flat."""
         assert self.instrument is not None and self.book is not None
         if self.state.kill is None:
+            self.router.blocked_all = True
             self.state.kill = self.kill.reason
             self.journal.record_kill(None, "kill_switch", str(self.kill.reason))
             log.error("kill switch: %s; flattening everything", self.kill.reason)

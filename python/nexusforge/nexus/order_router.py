@@ -37,6 +37,8 @@ from nexusforge.nexus.venues.bybit import (
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 MAX_LATENCY_SAMPLES = 100_000
+MAX_COOL_S = 30.0
+FLATTENING = frozenset({"flatten", "kill", "orphan"})  # intent reasons that only reduce risk
 # When a book message arrived: (perf_counter_ns, thread_time_ns).
 Stamp = tuple[int, int]
 
@@ -97,6 +99,10 @@ class OrderRouter:
         self.stats = RouterStats()
         self.latencies_ns: list[int] = []
         self.cpu_latencies_ns: list[int] = []
+        self.blocked_slots: set[int] = set()  # dead models: only flattening orders go out
+        self.blocked_all = False  # kill switch: only flattening orders go out
+        self._refusals: dict[int, int] = {}  # slot -> refusals in a row
+        self._cool_until: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- sending ----
@@ -127,6 +133,13 @@ class OrderRouter:
             t0 = None  # only the first order of a round measures tick-to-order
 
     async def _send(self, intent: OrderIntent, t0: Stamp | None) -> None:
+        if intent.reason not in FLATTENING and (
+            self.blocked_all or intent.slot in self.blocked_slots
+        ):
+            # Planned before a death or the kill switch, not sent yet: never sent at all.
+            log.warning("order %s dropped: its model may only flatten now", intent.order_link_id)
+            self.inflight.pop(intent.order_link_id, None)
+            return
         try:
             self.journal.record_intent(intent)
         except JournalError as exc:  # never send what the journal does not hold
@@ -152,11 +165,23 @@ class OrderRouter:
             ack = await self.rest.create_order(request)
         except BybitError as exc:
             self._refused(intent.order_link_id, exc)
+            self._cool(intent.slot)
             return
         self.stats.acked += 1
+        self._refusals.pop(intent.slot, None)
         self.journal.record_ack(intent.order_link_id, status="New", order_id=ack.orderId)
         if flight is not None and not flight.order_id:
             flight.order_id = ack.orderId
+
+    def _cool(self, slot: int) -> None:
+        """A refused order: the slot waits 1, 2, 4 … 30 s before its next order (never a tight
+        loop of orders the venue keeps refusing, e.g. insufficient balance)."""
+        n = self._refusals[slot] = self._refusals.get(slot, 0) + 1
+        self._cool_until[slot] = time.monotonic() + min(MAX_COOL_S, 2.0 ** (n - 1))
+
+    def cooling(self, slot: int) -> bool:
+        """Whether `slot` is waiting after refused orders."""
+        return time.monotonic() < self._cool_until.get(slot, 0.0)
 
     def _refused(self, link: str, exc: BybitError) -> None:
         self.stats.rejected += 1

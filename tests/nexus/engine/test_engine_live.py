@@ -7,6 +7,7 @@ Every check compares with what the VENUE reports (/v5/execution/list by orderLin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -200,3 +201,26 @@ def test_position_mismatch_alerts_and_pauses_until_it_agrees(
         summary = run_engine(cfg_path, ex, script, 60)
         assert_ledgers_equal_venue(tmp_path / "journal.sqlite", ex.port)
     assert summary.reconciled
+
+
+@pytest.mark.slow
+def test_refused_orders_back_off_instead_of_looping(shared_data: Path, tmp_path: Path) -> None:
+    """An account far smaller than the models think (110007 insufficient balance): each
+    refusal is journaled and the slot waits 1, 2, 4 … s, so refusals stay few."""
+
+    async def script(engine: Engine, ex: LocalExchange) -> None:
+        await wait_for(lambda: engine.router.stats.rejected >= 3, what=engine.router.stats)
+        await asyncio.sleep(4.0)
+
+    cfg = dataclasses.replace(exchange_config(shared_data), initial_balance=Decimal(1))
+    with LocalExchange(cfg) as ex:
+        cfg_path = write_config(tmp_path, ex.port)
+        summary = run_engine(cfg_path, ex, script, 40)
+        assert_ledgers_equal_venue(tmp_path / "journal.sqlite", ex.port)
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        codes = [c for (c,) in db.execute("SELECT ret_code FROM venue_acks WHERE ret_code != 0")]
+    assert codes and set(codes) == {110007}
+    # ~5 s of 0.2 s rounds would be ~25 tries per slot without the backoff; with it, <= 4
+    assert len(codes) <= 4 * 6, len(codes)
+    # no venue fill; internal crosses (fee-free, netting to zero) may still move models
+    assert summary.reconciled and summary.fills == 0 and summary.ledgers_total == 0
