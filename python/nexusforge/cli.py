@@ -294,6 +294,23 @@ def forge_causal(
     _console().print(causal_table(graph))
 
 
+@forge_app.command("iel-train")
+def forge_iel_train(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for iel.onnx, iel.pt, iel.json.")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Training seed.")] = 7,
+    timesteps: Annotated[int, typer.Option("--timesteps", help="PPO environment steps.")] = 12_000,
+    eval_episodes: Annotated[
+        int, typer.Option("--eval-episodes", help="Held-out simulator episodes to compare on.")
+    ] = 60,
+) -> None:
+    """Train the execution policy (PPO in the simulator), export ONNX + manifest into OUT."""
+    from nexusforge.forge.execution_rl.console import train_command
+
+    train_command(out, seed, timesteps, eval_episodes, _console())
+
+
 # ---- validation gate (python/nexusforge/forge/validate) ----
 
 
@@ -554,6 +571,39 @@ def nexus_dashboard(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"dashboard of {journal} at http://{shown}:{server.port}/ (metrics at /metrics)")
     asyncio.run(server.serve_socket())
+
+
+# ---- chaos runs (python/nexusforge/chaos) ----
+
+
+@app.command("chaos")
+def chaos(
+    seed: Annotated[int, typer.Option("--seed", help="First seed of the fault schedule.")] = 1,
+    minutes: Annotated[float, typer.Option("--minutes", help="Length of each run.")] = 1.0,
+    runs: Annotated[int, typer.Option("--runs", help="Runs, on seeds seed, seed+1, ...")] = 1,
+    faults_per_s: Annotated[float, typer.Option("--faults-per-s", help="Fault rate.")] = 2.0,
+    restarts: Annotated[int, typer.Option("--restarts", help="kill -9 + restarts a run.")] = 2,
+    folder: Annotated[Path, typer.Option("--folder", help="Run folders go here.")] = Path(
+        "chaos-runs"
+    ),
+) -> None:
+    """The engine (a child process) vs the local exchange under seeded faults and kill -9;
+    then every ledger is checked against the venue. Exit 1 when a check fails."""
+    from nexusforge.chaos import ChaosConfig, run_chaos
+    from nexusforge.chaos.report import default_shared_data, result_line, run_line
+
+    results = []
+    for s in range(seed, seed + runs):
+        cfg = ChaosConfig(s, minutes * 60, folder / f"seed-{s}", default_shared_data(),
+                          faults_per_s, restarts)  # fmt: skip
+        result = run_chaos(cfg)
+        results.append(result)
+        typer.echo(run_line(result))
+        for problem in result.verdict.problems[:20]:
+            typer.echo(f"  {problem}")
+    typer.echo(result_line(results))
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

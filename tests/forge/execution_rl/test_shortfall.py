@@ -4,11 +4,11 @@ a known book inside the environment."""
 from __future__ import annotations
 
 import pytest
+from iel_flows import QUEUE, WALK, flow
 
 from nexusforge.errors import ConfigError
 from nexusforge.forge.execution_rl import EnvConfig, ExecutionEnv, Shortfall, Tactic
 from nexusforge.market.costs import CostModel
-from iel_flows import QUEUE, WALK, flow
 
 HAND = EnvConfig(flow_s=100.0, warmup_s=2.0, step_s=1.0, min_steps=3, max_steps=5)
 
