@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -91,3 +92,15 @@ def test_local_venue_sets_an_old_journal_aside(tmp_path: Path) -> None:
     assert moved is not None and moved.read_bytes() == b"old"
     assert Path(f"{moved}-wal").read_bytes() == b"wal"
     assert not journal.exists() and not (tmp_path / "j.sqlite-wal").exists()
+
+
+def test_example_file_lists_every_key_with_its_default() -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "nexus.toml"
+    cfg = load_config(example)
+    here = example.parent
+    want = dataclasses.replace(
+        EngineConfig(),
+        journal=here / EngineConfig().journal,
+        kill_file=str(here / EngineConfig().kill_file),
+    )
+    assert cfg == want
