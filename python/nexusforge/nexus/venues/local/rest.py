@@ -6,6 +6,7 @@ with retCode 10017. Authenticated replies carry `X-Bapi-Limit*` headers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -73,6 +74,10 @@ class FailNext:
     count: int = 0
     code: int = rc.SERVER_ERROR
     message: str = "Server error (injected fault)"
+    http_status: int = 200
+    scope: str = "any"  # which requests fail: any | private (signed) | order (order writes)
+    delay_count: int = 0  # the next `delay_count` replies are held `delay_s` (client timeouts)
+    delay_s: float = 0.0
 
 
 class RestApi:
@@ -98,9 +103,13 @@ class RestApi:
             return envelope({}, now, rc.ROUTE_NOT_FOUND, "Route not found"), {}, 404
         if request.method != route.method:
             return envelope({}, now, rc.ROUTE_NOT_FOUND, "Method not allowed"), {}, 405
-        if self.fail_next.count > 0:
+        if self.fail_next.delay_count > 0:
+            self.fail_next.delay_count -= 1
+            await asyncio.sleep(self.fail_next.delay_s)
+        if self.fail_next.count > 0 and _in_scope(self.fail_next.scope, route):
             self.fail_next.count -= 1
-            return envelope({}, now, self.fail_next.code, self.fail_next.message), {}, 200
+            body = envelope({}, now, self.fail_next.code, self.fail_next.message)
+            return body, {}, self.fail_next.http_status
         headers: dict[str, str] = {}
         try:
             payload = await _payload(request)
@@ -134,6 +143,14 @@ def _parse(method: str, payload: str) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise Reject(rc.PARAMS, "request body must be a JSON object")
     return params
+
+
+def _in_scope(scope: str, route: Route) -> bool:
+    if scope == "private":
+        return route.group is not None
+    if scope == "order":
+        return route.group == ORDER_WRITE
+    return True
 
 
 def wall_ms() -> int:

@@ -306,14 +306,59 @@ class LocalExchange:
         self._call(arm)
 
     def fail_next_requests(
-        self, count: int, code: int = SERVER_ERROR, message: str = "Server error (injected fault)"
+        self,
+        count: int,
+        code: int = SERVER_ERROR,
+        message: str = "Server error (injected fault)",
+        http_status: int = 200,
+        scope: str = "any",
     ) -> None:
-        """Answer the next `count` REST requests with retCode `code`."""
+        """Answer the next `count` REST requests with retCode `code` (and HTTP `http_status`);
+        `scope` narrows them to `private` (signed) requests or `order` writes."""
 
         def arm() -> None:
+            self.rest.fail_next.scope = scope
             self.rest.fail_next.count = count
             self.rest.fail_next.code = code
             self.rest.fail_next.message = message
+            self.rest.fail_next.http_status = http_status
+
+        self._call(arm)
+
+    def delay_next_requests(self, count: int, delay_s: float) -> None:
+        """Hold the next `count` REST replies `delay_s` seconds (past a client's timeout)."""
+
+        def arm() -> None:
+            self.rest.fail_next.delay_count = count
+            self.rest.fail_next.delay_s = delay_s
+
+        self._call(arm)
+
+    def delay_next_executions(self, count: int, delay_s: float) -> None:
+        """Send each of the next `count` execution messages `delay_s` late (others overtake)."""
+
+        def arm() -> None:
+            self.private.delay_executions = count
+            self.private.delay_s = delay_s
+
+        self._call(arm)
+
+    def drop_public_connections(self) -> int:
+        """Close every public websocket mid-stream; returns how many."""
+
+        def drop() -> int:
+            conns = {c for subs in self.public.subscribers.values() for c in subs}
+            for conn in conns:
+                conn.close(1011)
+            return len(conns)
+
+        return self._call(drop)
+
+    def skew_clock(self, offset_ms: int) -> None:
+        """Run the venue's clock `offset_ms` ahead of the wall (negative: behind)."""
+
+        def arm() -> None:
+            self.venue.now_ms = lambda: wall_ms() + offset_ms
 
         self._call(arm)
 

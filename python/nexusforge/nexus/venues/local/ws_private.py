@@ -1,11 +1,13 @@
 """`/v5/private`: auth op, subscribe to execution/order/position/wallet, push the venue's effects.
 
 Nothing is replayed on (re)connect (Bybit's rule: clients recover over REST). Faults for tests:
-`duplicate_executions` sends the next execution messages twice.
+`duplicate_executions` sends the next execution messages twice; `delay_executions` sends the next
+ones `delay_s` late (later messages overtake them: a reorder).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -25,6 +27,8 @@ class PrivateHub:
         self.venue = venue
         self.connections: set[Connection] = set()
         self.duplicate_executions = 0
+        self.delay_executions = 0
+        self.delay_s = 0.0
         self.pushed: dict[str, int] = dict.fromkeys(KINDS, 0)
 
     def handle(self, conn: Connection, message: dict[str, Any]) -> None:
@@ -70,6 +74,13 @@ class PrivateHub:
         if kind == "execution" and self.duplicate_executions > 0:
             self.duplicate_executions -= 1
             copies = 2
+        if kind == "execution" and self.delay_executions > 0:
+            self.delay_executions -= 1
+            asyncio.get_running_loop().call_later(self.delay_s, self._push, kind, records, now, 1)
+            return
+        self._push(kind, records, now, copies)
+
+    def _push(self, kind: str, records: list[dict[str, Any]], now: int, copies: int) -> None:
         for conn in list(self.connections):
             for topic in (kind, f"{kind}.linear"):
                 if topic not in conn.topics:
