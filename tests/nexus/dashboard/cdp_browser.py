@@ -11,8 +11,10 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -38,7 +40,10 @@ class Browser:
     """One headless Chromium with one page attached."""
 
     def __init__(self, executable: str) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="nf-chromium-")
+        # chromium's helper processes may still write to the profile for a moment after exit
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="nf-chromium-", ignore_cleanup_errors=True
+        )
         self._proc = subprocess.Popen(
             [
                 executable,
@@ -58,6 +63,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: close() ends every helper with it
         )
         self._ids = itertools.count(1)
         self.requests: list[str] = []
@@ -159,14 +165,23 @@ class Browser:
         return path
 
     def close(self) -> None:
-        """Ends the browser and removes its profile."""
+        """Ends the browser (asked over DevTools first, so its helpers exit with it) and
+        removes its profile."""
+        if getattr(self, "_ws", None) is not None:
+            with contextlib.suppress(Exception):
+                self._ws.send(json.dumps({"id": next(self._ids), "method": "Browser.close"}))
         self._stack.close()
-        self._proc.terminate()
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(10)
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)  # helpers (zygote, crashpad) of this browser
         if self._proc.stderr is not None:
             self._proc.stderr.close()
         self._profile.cleanup()

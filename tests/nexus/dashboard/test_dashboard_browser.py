@@ -3,6 +3,7 @@ no request leaves loopback, and the kill switch's two steps driven through the d
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from decimal import Decimal
@@ -11,9 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from cdp_browser import Browser, chromium_path
-from dashboard_fixtures import MODELS, SYMBOL, new_session, serve
+from dashboard_fixtures import MODELS, SYMBOL, T0, new_session, serve
 
 from nexusforge.nexus.dashboard import JournalSource, LiveSource, create_app
+from nexusforge.nexus.dashboard.snapshot import ChallengerView
 from nexusforge.nexus.journal import Journal, status
 from nexusforge.nexus.ledger import Book
 from nexusforge.nexus.model import ModelState, TradingModel, load_champion
@@ -118,7 +120,14 @@ def _live_source(kill: KillSwitch) -> LiveSource:
         TradingModel(slot, name, SYMBOL, load_champion(name), book.ledger(name), ModelState.ACTIVE)
         for slot, name in MODELS.items()
     ]
-    source = LiveSource(models, {SYMBOL: book}, kill, session="browser")
+    shadows = (
+        ChallengerView("challenger-0a1b", "flow_pressure", T0, 1.4, 1.1,
+                       ((T0, Decimal(1000)), (T0 + 60_000, Decimal(1012)))),
+        ChallengerView("challenger-9f8e", "", T0, math.nan, math.nan),  # not scored yet
+    )  # fmt: skip
+    source = LiveSource(
+        models, {SYMBOL: book}, kill, session="browser", challengers=lambda: shadows
+    )
     source.on_mark(SYMBOL, Decimal(50_000))
     return source
 
@@ -130,6 +139,14 @@ def test_kill_switch_through_the_dialog_needs_token_and_code(
     with serve(create_app(_live_source(kill), token=TOKEN, interval_s=0.2)) as url:
         browser.goto(url + "/")
         browser.wait_for("document.getElementById('kill-open').disabled === false")
+        rows = "[...document.querySelectorAll('#challengers tbody tr')]"
+        names = browser.js(rows + ".map(r => r.dataset.challenger)")
+        assert names == ["challenger-0a1b", "challenger-9f8e"]
+        cells = browser.js(rows + ".map(r => r.cells[5].textContent)")
+        assert cells == ["27.3 %", "–"]  # (1.4 - 1.1) / 1.1; an unscored one shows a dash
+        # three champions solid, two shadows dotted
+        dashes = "document.getElementById('chart-equity').data.map(t => t.line.dash).join()"
+        assert browser.wait_for(dashes) == "solid,solid,solid,dot,dot"
         browser.js("document.getElementById('kill-open').click()")
         assert browser.js("document.getElementById('kill-dialog').open") is True
 

@@ -11,8 +11,9 @@ const PLOT_LAYOUT = {
 };
 let updates = 0;
 
+// A decimal string or number to dp places; "–" for null/NaN (JSON has no NaN).
 function num(s, dp) {
-  const x = Number(s);
+  const x = s == null ? NaN : Number(s);
   return Number.isFinite(x) ? x.toFixed(dp) : "–";
 }
 
@@ -72,10 +73,15 @@ function renderModels(models) {
 
 function renderCharts(s) {
   if (typeof Plotly === "undefined") return;
-  const equity = s.models.map((m) => ({
-    name: m.name, type: "scatter", mode: "lines",
-    x: m.equity_series.map((p) => new Date(p[0])), y: m.equity_series.map((p) => Number(p[1])),
-  }));
+  const line = (name, series, dash) => ({
+    name, type: "scatter", mode: "lines", line: { dash },
+    x: series.map((p) => new Date(p[0])), y: series.map((p) => Number(p[1])),
+  });
+  // champions solid, shadow challengers dotted: the comparison the Pit Crew decides on
+  const equity = [
+    ...s.models.map((m) => line(m.name, m.equity_series, "solid")),
+    ...s.challengers.map((c) => line(c.name + " (shadow)", c.equity_series, "dot")),
+  ];
   Plotly.react("chart-equity", equity, { ...PLOT_LAYOUT, yaxis: { ...PLOT_LAYOUT.yaxis, title: "USDT" } }, PLOT_CONFIG);
   const names = s.models.map((m) => m.name);
   // weights hold until the next CWO round: draw the last ones up to now
@@ -131,7 +137,7 @@ function renderAlerts(alerts) {
 function renderChallengers(list) {
   fillBody("challengers", list.map((c) => row([
     ["name", c.name], ["champion", c.champion], ["since", time(c.since_ms)],
-    ["score", c.score.toFixed(3)], ["champion_score", c.champion_score.toFixed(3)],
+    ["score", num(c.score, 3)], ["champion_score", num(c.champion_score, 3)],
     ["uplift", c.uplift == null ? "–" : (100 * c.uplift).toFixed(1) + " %", c.uplift > 0.1 ? "ok" : ""],
   ], { challenger: c.name })), "no challengers in shadow mode");
 }
