@@ -42,7 +42,7 @@ from nexusforge.nexus import executions as ex
 from nexusforge.nexus import order_ids
 from nexusforge.nexus.allocator import Allocator, AllocatorConfig, reweight
 from nexusforge.nexus.config import CHAMPION_PREFIX, EngineConfig, ModelSpec
-from nexusforge.nexus.executions import Execution
+from nexusforge.nexus.executions import INVENTORY_KINDS, Execution
 from nexusforge.nexus.intents import IntentLimits, ModelView, internal_fills, plan_round
 from nexusforge.nexus.journal import (
     Journal,
@@ -94,6 +94,8 @@ ZERO = Decimal(0)
 TICK_S = 0.1
 STALE_ORDER_S = 3.0
 FLATTEN_RETRY_S = 1.0
+COMPACT_EVERY_S = 600.0
+KEEP_FILLS_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +263,12 @@ class Engine:
         self._needs_recovery = False
         self._flatten_at = 0.0
         self._flat_recorded = False
+        self._compact_at = time.monotonic() + COMPACT_EVERY_S
         self._liq_recorded: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.malformed_executions = 0
         self.foreign_orders = 0
+        self.fill_counts: dict[int, int] = {}  # slot -> fills applied (survives compaction)
 
     # ---- lifecycle ----
 
@@ -374,6 +378,7 @@ class Engine:
                 self.journal.record_weight(slot, weight)
             m.set_weight(weight)
             self.models.append(m)
+            self.fill_counts[slot] = len(m.ledger.fills)
 
     def _restore_state(self, m: TradingModel, last: str | None) -> None:
         if last is None:
@@ -543,6 +548,7 @@ class Engine:
         for fresh, f in zip(self.journal.record_executions(fills, "internal"), fills, strict=True):
             if fresh and self.book.apply(f):
                 self.state.internal_fills += 1
+                self._count(f)
 
     def _mark(self, mid: Decimal) -> None:
         """Watchtower: equity of every model; a death is journaled, then acted on."""
@@ -566,6 +572,7 @@ class Engine:
             await asyncio.sleep(TICK_S)
             self.router.settle()
             self._refresh_state()
+            self._compact()
             if not self.state.private_ready or self.state.mid is None:
                 continue
             if self.kill.check() is not None:
@@ -577,6 +584,17 @@ class Engine:
                 self._spawn(self._resolve_stale())
             if self._check_due():
                 self._spawn(self._check_invariant())
+
+    def _compact(self) -> None:
+        """Bounds memory on long runs: ledgers forget fills older than KEEP_FILLS_MS (their
+        effect stays, execIds stay for dedupe; the journal keeps everything)."""
+        now = time.monotonic()
+        if self.book is None or now < self._compact_at:
+            return
+        self._compact_at = now + COMPACT_EVERY_S
+        cut = now_ms() - KEEP_FILLS_MS
+        for ledger in (*self.book.ledgers.values(), self.book.orphan):
+            ledger.compact(cut)
 
     def _liquidate(self) -> None:
         assert self.instrument is not None and self.book is not None
@@ -756,6 +774,12 @@ class Engine:
             if fresh and self.book.apply(e):
                 self.state.fills += 1
                 self.router.on_fill(e)
+                self._count(e)
+
+    def _count(self, e: Execution) -> None:
+        slot = order_ids.slot_of(e.order_link_id)
+        if slot in self.fill_counts and e.kind in INVENTORY_KINDS:
+            self.fill_counts[slot] += 1
 
     # ---- reporting ----
 
@@ -763,7 +787,8 @@ class Engine:
         """Every model's books now, equity at `mark`."""
         rows = []
         for m in self.models:
-            rows.append(_row(m.slot, m.name, m.state.value, m.weight, m.ledger, mark))
+            n = self.fill_counts.get(m.slot, 0)
+            rows.append(_row(m.slot, m.name, m.state.value, m.weight, m.ledger, mark, n))
         return rows
 
     def _refresh_state(self) -> None:
@@ -793,10 +818,16 @@ class Engine:
 
 
 def _row(
-    slot: int, name: str, state: str, weight: Decimal, ledger: Ledger, mark: Decimal | None
+    slot: int,
+    name: str,
+    state: str,
+    weight: Decimal,
+    ledger: Ledger,
+    mark: Decimal | None,
+    fills: int,
 ) -> ModelRow:
     s = ledger.state
     return ModelRow(
         slot, name, state, weight, s.inventory, s.avg_entry, s.cash, s.fees, s.funding,
-        s.realized, None if mark is None else s.equity(mark), len(ledger.fills),
+        s.realized, None if mark is None else s.equity(mark), fills,
     )  # fmt: skip
