@@ -337,6 +337,10 @@ impl Kernel {
                     self.queue
                         .push(self.now + lat, Msg::Cancel { agent: a, handle });
                 }
+                Request::CancelAt { handle, at } if at <= self.end => {
+                    self.queue.push(at + lat, Msg::Cancel { agent: a, handle });
+                }
+                Request::CancelAt { .. } => {}
                 Request::Wake(ts) if ts <= self.end => self.queue.push(ts, Msg::Wake(a)),
                 Request::Wake(_) => {}
             }

@@ -96,6 +96,11 @@ pub enum Request {
     Cancel {
         handle: u64,
     },
+    /// A cancel the agent decides now but sends at `at` (a good-till-time order).
+    CancelAt {
+        handle: u64,
+        at: Ns,
+    },
     Wake(Ns),
 }
 
@@ -150,6 +155,12 @@ impl<'a> Ctx<'a> {
 
     pub fn cancel(&mut self, handle: u64) {
         self.requests.push(Request::Cancel { handle });
+    }
+
+    /// Cancels `handle` at `at` (no earlier than now) without waking the agent for it.
+    pub fn cancel_at(&mut self, handle: u64, at: Ns) {
+        let at = at.max(self.now);
+        self.requests.push(Request::CancelAt { handle, at });
     }
 
     /// Asks for an `on_wakeup` call at `ts` (no earlier than now).

@@ -1,7 +1,8 @@
 //! Noise trader: Poisson arrivals (faster when realised volatility is high, up to
 //! `max_activity` times) of market orders or
 //! limit orders a geometric number of ticks behind the same-side touch, with Pareto sizes.
-//! Each limit order is cancelled after an exponential lifetime; fills are not tracked.
+//! Each limit order is cancelled after an exponential lifetime (decided when it is placed, sent
+//! by the kernel then); fills are not tracked.
 
 use rand::Rng;
 use rand_distr::{Distribution, Pareto};
@@ -9,16 +10,12 @@ use rand_pcg::Pcg64Mcg;
 
 use super::super::config::NoiseConfig;
 use super::super::matching::Side;
-use super::super::Ns;
 use super::{exp_gap, Agent, AgentKind, Ctx, MarketView};
 
 pub struct Noise {
     cfg: NoiseConfig,
     rng: Pcg64Mcg,
     sizes: Pareto<f64>,
-    next_arrival: Ns,
-    /// Resting orders and when to cancel them.
-    orders: Vec<(u64, Ns)>,
     lifetime_rate: f64,
     /// P(offset > k) = q^k with mean offset_mean_ticks.
     offset_q: f64,
@@ -36,8 +33,6 @@ impl Noise {
             offset_q: m / (1.0 + m),
             cfg,
             rng,
-            next_arrival: 0,
-            orders: Vec::new(),
         }
     }
 
@@ -83,7 +78,7 @@ impl Noise {
         }
         let handle = ctx.limit(side, price, qty);
         let life = exp_gap(&mut self.rng, self.lifetime_rate);
-        self.orders.push((handle, ctx.now + life));
+        ctx.cancel_at(handle, ctx.now + life);
     }
 }
 
@@ -93,25 +88,12 @@ impl Agent for Noise {
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_>) {
-        self.next_arrival = exp_gap(&mut self.rng, self.cfg.rate);
-        ctx.wake_at(self.next_arrival);
+        ctx.wake_at(exp_gap(&mut self.rng, self.cfg.rate));
     }
 
     fn on_wakeup(&mut self, ctx: &mut Ctx<'_>, view: &MarketView) {
-        let now = ctx.now;
-        self.orders.retain(|&(handle, expiry)| {
-            let keep = expiry > now;
-            if !keep {
-                ctx.cancel(handle);
-            }
-            keep
-        });
-        if now >= self.next_arrival {
-            self.arrive(ctx, view);
-            let rate = self.cfg.rate * self.activity(view);
-            self.next_arrival = now + exp_gap(&mut self.rng, rate);
-        }
-        let first_expiry = self.orders.iter().map(|o| o.1).min().unwrap_or(Ns::MAX);
-        ctx.wake_at(self.next_arrival.min(first_expiry));
+        self.arrive(ctx, view);
+        let rate = self.cfg.rate * self.activity(view);
+        ctx.wake_at(ctx.now + exp_gap(&mut self.rng, rate));
     }
 }
