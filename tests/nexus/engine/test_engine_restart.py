@@ -60,3 +60,39 @@ def test_kill_9_mid_session_then_restart_reconciles(shared_data: Path, tmp_path:
     assert got == want and got_orphan.state == want_orphan.state
     assert sum((s.inventory for s in got.values()), got_orphan.inventory) == position
     assert journaled_fills(journal) > before  # the restarted engine traded on
+
+
+@pytest.mark.slow
+def test_sigusr1_flattens_everything_and_sigterm_stops_cleanly(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite"
+    with LocalExchange(exchange_config(shared_data)) as ex:
+        cfg = write_engine_config(tmp_path, ex.port)
+        proc = engine_process(cfg, "60s")
+        deadline = time.monotonic() + 30
+        while journaled_fills(journal) < 20:
+            assert proc.poll() is None, proc.communicate()[0].decode()[-2000:]
+            assert time.monotonic() < deadline, "the engine did not trade"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGUSR1)  # the kill switch
+        deadline = time.monotonic() + 20
+        while not flattened(journal):
+            assert time.monotonic() < deadline, "not flat after the kill switch"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)  # a clean stop, not a flatten
+        out = proc.communicate(timeout=30)[0].decode()
+        venue, position = fetch_venue(ex.port)
+    assert proc.returncode == 0, out[-3000:]
+    assert "reconciled: yes" in out and position == 0
+    got, orphan = journal_states(journal)
+    assert all(s.inventory == 0 for s in got.values()) and orphan.inventory == 0
+    want, _ = expected_states(journal, venue)
+    assert got == want
+
+
+def flattened(journal: Path) -> bool:
+    with Journal(journal, readonly=True) as j:
+        kinds = [(kind, detail) for _, kind, detail in j.kill_events()]
+    assert all(d == "signal SIGUSR1" for k, d in kinds if k == "kill_switch")
+    return ("flatten", "flat") in kinds
