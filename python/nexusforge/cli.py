@@ -487,6 +487,17 @@ def nexus_run(
         str | None, typer.Option("--duration", help="Stop after e.g. 90s, 10m, 2h.")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "WARNING",
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard/--no-dashboard",
+            help="Serve the live dashboard on 127.0.0.1 (read-only unless "
+            "NEXUSFORGE_DASHBOARD_TOKEN is set).",
+        ),
+    ] = True,
+    dashboard_port: Annotated[
+        int, typer.Option("--dashboard-port", help="Dashboard port (0: any free one).")
+    ] = 8940,
 ) -> None:
     """Trade until stopped (Ctrl-C), or for --duration; then print a summary."""
     import asyncio
@@ -502,7 +513,15 @@ def nexus_run(
     try:
         cfg = load_config(config)
         seconds = None if duration is None else parse_duration(duration)
-        summary = asyncio.run(run_nexus(cfg, seconds, strategy_base=config and config.parent))
+        on_start = None
+        if dashboard:
+            from nexusforge.nexus.dashboard.engine_source import DashboardOnStart
+            from nexusforge.nexus.dashboard.serve import load_token
+
+            on_start = DashboardOnStart("127.0.0.1", dashboard_port, load_token(), typer.echo)
+        summary = asyncio.run(
+            run_nexus(cfg, seconds, on_start, strategy_base=config and config.parent)
+        )
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
