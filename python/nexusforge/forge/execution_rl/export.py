@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,15 @@ def export(trained: Trained, folder: Path, name: str = "iel") -> Manifest:
 def export_onnx(net: PolicyNet, path: Path) -> None:
     """The network as ONNX with a dynamic batch dimension (legacy TorchScript exporter)."""
     dummy = torch.zeros(1, len(FEATURES), dtype=torch.float32)
+    with warnings.catch_warnings():
+        # The legacy exporter on purpose: the dynamo one needs onnxscript (not a dependency)
+        # and this 3-layer MLP has no control flow for it to handle better; its deprecation
+        # notices (and those of what it calls) are silenced for this call only.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _legacy_export(net, dummy, path)
+
+
+def _legacy_export(net: PolicyNet, dummy: torch.Tensor, path: Path) -> None:
     torch.onnx.export(
         net,
         (dummy,),
