@@ -3,8 +3,8 @@
 Null: `--nulls` (default 20) seeded synthetic 5m histories with no signal (`beta = 0`);
 planted: `--planted` (default 10) seeded histories whose return is driven by one feature
 (`beta = 0.0004`, see `nexusforge.forge.validate.synthetic`). Each runs the same tiny Forge
-search (PCMCI at a loose alpha of 0.2, so spurious parents reach the GP on null data too; GP
-population 30 × 2 generations, 2 folds, 2 challengers) and then the gate
+search (PCMCI at `--alpha`, default a loose 0.2 so spurious parents reach the GP on null data
+too; GP population 30 × 2 generations, 2 folds, 2 challengers) and then the gate
 with its default thresholds (DSR >= 0.95, PBO <= 0.2, null p <= 0.05 over 19 null searches,
 OOS Sharpe > 0, DoWhy refuters). A dataset passes when the gate validates at least one
 challenger; a search that finds no causal parent produces no challenger and does not pass.
@@ -34,7 +34,6 @@ SEARCH = """
 challengers = 2
 [causal]
 sample_rows = 1500
-alpha = 0.2  # loose on purpose: the search always mines something, even from noise
 [gp]
 population = 30
 generations = 2
@@ -47,10 +46,11 @@ backend = "inline"
 """
 
 
-def one(seed: int, beta: float, gate: GateConfig, root: Path) -> tuple[bool, str]:
+def one(seed: int, beta: float, alpha: float, gate: GateConfig, root: Path) -> tuple[bool, str]:
     """Search + gate on one seeded history; (passed, what happened)."""
     doc = tomllib.loads(SEARCH)
     doc["seed"] = seed
+    doc["causal"]["alpha"] = alpha
     out = root / f"{'planted' if beta else 'null'}-{seed}"
     try:
         run_on_table(parse_config(doc), planted_table(seed=seed, beta=beta), out)
@@ -68,9 +68,12 @@ def main() -> None:
     ap.add_argument("--nulls", type=int, default=20)
     ap.add_argument("--planted", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1000)
+    # Loose by default: PCMCI lets spurious parents through, so the GP mines noise too and the
+    # gate (not the causal screen) has to reject it. 0.01 is the Forge's own default.
+    ap.add_argument("--alpha", type=float, default=0.2)
     args = ap.parse_args()
     print(f"machine: {platform.platform()} python {sys.version.split()[0]} "
-          f"nexusforge {nexusforge.__version__} seed0 {args.seed}")  # fmt: skip
+          f"nexusforge {nexusforge.__version__} seed0 {args.seed} alpha {args.alpha}")  # fmt: skip
     gate = GateConfig(bootstrap_paths=200)
     started = time.perf_counter()
     rates = {}
@@ -78,7 +81,7 @@ def main() -> None:
         for name, beta, n in (("null", 0.0, args.nulls), ("planted", 0.0004, args.planted)):
             passed = 0
             for k in range(n):
-                ok, what = one(args.seed + k, beta, gate, Path(tmp))
+                ok, what = one(args.seed + k, beta, args.alpha, gate, Path(tmp))
                 passed += ok
                 print(f"{name} seed {args.seed + k}: {what}", flush=True)
             rates[name] = passed / n if n else float("nan")
