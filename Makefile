@@ -62,6 +62,7 @@ bench: setup
 	$(PY) benchmarks/vmd_window.py
 	$(PY) benchmarks/backtest_throughput.py
 	$(PY) benchmarks/sim_throughput.py
+	$(PY) benchmarks/tick_to_order.py
 
 clean:
 	rm -rf $(VENV) rust/target $(STORE) python/nexusforge/_core*.so
