@@ -1,4 +1,5 @@
-"""A small real trading session written through the real Journal, and a loopback server thread."""
+"""A small real trading session written through the real Journal, a loopback server thread, and
+the Prometheus text parsed back into samples."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from nexusforge.nexus.dashboard.serve import DashboardServer
@@ -90,3 +92,12 @@ def serve(app: Starlette) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def families(text: bytes) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """name -> {sorted labels: value} for every sample."""
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for fam in text_string_to_metric_families(text.decode()):
+        for s in fam.samples:
+            out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return out

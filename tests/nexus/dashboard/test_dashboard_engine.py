@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cdp_browser import Browser, chromium_path
-from test_dashboard_metrics import families
+from dashboard_fixtures import families
 
 from nexusforge.nexus.config import load_config
 from nexusforge.nexus.dashboard.engine_source import DashboardOnStart

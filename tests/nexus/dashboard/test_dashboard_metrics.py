@@ -7,8 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from dashboard_fixtures import MODELS, SYMBOL, new_session
-from prometheus_client.parser import text_string_to_metric_families
+from dashboard_fixtures import MODELS, SYMBOL, families, new_session
 
 from nexusforge.nexus.dashboard import JournalSource
 from nexusforge.nexus.dashboard.latency import LatencyHistogram
@@ -20,15 +19,6 @@ from nexusforge.nexus.dashboard.snapshot import (
     VenueView,
 )
 from nexusforge.nexus.journal import Journal, status
-
-
-def families(text: bytes) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """name -> {sorted labels: value} for every sample."""
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for fam in text_string_to_metric_families(text.decode()):
-        for s in fam.samples:
-            out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
-    return out
 
 
 def test_model_values_equal_the_journals_books(tmp_path: Path) -> None:
