@@ -78,7 +78,7 @@ class BybitPublicReader:
             except msgspec.ValidationError as exc:  # a subclass of DecodeError: check it first
                 self.skips.skip(line, "wrong type", str(exc))
                 continue
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 in a string
                 self.skips.skip(line, "malformed JSON", str(exc))
                 continue
             self._dispatch(envelope, batch, index, book)
@@ -117,7 +117,7 @@ class BybitPublicReader:
                 self.skips.skip(line, "unknown topic", topic)
         except msgspec.ValidationError as exc:
             self.skips.skip(line, "wrong type", f"{topic}: {exc}")
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             self.skips.skip(line, "malformed JSON", f"{topic}: {exc}")
         except BadValue as exc:
             self.skips.skip(line, str(exc), topic)
