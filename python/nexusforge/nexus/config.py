@@ -142,7 +142,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read engine config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     cfg = from_dict(raw)
     if not cfg.journal.is_absolute():

@@ -150,8 +150,8 @@ class ExchangeConfig:
     @classmethod
     def from_toml(cls, path: Path) -> ExchangeConfig:
         try:
-            raw = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read exchange config: {exc}") from exc
         return cls.from_dict(raw, path.parent)
 
