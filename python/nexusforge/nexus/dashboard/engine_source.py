@@ -121,6 +121,10 @@ class EngineSource:
             return ReconciliationView("alert", st.alert, now)
         if st.venue_position is None:
             return ReconciliationView("unknown", "no venue position seen yet")
+        if st.venue_position != st.ledgers_total:
+            # fills on their way, or a real break: the engine's next check decides which
+            detail = f"venue position {st.venue_position} vs ledgers {st.ledgers_total}: checking"
+            return ReconciliationView("unknown", detail, now)
         return ReconciliationView(
             "ok", f"venue position {st.venue_position} = ledgers {st.ledgers_total}", now
         )
