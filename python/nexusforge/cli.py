@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
+
+    from nexusforge.nexus.engine import Engine
 
 app = typer.Typer(
     help="NexusForge: research crypto strategies (Forge) and trade them on Bybit (Nexus).",
@@ -498,6 +502,14 @@ def nexus_run(
     dashboard_port: Annotated[
         int, typer.Option("--dashboard-port", help="Dashboard port (0: any free one).")
     ] = 8940,
+    iel: Annotated[
+        bool,
+        typer.Option(
+            "--iel/--no-iel",
+            help="Orders go out with the tactics of the execution policy (nexus/policies/iel.onnx;"
+            " default tactic market if it cannot be loaded); --no-iel: market orders only.",
+        ),
+    ] = True,
 ) -> None:
     """Trade until stopped (Ctrl-C), or for --duration; then print a summary."""
     import asyncio
@@ -513,12 +525,16 @@ def nexus_run(
     try:
         cfg = load_config(config)
         seconds = None if duration is None else parse_duration(duration)
-        on_start = None
+        on_start: Callable[[Engine], None] | None = None
         if dashboard:
             from nexusforge.nexus.dashboard.engine_source import DashboardOnStart
             from nexusforge.nexus.dashboard.serve import load_token
 
             on_start = DashboardOnStart("127.0.0.1", dashboard_port, load_token(), typer.echo)
+        if iel:
+            from nexusforge.nexus.execution import IelOnStart
+
+            on_start = IelOnStart(then=on_start)
         summary = asyncio.run(
             run_nexus(cfg, seconds, on_start, strategy_base=config and config.parent)
         )

@@ -195,7 +195,7 @@ class _Fixed(IelPolicy):
 
 def test_layer_tracks_the_need_and_forces_market_at_the_horizon() -> None:
     fixed = _Fixed(Tactic.PASSIVE)
-    layer = ExecutionLayer(fixed, ExecutionConfig(horizon_s=10.0, timeout_s=2.0))
+    layer = ExecutionLayer(fixed, ExecutionConfig(horizon_s=10.0, timeout_s=5.0))
     assert layer.choose(1, 1, 4.0, TOUCH, now_s=0.0).tactic is Tactic.PASSIVE
     assert layer.choose(1, 1, 2.0, TOUCH, now_s=5.0).tactic is Tactic.PASSIVE
     second = fixed.states[-1]
@@ -220,3 +220,64 @@ def test_state_vector_features() -> None:
     np.testing.assert_allclose(
         x, [0.5, 0.25, 0.5 / 100.25 * 1e4, -(2.0 - 3.0) / 5.0, 1.2, np.log1p(3.0)], rtol=1e-6
     )
+
+
+# ---- the router hook, against the real local exchange (XRPUSDT replay, paused) ----
+
+KEY, SECRET = "iel-test-key", "iel-test-secret"
+XRP = "bybit/market/bybit_XRPUSDT_ob500_2024-12-01_head50.data.zip"
+
+
+def test_router_sends_the_chosen_tactic_and_cancels_it_after_the_timeout(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from nexusforge.nexus.execution import RouterTactics
+    from nexusforge.nexus.intents import OrderIntent
+    from nexusforge.nexus.journal import Journal
+    from nexusforge.nexus.order_router import OrderRouter
+    from nexusforge.nexus.venues.bybit import BybitConfig, BybitRestClient, Credentials
+    from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, Secret
+
+    cfg = ExchangeConfig(
+        keys=(ApiKey(KEY, Secret(SECRET)),),
+        replay_files=(shared_data / XRP,),
+        start_paused=True,
+    )
+
+    async def scenario(port: int) -> tuple[list[str], str, str]:
+        journal = Journal(tmp_path / "journal.sqlite")
+        links = journal.allocator()
+        async with BybitRestClient(BybitConfig.custom(port=port), Credentials(KEY, SECRET)) as rest:
+            book = await rest.orderbook("XRPUSDT", 1)
+            inst = (await rest.instruments("XRPUSDT"))["XRPUSDT"]
+            (bid, bid_qty), (ask, ask_qty) = book.b[0], book.a[0]
+            touch = Touch(float(bid), float(bid_qty), float(ask), float(ask_qty))
+            router = OrderRouter(rest, journal, "XRPUSDT")
+            layer = ExecutionLayer(_Fixed(Tactic.POST_THEN_CROSS), ExecutionConfig(timeout_s=0.3))
+            router.tactics = RouterTactics(layer, lambda: touch, lambda: inst.tick_size)
+            buy = OrderIntent(links.next(1), 1, "XRPUSDT", 1, inst.min_qty * 10, False)
+            flat = OrderIntent(links.next(2), 2, "XRPUSDT", -1, inst.min_qty * 10, False, "flatten")
+            router.submit([buy, flat])
+            await router.drain()
+            resting = await rest.find_order("XRPUSDT", buy.order_link_id)
+            assert resting is not None
+            seen = [resting.orderType, str(resting.price), resting.timeInForce, resting.orderStatus]
+            await asyncio.sleep(0.6)  # past the timeout: the router cancels it
+            await router.drain()
+            after = await rest.find_order("XRPUSDT", buy.order_link_id)
+            flat_order = await rest.find_order("XRPUSDT", flat.order_link_id)
+            assert after is not None and flat_order is not None, (router.stats, flat)
+            assert Decimal(str(seen[1])) == Decimal(str(bid))
+            # The slot's next decision crosses (post-only, then cross).
+            nxt = router.tactics.spec_for(1, 1, inst.min_qty * 5, "target")
+            assert nxt is not None and nxt.order_type == "Market"
+            return seen, after.orderStatus, flat_order.orderType
+
+    with LocalExchange(cfg) as ex:
+        ex.step_market(1)
+        seen, status_after, flat_type = asyncio.run(scenario(ex.port))
+    assert seen[0] == "Limit" and seen[2] == "PostOnly" and seen[3] == "New"
+    assert status_after == "Cancelled"
+    assert flat_type == "Market"  # flattening never goes through the policy

@@ -24,17 +24,25 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
+
+from nexusforge.errors import ConfigError
+from nexusforge.market.book import OrderBook
+
+if TYPE_CHECKING:
+    from nexusforge.nexus.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +268,7 @@ class ParentOrder:
     side: int
     qty: float
     start_s: float
+    last_s: float = 0.0
     force_market: bool = False
 
 
@@ -269,6 +278,12 @@ class ExecutionConfig:
 
     horizon_s: float = 30.0
     timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("horizon_s", "timeout_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"execution.{name} must be finite and > 0, got {value!r}")
 
 
 @dataclass(slots=True)
@@ -295,8 +310,12 @@ class ExecutionLayer:
         """The tactic for `slot`'s intent of `qty` on `side` now."""
         self.observe(touch, now_s)
         parent = self.parents.get(slot)
-        if parent is None or parent.side != side or qty > parent.qty:
+        # A need is continued only when it is the same side, no bigger, and was worked within
+        # the last horizon; anything else is a new need.
+        recent = parent is not None and now_s - parent.last_s <= self.config.horizon_s
+        if parent is None or parent.side != side or qty > parent.qty or not recent:
             parent = self.parents[slot] = ParentOrder(side, qty, now_s)
+        parent.last_s = now_s
         time_left = 1.0 - (now_s - parent.start_s) / self.config.horizon_s
         if parent.force_market or time_left <= 0:
             self.parents.pop(slot, None)
@@ -320,3 +339,63 @@ class ExecutionLayer:
     def done(self, slot: int) -> None:
         """The slot reached its target: forget its need."""
         self.parents.pop(slot, None)
+
+
+@dataclass(slots=True)
+class RouterTactics:
+    """What the order router asks per intent (`OrderRouter.tactics`): the venue order to send.
+
+    Only `target` intents are the policy's; flattening and liquidation orders always cross.
+    `touch` and `tick` read the live book and instrument (None while unknown: market)."""
+
+    layer: ExecutionLayer
+    touch: Callable[[], Touch | None]
+    tick: Callable[[], Decimal | None]
+    clock: Callable[[], float] = time.monotonic
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def spec_for(self, slot: int, side: int, qty: Decimal, reason: str) -> OrderSpec | None:
+        """The order for one intent (None: wait, send nothing this round)."""
+        if reason != "target":
+            return OrderSpec("Market")
+        touch, tick = self.touch(), self.tick()
+        if touch is None or tick is None:
+            decision = self.layer.policy._fallback("no book or instrument yet")
+            spec: OrderSpec | None = OrderSpec("Market")
+        else:
+            decision = self.layer.choose(slot, side, float(qty), touch, self.clock())
+            spec = order_spec(decision.tactic, side, touch, tick, self.layer.config.timeout_s)
+        self.layer.sent(slot, spec)
+        name = TACTICS[decision.tactic]
+        self.counts[name] = self.counts.get(name, 0) + 1
+        return spec
+
+
+def book_touch(book: OrderBook | None) -> Touch | None:
+    """The touch of the live Rust book (None while it is invalid or one-sided)."""
+    if book is None or not book.is_valid:
+        return None
+    bid, ask = book.best_bid(), book.best_ask()
+    if bid is None or ask is None:
+        return None
+    return Touch(bid.price, bid.qty, ask.price, ask.qty)
+
+
+@dataclass(slots=True)
+class IelOnStart:
+    """A `run_nexus` on_start hook: the engine's router sends orders with the IEL's tactics
+    (policy from `manifest`, default: the shipped one); `then` runs another hook after."""
+
+    manifest: Path | None = None
+    config: ExecutionConfig = field(default_factory=ExecutionConfig)
+    then: Callable[[Engine], None] | None = None
+
+    def __call__(self, engine: Engine) -> None:
+        layer = ExecutionLayer(IelPolicy.load(self.manifest), self.config)
+        engine.router.tactics = RouterTactics(
+            layer,
+            touch=lambda: book_touch(engine.feed.book if engine.feed is not None else None),
+            tick=lambda: engine.instrument.tick_size if engine.instrument is not None else None,
+        )
+        if self.then is not None:
+            self.then(engine)

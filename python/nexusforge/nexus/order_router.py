@@ -18,11 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from nexusforge.errors import JournalError
+from nexusforge.nexus.execution import OrderSpec, RouterTactics
 from nexusforge.nexus.executions import Execution
 from nexusforge.nexus.intents import OrderIntent, WorkingOrder
 from nexusforge.nexus.journal import TERMINAL, Journal
@@ -104,6 +105,9 @@ class OrderRouter:
         self._refusals: dict[int, int] = {}  # slot -> refusals in a row
         self._cool_until: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # IEL (nexus/execution.py): the venue order per intent; None sends market orders.
+        self.tactics: RouterTactics | None = None
+        self._specs: dict[str, OrderSpec] = {}
 
     # ---- sending ----
 
@@ -111,12 +115,33 @@ class OrderRouter:
         """Counts the intents in flight now; a task journals and sends them one by one (each
         intent is committed to the journal before its request is built)."""
         batch = list(intents)
+        if self.tactics is not None:
+            batch = self._with_tactics(batch)
         if not batch:
             return
         now = time.monotonic()
         for intent in batch:
             self.inflight[intent.order_link_id] = InFlight(intent, now)
         self._spawn(self._send_all(batch, t0))
+
+    def _with_tactics(self, batch: list[OrderIntent]) -> list[OrderIntent]:
+        """The intents with the order type the IEL chose; a `wait` intent is not sent (the
+        next round plans the need again)."""
+        assert self.tactics is not None
+        out = []
+        for intent in batch:
+            spec = self.tactics.spec_for(intent.slot, intent.side, intent.qty, intent.reason)
+            if spec is None:
+                continue
+            self._specs[intent.order_link_id] = spec
+            out.append(replace(intent, order_type=spec.order_type))
+        return out
+
+    def _expire(self, link: str) -> None:
+        """A resting order's timeout: cancel it if the venue has not finished it."""
+        flight = self.inflight.get(link)
+        if flight is not None and not flight.terminal:
+            self._spawn(self.cancel([link]))
 
     def adopt(self, intent: OrderIntent) -> None:
         """Tracks an order of ours found open at the venue on start (already journaled or not)."""
@@ -133,6 +158,7 @@ class OrderRouter:
             t0 = None  # only the first order of a round measures tick-to-order
 
     async def _send(self, intent: OrderIntent, t0: Stamp | None) -> None:
+        spec = self._specs.pop(intent.order_link_id, None)
         if intent.reason not in FLATTENING and (
             self.blocked_all or intent.slot in self.blocked_slots
         ):
@@ -152,6 +178,8 @@ class OrderRouter:
             order_type=intent.order_type,
             qty=intent.qty,
             order_link_id=intent.order_link_id,
+            price=spec.price if spec else None,
+            time_in_force=spec.time_in_force if spec else None,
             reduce_only=intent.reduce_only,
         )
         if t0 is not None and len(self.latencies_ns) < MAX_LATENCY_SAMPLES:
@@ -172,6 +200,10 @@ class OrderRouter:
         self.journal.record_ack(intent.order_link_id, status="New", order_id=ack.orderId)
         if flight is not None and not flight.order_id:
             flight.order_id = ack.orderId
+        if spec is not None and spec.timeout_s is not None:
+            asyncio.get_running_loop().call_later(
+                spec.timeout_s, self._expire, request.order_link_id
+            )
 
     def _cool(self, slot: int) -> None:
         """A refused order: the slot waits 1, 2, 4 … 30 s before its next order (never a tight
