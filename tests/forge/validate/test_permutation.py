@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from validate_fixtures import planted_table
+from validate_fixtures import planted_table, tiny_config
 
 from nexusforge.forge.evolve.fitness import FitnessConfig
 from nexusforge.forge.validate.permutation import (
     NullTest,
     block_shuffle,
+    forge_search,
     null_table,
     null_test,
     population_null,
@@ -86,3 +87,15 @@ def test_population_null_estimates_the_zero_skill_sharpe_variance() -> None:
     bars = 2 * (4000 // 2) * 0.75
     assert 0.5 / bars < pn.sharpe_variance < 2.5 / bars
     assert NullTest(1.0, np.array([0.5, 2.0, 0.9]), 10).p_value == pytest.approx(2 / 4)
+
+
+@pytest.mark.slow
+def test_the_whole_forge_as_the_null_search() -> None:
+    # Two null histories searched by the real GP: a null search either finds nothing (no
+    # causal parent: -inf) or a score below what the GP finds on the planted history.
+    t = planted_table(rows=6000)
+    search = forge_search(tiny_config(alpha=0.2))
+    found = search(t)
+    res = null_test(t, search, found, nulls=2, seed=7)
+    assert np.isfinite(found) and found > 5.0
+    assert np.all(res.null_best < found) and res.p_value == pytest.approx(1 / 3)

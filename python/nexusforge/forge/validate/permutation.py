@@ -10,13 +10,16 @@ p = (1 + #{null best >= observed}) / (1 + K), so K = 19 null searches can reach 
 from __future__ import annotations
 
 import math
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from nexusforge.errors import EvaluationError, ForgeError
 from nexusforge.forge.evolve.fitness import (
     BUY_HOLD,
     SELECTION,
@@ -25,6 +28,7 @@ from nexusforge.forge.evolve.fitness import (
     metric_index,
     scores,
 )
+from nexusforge.forge.evolve.run import ForgeConfig, run_on_table
 from nexusforge.forge.evolve.table import CLOSE_TS, FUNDING, ResearchTable, from_bars
 
 Search = Callable[[ResearchTable], float]
@@ -93,6 +97,24 @@ def population_search(exprs_json: Sequence[str], fitness: FitnessConfig) -> Sear
 
     def search(table: ResearchTable) -> float:
         return float(np.nanmax(search_scores(table, exprs_json, fitness)))
+
+    return search
+
+
+def forge_search(config: ForgeConfig) -> Search:
+    """The whole Forge run (causal discovery + GP, the given config) as the search: its best
+    score on a table, or -inf when it finds no causal parent there (nothing to evolve)."""
+
+    def search(table: ResearchTable) -> float:
+        with tempfile.TemporaryDirectory(prefix="nf-null-") as tmp, warnings.catch_warnings():
+            # A null run's hall of fame may never trade a window (numpy warns on its mean).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                return run_on_table(config, table, Path(tmp)).best_score
+            except EvaluationError:
+                raise
+            except ForgeError:
+                return -math.inf
 
     return search
 

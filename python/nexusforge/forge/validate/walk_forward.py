@@ -26,6 +26,7 @@ from nexusforge.errors import ForgeError
 from nexusforge.forge.backtest.batch import evaluate_batch
 from nexusforge.forge.backtest.engine import MarketData
 from nexusforge.forge.evolve.fitness import FitnessConfig
+from nexusforge.forge.evolve.run import ForgeConfig, run_on_table
 from nexusforge.forge.evolve.table import FUNDING, TARGET, ResearchTable
 from nexusforge.forge.validate.bootstrap import sharpe
 from nexusforge.forge.validate.returns import window_returns
@@ -112,16 +113,12 @@ class GridFitter:
 @dataclass(frozen=True)
 class ForgeFitter:
     """The whole Forge search (causal discovery + GP) run on the in-sample table; its best
-    hall-of-fame expression is the fit. `config` is a `ForgeConfig`."""
+    hall-of-fame expression is the fit."""
 
-    config: object
+    config: ForgeConfig
 
     def fit(self, train: ResearchTable) -> Expr:
         """Run the Forge on `train` in a scratch folder and return its best individual."""
-        from nexusforge.forge.evolve.run import ForgeConfig, run_on_table
-
-        if not isinstance(self.config, ForgeConfig):
-            raise TypeError("ForgeFitter.config must be a ForgeConfig")
         with tempfile.TemporaryDirectory(prefix="nf-wf-") as tmp:
             run_on_table(self.config, train, Path(tmp))
             hof = json.loads((Path(tmp) / "hall_of_fame.json").read_text())
