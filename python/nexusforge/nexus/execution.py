@@ -324,6 +324,7 @@ class ExecutionLayer:
             return self.policy._fallback("no two-sided book")
         own_qty = touch.bid_qty if side > 0 else touch.ask_qty
         x = state_vector(side, qty / parent.qty, time_left, touch, self.vol_bps(), own_qty, qty)
+        log.debug("IEL state slot %d: %s", slot, x)
         return self.policy.decide(x)
 
     def sent(self, slot: int, spec: OrderSpec | None) -> None:
@@ -366,6 +367,9 @@ class RouterTactics:
             decision = self.layer.choose(slot, side, float(qty), touch, self.clock())
             spec = order_spec(decision.tactic, side, touch, tick, self.layer.config.timeout_s)
         self.layer.sent(slot, spec)
+        log.debug(
+            "IEL slot %d %s %s: %s (%s)", slot, side, qty, decision.tactic.name, decision.source
+        )
         name = TACTICS[decision.tactic]
         self.counts[name] = self.counts.get(name, 0) + 1
         return spec
