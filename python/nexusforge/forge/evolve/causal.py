@@ -209,6 +209,14 @@ def _plot(graph: CausalGraph, results: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
     from tigramite import plotting as tp
 
+    if not graph.parents:
+        # tigramite cannot draw a graph without links; the run reports "no causal parent" itself.
+        fig, ax = plt.subplots(figsize=(7, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no causal parent of {graph.target} at this alpha", ha="center")
+        fig.savefig(out, dpi=110)
+        plt.close(fig)
+        return
     names: list[str] = results["var_names"]
     shown = [graph.target, *dict.fromkeys(p.feature for p in graph.parents)]
     idx = [names.index(n) for n in shown]

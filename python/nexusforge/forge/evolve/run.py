@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from nexusforge.errors import ConfigError, ForgeError
@@ -300,7 +301,7 @@ def _write_results(
     manifest.write_json(out / "hall_of_fame.json", [
         {"rank": i + 1, "id": ind.id, "score": ind.score, "infix": to_infix(ind.expr),
          "expr": codec.to_dict(ind.expr),
-         "trade_sharpe": _nan_none(float(np.nanmean(trade[i, :, 2, 0])))}
+         "trade_sharpe": _finite_mean(trade[i, :, 2, 0])}
         for i, ind in enumerate(hof)
     ])  # fmt: skip
     n = min(cfg.challengers, len(hof))
@@ -315,8 +316,10 @@ def _write_results(
     return paths
 
 
-def _nan_none(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+def _finite_mean(values: npt.NDArray[np.float64]) -> float | None:
+    """Mean of the finite values; None when a window never traded (np.nanmean would warn)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else None
 
 
 def _evaluations(result: Result) -> pl.DataFrame:
