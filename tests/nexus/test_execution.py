@@ -281,3 +281,30 @@ def test_router_sends_the_chosen_tactic_and_cancels_it_after_the_timeout(
     assert seen[0] == "Limit" and seen[2] == "PostOnly" and seen[3] == "New"
     assert status_after == "Cancelled"
     assert flat_type == "Market"  # flattening never goes through the policy
+
+
+@pytest.mark.slow
+def test_nexus_run_sends_orders_with_the_policys_tactics(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `make run` path: the in-process local exchange, the six champions, the shipped
+    policy; limit orders go out, and the ledgers still agree with the venue at the end."""
+    import asyncio
+    import sqlite3
+
+    from nexusforge.nexus.config import load_config
+    from nexusforge.nexus.execution import IelOnStart
+    from nexusforge.nexus.run import run_nexus
+
+    monkeypatch.setenv("NEXUSFORGE_SHARED", str(shared_data.parent))
+    cfg_path = tmp_path / "engine.toml"
+    cfg_path.write_text(
+        '[engine]\njournal = "j.sqlite"\nkill_file = ""\n[venue]\nkind = "local"\nport = 0\n'
+    )
+    hook = IelOnStart()
+    summary = asyncio.run(run_nexus(load_config(cfg_path), 10.0, hook))
+    assert summary.reconciled and summary.alert is None
+    with sqlite3.connect(tmp_path / "j.sqlite") as db:
+        kinds = dict(db.execute("SELECT order_type, count(*) FROM order_intents GROUP BY 1"))
+    assert kinds.get("Limit", 0) >= 1, kinds
+    assert set(kinds) <= {"Limit", "Market"}
