@@ -3,7 +3,8 @@
 //! - `calm`: the default market (2 % daily vol, rare jumps, deep maker ladders);
 //! - `volatile`: 3× the volatility, frequent larger jumps, makers more risk-averse;
 //! - `toxic`: three times the informed traders, who see further ahead and trade bigger;
-//! - `thin`: a shallow book (small, short maker ladders, few resting noise orders);
+//! - `thin`: a shallow book (a quarter of the maker size over 4 levels, more market orders,
+//!   noise limit orders resting half as long);
 //! - `rmsc04`: ABIDES's RMSC04 population (2 makers, 100 informed/value, 12 momentum,
 //!   1,000 noise, no HFTs) over a 6.5-hour trading day.
 
@@ -33,10 +34,10 @@ pub fn scenario(name: &str) -> CoreResult<SimConfig> {
         }
         "thin" => {
             let mm = &mut c.agents.market_maker;
-            mm.size_lots /= 5;
-            mm.levels = 3;
-            c.agents.noise.market_prob = 0.5;
-            c.agents.noise.lifetime_s /= 4.0;
+            mm.size_lots /= 4;
+            mm.levels = 4;
+            c.agents.noise.market_prob = 0.4;
+            c.agents.noise.lifetime_s /= 2.0;
         }
         "rmsc04" => {
             c.duration_s = 6.5 * 3600.0;
