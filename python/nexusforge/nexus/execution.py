@@ -16,6 +16,11 @@ Limit PostOnly at best, cancelled after `timeout_s`, and what is left crosses (t
 decision is forced to market); wait = nothing sent this round. Each slot's unfinished need is
 tracked (`ParentOrder`) so `remaining_frac` and `time_left_frac` mean what they meant in
 training; when its horizon is spent the tactic is market.
+
+In the engine (`OrderRouter.tactics`, wired by `IelOnStart` in `nexus run`): only `target`
+intents are the policy's (flattening, liquidation and kill orders always cross); a resting order
+keeps the engine from planning new rounds (nothing is planned while anything is in flight) until
+it fills or its timeout cancels it, so `timeout_s` bounds that wait.
 """
 
 from __future__ import annotations
@@ -166,22 +171,23 @@ class IelPolicy:
     def decide(self, state: npt.ArrayLike) -> Decision:
         """The policy's tactic for one state (`FEATURES` order, unscaled), or the default."""
         if self._session is None:
-            return self._fallback(f"no policy: {self.reason}")
+            return self.fallback(f"no policy: {self.reason}")
         x = np.asarray(state, dtype=np.float32)
         if x.shape != (len(FEATURES),):
-            return self._fallback(f"state shape {x.shape}, expected ({len(FEATURES)},)")
+            return self.fallback(f"state shape {x.shape}, expected ({len(FEATURES)},)")
         if not np.isfinite(x).all():
-            return self._fallback("state is not finite")
+            return self.fallback("state is not finite")
         try:
             out = self._session.run(self._outputs, {"state": x.reshape(1, -1)})[0]
             action = int(out[0])
         except Exception as exc:  # an inference error must not stop the engine
-            return self._fallback(f"inference failed: {exc}")
+            return self.fallback(f"inference failed: {exc}")
         if not 0 <= action < len(TACTICS):
-            return self._fallback(f"action {action} out of range")
+            return self.fallback(f"action {action} out of range")
         return Decision(Tactic(action), "policy")
 
-    def _fallback(self, why: str) -> Decision:
+    def fallback(self, why: str) -> Decision:
+        """The default tactic, counted, with a warning the first time for each kind of `why`."""
         self.fallbacks += 1
         key = why.split(":")[0]
         if key not in self._warned:  # once per kind of problem: the log stays readable
@@ -321,7 +327,7 @@ class ExecutionLayer:
             self.parents.pop(slot, None)
             return Decision(Tactic.MARKET, "horizon" if time_left <= 0 else "cross after timeout")
         if not touch.valid():
-            return self.policy._fallback("no two-sided book")
+            return self.policy.fallback("no two-sided book")
         own_qty = touch.bid_qty if side > 0 else touch.ask_qty
         x = state_vector(side, qty / parent.qty, time_left, touch, self.vol_bps(), own_qty, qty)
         log.debug("IEL state slot %d: %s", slot, x)
@@ -361,7 +367,7 @@ class RouterTactics:
             return OrderSpec("Market")
         touch, tick = self.touch(), self.tick()
         if touch is None or tick is None:
-            decision = self.layer.policy._fallback("no book or instrument yet")
+            decision = self.layer.policy.fallback("no book or instrument yet")
             spec: OrderSpec | None = OrderSpec("Market")
         else:
             decision = self.layer.choose(slot, side, float(qty), touch, self.clock())
