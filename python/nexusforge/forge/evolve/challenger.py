@@ -36,15 +36,19 @@ def write_challengers(
     *,
     data: dict[str, str],
     origin: dict[str, Any],
+    heads: Sequence[tuple[dict[str, Any], dict[str, float | None]]] | None = None,
 ) -> list[Path]:
-    """One challenger file per expression (best first) in `folder`."""
+    """One challenger file per expression (best first) in `folder`; `heads` (MAML head JSON and
+    its trade-window scores, per expression) fill the `head` field when given."""
     paths = []
     for rank, (expr, score, m) in enumerate(zip(exprs, scores, trade_metrics, strict=True), 1):
+        head, head_scores = heads[rank - 1] if heads is not None else (None, {})
         ch = artifact.Challenger(
             expr=expr,
-            scores={"fitness": float(score), **window_scores(m)},
+            scores={"fitness": float(score), **window_scores(m), **head_scores},
             data=data,
             origin={**origin, "rank": rank},
+            head=head,
         )
         paths.append(artifact.write(ch, folder))
     return paths

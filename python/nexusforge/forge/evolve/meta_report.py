@@ -7,7 +7,7 @@ Every head is fitted on rows before `split` only and used walk-forward on the ro
 training rows), `pooled_adapted` (that head with the same adaptation steps), `scratch_adapted`
 (untrained head, same adaptation), `signal` (the expression's own position) and `buy_hold`.
 
-    python -m nexusforge.forge.evolve.meta_report [--data STORE] [--seed 0]
+    python -m nexusforge.forge.evolve.meta_report [--data STORE] [--symbol BTCUSDT] [--seed 0]
 """
 
 from __future__ import annotations
@@ -110,19 +110,22 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="a store with bybit_linear BTCUSDT 5m bars")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--symbol", default="BTCUSDT")
     ap.add_argument("--rows", type=int, default=40_000, help="last rows of the real table")
+    ap.add_argument("--first-order", action="store_true", help="FOMAML instead of second order")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    cfg = MetaConfig(support=192, query=48, iterations=150, meta_batch=8)
+    fo = a.first_order
+    cfg = MetaConfig(support=192, query=48, iterations=150, meta_batch=8, first_order=fo)
     out = {"planted": compare(regime_switching(a.seed), 6000, cfg, a.seed, BARS_PER_YEAR_5M)}
     if a.data is not None:
         from nexusforge.forge.backtest.run import SeriesSpec
         from nexusforge.forge.evolve.table import load_research_table
 
-        table = load_research_table(a.data, SeriesSpec("bybit_linear", "BTCUSDT", 300))
+        table = load_research_table(a.data, SeriesSpec("bybit_linear", a.symbol, 300))
         table = ResearchTable(table.frame.tail(a.rows), table.bars_per_year, table.horizon)
-        cfg = MetaConfig(iterations=150, meta_batch=8)
+        cfg = MetaConfig(first_order=fo)  # the run's defaults
         win = table_window(table, codec.loads(MOMENTUM), cfg.features)
         out["real"] = compare(win, a.rows // 2, cfg, a.seed, table.bars_per_year, cfg.features)
     if a.json:

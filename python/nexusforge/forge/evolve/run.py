@@ -47,6 +47,7 @@ from nexusforge.forge.evolve.gp import (
     Result,
     SurrogateConfig,
 )
+from nexusforge.forge.evolve.meta_config import MetaConfig
 from nexusforge.forge.evolve.primitives import Term, build_pset
 from nexusforge.forge.evolve.surrogate import Vectorizer
 from nexusforge.forge.evolve.table import (
@@ -103,6 +104,8 @@ class ForgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     fitness: FitnessConfig = msgspec.field(default_factory=FitnessConfig)
     surrogate: SurrogateConfig = msgspec.field(default_factory=SurrogateConfig)
     eval: EvalConfig = msgspec.field(default_factory=EvalConfig)
+    # MAML position head per challenger (off by default; imports torch only when on).
+    meta: MetaConfig = msgspec.field(default_factory=MetaConfig)
 
     def __post_init__(self) -> None:
         if not 0 <= self.challengers <= 100:
@@ -209,6 +212,10 @@ def _pipeline(
     files: list[manifest.InputFile], extra: dict[str, Any],
 ) -> RunSummary:  # fmt: skip
     config = msgspec.to_builtins(cfg)
+    if cfg.meta.enabled:  # fail before the search, not after it
+        from nexusforge.forge.evolve.meta_run import check_features
+
+        check_features(cfg.meta, table)
     graph, terms = discover_parents(cfg, table, out)
     if not terms:
         raise ForgeError(
@@ -310,9 +317,15 @@ def _write_results(
     origin = {"run": out.name, "seed": cfg.seed, "parents": [f"{p.feature}@{p.lag}"
               for p in graph.parents], "fitness_rule": RULE}  # fmt: skip
     args = ([i.expr for i in hof[:n]], [i.score for i in hof[:n]], trade[:n])
-    paths = write_challengers(*args, out / "challengers", data=data, origin=origin)
+    heads = None
+    if cfg.meta.enabled:  # imported here: torch loads only for runs that want the head
+        from nexusforge.forge.evolve.meta_run import challenger_heads
+
+        folds = make_folds(table.height, cfg.fitness)
+        heads = challenger_heads(args[0], table, folds, cfg.meta, cfg.seed)
+    paths = write_challengers(*args, out / "challengers", data=data, origin=origin, heads=heads)
     if cfg.challenger_dir is not None:  # the same files, for the Pit Crew's intake
-        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin)
+        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin, heads=heads)
     return paths
 
 
