@@ -21,7 +21,7 @@ from nexusforge.nexus import order_ids
 from nexusforge.nexus.engine import to_execution
 from nexusforge.nexus.executions import Execution
 from nexusforge.nexus.journal import Journal
-from nexusforge.nexus.ledger import Ledger, LedgerState
+from nexusforge.nexus.ledger import Book, Ledger, LedgerState
 from nexusforge.nexus.venues.bybit import BybitConfig, BybitRestClient, Credentials
 
 
@@ -69,12 +69,14 @@ def check(journal_path: Path, venue: VenueView, symbol: str) -> Verdict:
         models = {m.slot: (m.name, m.capital) for m in j.models()}
         internal = [e for e in j.executions() if e.exec_type == "Internal"]
         known_execs = j.exec_ids()
-        book = j.rebuild()[symbol]
+        book = j.rebuild().get(symbol) or Book(symbol, {})
         unknown = [link for link in venue.open_links if j.intent(link) is None]
     want = _venue_ledgers(models, [*venue.executions, *internal], symbol)
     got = {n: lg.state for n, lg in book.ledgers.items()} | {"orphan": book.orphan.state}
     problems = [f"ledger {n}: journal {got.get(n)} != venue {s}" for n, s in want.items()
                 if got.get(n) != s]  # fmt: skip
+    if not models:
+        problems.append("the engine never registered its models (it never started)")
     mismatches = len(problems)
     lost = [e.exec_id for e in venue.executions if e.exec_id not in known_execs]
     problems += [f"lost fill {x}" for x in lost]

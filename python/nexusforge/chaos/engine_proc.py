@@ -45,10 +45,12 @@ def write_engine_config(folder: Path, port: int, symbol: str, kill_fraction: str
 class EngineProcess:
     """One engine incarnation; its output appended to `log_path`."""
 
-    def __init__(self, cfg: Path, log_path: Path, key: str, secret: str) -> None:
+    def __init__(
+        self, cfg: Path, log_path: Path, key: str, secret: str, log_level: str = "WARNING"
+    ) -> None:
         env = os.environ | {"NEXUSFORGE_BYBIT_API_KEY": key, "NEXUSFORGE_BYBIT_API_SECRET": secret}
         cmd = [sys.executable, "-m", "nexusforge.cli", "nexus", "run", "--config", str(cfg),
-               "--duration", "24h"]  # fmt: skip
+               "--duration", "24h", "--log-level", log_level]  # fmt: skip
         self._log: IO[bytes] = log_path.open("ab")
         # our own interpreter and arguments, no shell
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603

@@ -33,6 +33,7 @@ class ChaosConfig:
     kill_fraction: str = "0.998"  # a model dies after losing 0.2 % (so deaths happen in runs)
     settle_s: float = 3.0
     symbol: str = "LTCUSDT"
+    log_level: str = "WARNING"  # the engine's (DEBUG for the secret scan)
     secret: str = field(default="chaos-secret", repr=False)
 
 
@@ -96,7 +97,8 @@ class _Play:
         self.engine = self._spawn()
 
     def _spawn(self) -> EngineProcess:
-        return EngineProcess(self.engine_cfg, self.cfg.folder / "engine.log", KEY, self.cfg.secret)
+        log = self.cfg.folder / "engine.log"
+        return EngineProcess(self.engine_cfg, log, KEY, self.cfg.secret, self.cfg.log_level)
 
     def run(self, schedule: Schedule) -> None:
         timeline: list[tuple[float, Fault | None]] = [(f.at_s, f) for f in schedule.faults]

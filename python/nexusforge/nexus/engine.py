@@ -90,6 +90,7 @@ from nexusforge.nexus.watchtower import (
 )
 
 log = logging.getLogger(__name__)
+START_CLOCK_MARGIN_MS = 600_000  # engine vs venue clock when reading fills back
 ZERO = Decimal(0)
 TICK_S = 0.1
 STALE_ORDER_S = 3.0
@@ -422,10 +423,18 @@ class Engine:
 
     async def _venue_executions_since_last(self) -> list[Execution]:
         since = self.journal.last_exec_time_ms(self.symbol)
-        if since is None:
+        if since is not None:
+            rows = await recover_executions(self.rest, since, ExecIdSet(), symbol=self.symbol)
+            return self._convert(rows)
+        first = self.journal.first_intent_time_ms(self.symbol)
+        if first is None:
             return []  # a new journal owns no venue history (an old position is adopted)
-        rows = await recover_executions(self.rest, since, ExecIdSet(), symbol=self.symbol)
-        return self._convert(rows)
+        # Orders were sent but no venue fill journaled (a crash before the first one landed):
+        # read from the first order on (less a clock margin), keeping fills of OUR orders only,
+        # or their position would be adopted as an orphan and flattened by a real trade.
+        start = first - START_CLOCK_MARGIN_MS
+        rows = await recover_executions(self.rest, start, ExecIdSet(), symbol=self.symbol)
+        return [e for e in self._convert(rows) if self.journal.intent(e.order_link_id) is not None]
 
     def _convert(self, rows: list[BybitExecution]) -> list[Execution]:
         out = []

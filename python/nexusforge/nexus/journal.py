@@ -339,6 +339,13 @@ class Journal:
         value = self._db.execute(sql, args).fetchone()[0]
         return None if value is None else int(value)
 
+    def first_intent_time_ms(self, symbol: str) -> int | None:
+        """Journal time of the first order intent for `symbol` (None: none was ever sent)."""
+        row = self._db.execute(
+            "SELECT min(ts_ms) FROM order_intents WHERE symbol = ?", (symbol,)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
     def latest_states(self) -> dict[int, str]:
         """The last recorded state of each slot."""
         rows = self._db.execute(
