@@ -8,6 +8,7 @@ CORE_STAMP := $(VENV)/.core-stamp
 RUST_SOURCES := $(shell find rust/src -name '*.rs' 2>/dev/null) rust/Cargo.toml
 SHARED ?= ../shared
 STORE ?= .store
+CHALLENGERS ?= challengers
 
 .PHONY: setup run test test-rust lint typecheck pytest bench clean
 
@@ -35,6 +36,7 @@ $(CORE_STAMP): $(DEPS_STAMP) $(RUST_SOURCES)
 # 8931, replaying shared/data), until Ctrl-C; DURATION=10m bounds it; CONFIG=f.toml overrides.
 run: setup
 	NEXUSFORGE_SHARED=$(abspath $(SHARED)) $(VENV)/bin/nexusforge nexus run --log-level INFO \
+		--challengers $(CHALLENGERS) \
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(DURATION),--duration $(DURATION))
 
 test: setup test-rust lint typecheck pytest

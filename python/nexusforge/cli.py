@@ -510,9 +510,18 @@ def nexus_run(
             " default tactic market if it cannot be loaded); --no-iel: market orders only.",
         ),
     ] = True,
+    challengers: Annotated[
+        Path | None,
+        typer.Option(
+            "--challengers",
+            help="Pit Crew folder: gate-validated challenger files dropped here are shadow-traded "
+            "and promoted when they beat a champion (overrides engine.challenger_dir).",
+        ),
+    ] = None,
 ) -> None:
     """Trade until stopped (Ctrl-C), or for --duration; then print a summary."""
     import asyncio
+    import dataclasses
     import logging
 
     from nexusforge.errors import NexusForgeError
@@ -524,6 +533,8 @@ def nexus_run(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     try:
         cfg = load_config(config)
+        if challengers is not None:
+            cfg = dataclasses.replace(cfg, challenger_dir=str(challengers.resolve()))
         seconds = None if duration is None else parse_duration(duration)
         on_start: Callable[[Engine], None] | None = None
         if dashboard:
