@@ -61,6 +61,15 @@ def test_meta_training_moves_weights_and_step_sizes_first_and_second_order() -> 
     assert fixed.lr == {k: SMALL.inner_lr for k in fixed.lr}
 
 
+def test_empty_or_constant_inputs_stay_finite_and_no_signal_is_refused() -> None:
+    d = small_data(4)
+    feats = np.column_stack([np.full(d.signal.size, np.nan), np.full(d.signal.size, 2.0)])
+    head = meta_train(d.signal, feats, d.returns, SMALL, 0, ("empty", "flat"))
+    assert np.all(np.isfinite(head.mean)) and list(head.std[1:]) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="finite signal"):
+        meta_train(np.full(d.signal.size, np.nan), d.features, d.returns, SMALL, 0)
+
+
 def test_tasks_put_query_after_support_inside_the_rows() -> None:
     s = task_starts(100, 30, 10)
     assert s[0] == 0 and s[-1] + 30 + 10 == 100

@@ -1,6 +1,7 @@
 """Forge's intelligence core: causal discovery (tigramite PCMCI), a typed GP over the causal
 parents (DEAP), LightGBM surrogate screening, causal fitness on train/test/trade windows, and
-challenger files. MAML (PyTorch) is not part of this build: torch is not installed."""
+challenger files. The MAML head (`meta`, PyTorch) is imported on its own, never from here, so
+that importing Forge (or the head's NumPy twin `meta_head`) does not load torch."""
 
 from nexusforge.forge.evolve.causal import CausalConfig, CausalGraph, CausalParent, discover
 from nexusforge.forge.evolve.fitness import FitnessConfig, WindowEvaluator, make_folds, scores

@@ -150,9 +150,7 @@ def _start(
     raw = np.column_stack([data.signal, data.features])
     if not np.isfinite(data.signal).any() or not np.isfinite(data.returns).any():
         raise ValueError("meta training needs rows with a finite signal and return")
-    mean = np.nan_to_num(np.nanmean(raw, axis=0))
-    std = np.nan_to_num(np.nanstd(raw, axis=0))
-    std[std <= 1e-12] = 1.0  # a constant input carries nothing; keep it finite
+    mean, std = _column_scale(raw)
     ret_scale = float(np.nanstd(data.returns)) or 1.0
     k = data.features.shape[1]
     feats = names if names is not None else tuple(f"f{i}" for i in range(k))
@@ -163,6 +161,17 @@ def _start(
     head = MetaHead(feats, mean, std, ret_scale, cfg.fee_bps * 1e-4, cfg.steps, cfg.support,
                     params, lr)  # fmt: skip
     return head, rng
+
+
+def _column_scale(raw: Array) -> tuple[Array, Array]:
+    """Mean and std of each column over its finite rows; an all-NaN or constant column gets
+    (0 or its value, 1): it carries nothing, and must stay finite."""
+    ok = np.isfinite(raw)
+    n = np.maximum(ok.sum(axis=0), 1)
+    vals = np.where(ok, raw, 0.0)
+    mean = vals.sum(axis=0) / n
+    std = np.sqrt(np.where(ok, (raw - mean) ** 2, 0.0).sum(axis=0) / n)
+    return mean, np.where(std > 1e-12, std, 1.0)
 
 
 def _finish(head: MetaHead, theta: Params, lr: dict[str, float]) -> MetaHead:
