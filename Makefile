@@ -10,7 +10,7 @@ SHARED ?= ../shared
 STORE ?= .store
 CHALLENGERS ?= challengers
 
-.PHONY: setup run test test-rust lint typecheck pytest bench clean
+.PHONY: setup run test test-rust lint typecheck pytest bench clean audit lock
 
 setup: $(CORE_STAMP)
 
@@ -39,7 +39,15 @@ run: setup
 		--challengers $(CHALLENGERS) \
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(DURATION),--duration $(DURATION))
 
-test: setup test-rust lint typecheck pytest
+test: setup test-rust lint typecheck pytest audit
+
+# pip-audit (venv) and cargo audit (rust/Cargo.lock); skipped with a message when offline.
+audit:
+	$(VENV)/bin/python scripts/audit.py
+
+lock:
+	(echo "# Pinned from the working .venv (Python 3.11): \`make lock\` regenerates it; \`make audit\` checks it."; \
+	 $(VENV)/bin/pip freeze --exclude-editable | grep -v "^-e\|^nexusforge") > requirements.lock
 
 test-rust:
 	cargo test --quiet --manifest-path rust/Cargo.toml
