@@ -14,9 +14,16 @@ import pytest
 import torch
 
 from nexusforge.forge.backtest.run import SeriesSpec
-from nexusforge.forge.evolve.meta import meta_train
+from nexusforge.forge.evolve.meta import inner_adapt, meta_train, window_loss
 from nexusforge.forge.evolve.meta_config import MetaConfig
-from nexusforge.forge.evolve.meta_head import Window, adapt_np
+from nexusforge.forge.evolve.meta_head import (
+    NAMES,
+    MetaHead,
+    Window,
+    adapt_np,
+    inputs,
+    loss_grad,
+)
 from nexusforge.forge.evolve.meta_report import (
     BARS_PER_YEAR_5M,
     MOMENTUM,
@@ -68,6 +75,50 @@ def test_empty_or_constant_inputs_stay_finite_and_no_signal_is_refused() -> None
     assert np.all(np.isfinite(head.mean)) and list(head.std[1:]) == [1.0, 1.0]
     with pytest.raises(ValueError, match="finite signal"):
         meta_train(np.full(d.signal.size, np.nan), d.features, d.returns, SMALL, 0)
+
+
+def _meta_objective(head: MetaHead, sup: Window, qry: Window) -> float:
+    """Query loss after NumPy adaptation on the support window (scaled units)."""
+    x, m = inputs(head, qry.signal, qry.features)
+    r = qry.returns / head.ret_scale
+    return loss_grad(adapt_np(head, sup).params, x, m, r, head.fee / head.ret_scale)[0]
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_meta_gradient_second_order_exact_first_order_at_adapted_weights(first_order: bool) -> None:
+    """Second order: the autograd meta-gradient through `inner_adapt` equals central finite
+    differences of (adapt, then query loss). First order: it equals the query loss gradient at
+    the adapted weights (the inner steps' Jacobian taken as the identity)."""
+    d = small_data(6, rows=200)
+    sup, qry = d.rows(slice(10, 100)), d.rows(slice(100, 160))
+    head = meta_train(d.signal, d.features, d.returns, SMALL, 0)
+    tens = [torch.from_numpy(a) for a in (*inputs(head, sup.signal, sup.features),
+            sup.returns / head.ret_scale, *inputs(head, qry.signal, qry.features),
+            qry.returns / head.ret_scale)]  # fmt: skip
+    fee = head.fee / head.ret_scale
+    theta = {k: torch.tensor(v, requires_grad=True) for k, v in head.params.items()}
+    lr = {k: torch.tensor(v, dtype=torch.float64) for k, v in head.lr.items()}
+    adapted = inner_adapt(theta, lr, tuple(tens[:3]), fee, head.steps, first_order)
+    torch.autograd.backward(window_loss(adapted, tens[3], tens[4], tens[5], fee))
+    if first_order:
+        x, m = inputs(head, qry.signal, qry.features)
+        want = loss_grad(adapt_np(head, sup).params, x, m, qry.returns / head.ret_scale, fee)[1]
+    else:
+        want = {}
+        for k, v in head.params.items():
+            g = np.zeros_like(v)
+            for i in np.ndindex(v.shape):
+                hi, lo = v.copy(), v.copy()
+                hi[i] += 1e-6
+                lo[i] -= 1e-6
+                up = _meta_objective(head.with_params({**head.params, k: hi}), sup, qry)
+                dn = _meta_objective(head.with_params({**head.params, k: lo}), sup, qry)
+                g[i] = (up - dn) / 2e-6
+            want[k] = g
+    for k in NAMES:
+        got = theta[k].grad
+        assert got is not None
+        np.testing.assert_allclose(got.numpy(), want[k], atol=1e-6, rtol=1e-5)
 
 
 def test_tasks_put_query_after_support_inside_the_rows() -> None:

@@ -145,7 +145,6 @@ def _start(
     data: Window, cfg: MetaConfig, seed: int, names: tuple[str, ...] | None
 ) -> tuple[MetaHead, np.random.Generator]:
     """Input scaling from the training rows, seeded initial weights, and the task sampler."""
-    torch.manual_seed(seed)  # nothing random is drawn by torch; set for any future draw
     rng = np.random.default_rng(seed)
     raw = np.column_stack([data.signal, data.features])
     if not np.isfinite(data.signal).any() or not np.isfinite(data.returns).any():
