@@ -64,3 +64,21 @@ def test_unknown_regime_feature_is_refused_before_the_search(
     with pytest.raises(ConfigError, match="h1_rv"):
         run_on_table(cfg, planted, tmp_path)
     assert not (tmp_path / "causal").exists() and not (tmp_path / "challengers").exists()
+
+
+@pytest.mark.slow
+def test_real_history_run_with_meta(real_store: Path, tmp_path: Path) -> None:
+    """A tiny `forge run` over the real Bybit BTCUSDT 5 m 2025 store with the default regime
+    features: the challengers carry heads; their trade-window figures are printed, not judged."""
+    from nexusforge.forge.evolve.run import run_forge
+
+    cfg = parse_config({
+        "seed": 5, "challengers": 1, "data": {"max_rows": 12000},
+        "causal": {"sample_rows": 1500}, "gp": {"population": 30, "generations": 2},
+        "fitness": {"folds": 2}, "surrogate": {"min_train": 20}, "eval": {"backend": "inline"},
+        "meta": {"enabled": True, "iterations": 20, "meta_batch": 8},
+    })  # fmt: skip
+    summary = run_forge(cfg, real_store, tmp_path / "run")
+    ch = artifact.read(summary.challengers[0])
+    assert ch.head is not None and from_json(ch.head).features == ("h1_rv", "h1_ret")
+    print(summary.hall_of_fame[0], {k: v for k, v in ch.scores.items() if k.startswith("meta_")})
