@@ -49,8 +49,9 @@ class EngineProcess:
         self, cfg: Path, log_path: Path, key: str, secret: str, log_level: str = "WARNING"
     ) -> None:
         env = os.environ | {"NEXUSFORGE_BYBIT_API_KEY": key, "NEXUSFORGE_BYBIT_API_SECRET": secret}
+        # dashboard on any free port: runs side by side never fight over 8940
         cmd = [sys.executable, "-m", "nexusforge.cli", "nexus", "run", "--config", str(cfg),
-               "--duration", "24h", "--log-level", log_level]  # fmt: skip
+               "--duration", "24h", "--log-level", log_level, "--dashboard-port", "0"]  # fmt: skip
         self._log: IO[bytes] = log_path.open("ab")
         # our own interpreter and arguments, no shell
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
