@@ -49,6 +49,7 @@ def random_head(seed: int, k: int = 2, hidden: int = 3) -> MetaHead:
         float(rng.uniform(0, 1e-3)),
         4,
         50,
+        12,
         params,
         lr,
     )
@@ -138,6 +139,8 @@ def test_linear_head_round_trips() -> None:
         lambda d: d["std"].__setitem__(0, 0.0),
         lambda d: d["lr"].__setitem__("W", -1.0),
         lambda d: d.__setitem__("steps", 1.5),
+        lambda d: d.__setitem__("query", -1),
+        lambda d: d.pop("query"),
         lambda d: d.__setitem__("features", "f0"),
         lambda d: d["params"].__setitem__("W", [[1.0e400, 0, 0]] * 3),
     ],

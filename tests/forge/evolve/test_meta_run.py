@@ -48,7 +48,8 @@ def test_run_with_meta_writes_heads_into_challengers(
         ch = artifact.read(path)
         assert ch.head is not None
         head = from_json(ch.head)
-        assert head.features == ("noise_a",) and head.support == 96 and head.steps == 3
+        assert head.features == ("noise_a",)
+        assert (head.support, head.query, head.steps) == (96, 24, 3)
         for way in ("adapted", "unadapted", "signal"):
             assert isinstance(ch.scores[f"meta_{way}_trade_mean_bps"], float)
         win = table_window(planted, ch.expr, head.features)

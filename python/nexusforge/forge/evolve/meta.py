@@ -158,7 +158,7 @@ def _start(
     params = init_params(k + 1, cfg.hidden, rng)
     lr = {n: cfg.inner_lr for n in NAMES}
     head = MetaHead(feats, mean, std, ret_scale, cfg.fee_bps * 1e-4, cfg.steps, cfg.support,
-                    params, lr)  # fmt: skip
+                    cfg.query, params, lr)  # fmt: skip
     return head, rng
 
 
@@ -175,5 +175,4 @@ def _column_scale(raw: Array) -> tuple[Array, Array]:
 
 def _finish(head: MetaHead, theta: Params, lr: dict[str, float]) -> MetaHead:
     params = {k: v.detach().numpy().copy() for k, v in theta.items()}
-    return MetaHead(head.features, head.mean, head.std, head.ret_scale, head.fee, head.steps,
-                    head.support, params, lr)  # fmt: skip
+    return head.with_params(params).with_lr(lr)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,8 @@ class MetaHead:
     ret_scale: float
     fee: float
     steps: int
-    support: int
+    support: int  # rows adapted on
+    query: int  # rows traded between adaptations
     params: dict[str, Array]
     lr: dict[str, float]
 
@@ -67,9 +68,11 @@ class MetaHead:
 
     def with_params(self, params: Mapping[str, Array]) -> MetaHead:
         """The same head with other weights."""
-        return MetaHead(self.features, self.mean, self.std, self.ret_scale, self.fee, self.steps,
-                        self.support, {k: np.asarray(params[k], np.float64) for k in NAMES},
-                        dict(self.lr))  # fmt: skip
+        return replace(self, params={k: np.asarray(params[k], np.float64) for k in NAMES})
+
+    def with_lr(self, lr: Mapping[str, float]) -> MetaHead:
+        """The same head with other inner step sizes."""
+        return replace(self, lr={k: float(lr[k]) for k in NAMES})
 
 
 def init_params(d: int, hidden: int, rng: np.random.Generator) -> dict[str, Array]:
@@ -138,6 +141,7 @@ def to_json(head: MetaHead) -> dict[str, Any]:
         "kind": KIND, "schema": SCHEMA, "features": list(head.features),
         "mean": head.mean.tolist(), "std": head.std.tolist(), "ret_scale": head.ret_scale,
         "fee": head.fee, "steps": head.steps, "support": head.support,
+        "query": head.query,
         "params": {k: head.params[k].tolist() for k in NAMES},
         "lr": {k: head.lr[k] for k in NAMES},
     }  # fmt: skip
@@ -170,12 +174,12 @@ def _parse(doc: Mapping[str, Any]) -> MetaHead:
     std = _floats(doc["std"], "std", (d,))
     lr = {k: float(_floats([doc["lr"][k]], k, (1,))[0]) for k in NAMES}
     scale, fee = (float(_floats([doc[k]], k, (1,))[0]) for k in ("ret_scale", "fee"))
-    steps, support = doc["steps"], doc["support"]
-    ints_ok = all(isinstance(v, int) and 0 <= v <= 100_000 for v in (steps, support))
+    steps, support, query = doc["steps"], doc["support"], doc["query"]
+    ints_ok = all(isinstance(v, int) and 0 <= v <= 100_000 for v in (steps, support, query))
     if not ints_ok or np.any(std <= 0) or scale <= 0 or fee < 0 or min(lr.values()) < 0:
-        raise ValueError("head steps, support, std, ret_scale, fee or lr out of range")
+        raise ValueError("head steps, support, query, std, ret_scale, fee or lr out of range")
     return MetaHead(tuple(feats), _floats(doc["mean"], "mean", (d,)), std, scale, fee, steps,
-                    support, params, lr)  # fmt: skip
+                    support, query, params, lr)  # fmt: skip
 
 
 def _floats(v: Any, name: str, shape: tuple[int, ...] | None) -> Array:
