@@ -28,11 +28,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -79,6 +79,8 @@ from nexusforge.nexus.venues.bybit import (
     TradeBatch,
     recover_executions,
 )
+from nexusforge.nexus.venues.bybit.backoff import Backoff
+from nexusforge.nexus.venues.bybit.errors import BybitAmbiguousError, BybitRetryableError
 from nexusforge.nexus.venues.bybit.models import BybitExecution
 from nexusforge.nexus.watchtower import (
     KillSwitch,
@@ -90,6 +92,8 @@ from nexusforge.nexus.watchtower import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+START_ATTEMPTS = 6  # start-up venue reads: ~15 s of backoff before giving up
 START_CLOCK_MARGIN_MS = 600_000  # engine vs venue clock when reading fills back
 ZERO = Decimal(0)
 TICK_S = 0.1
@@ -275,15 +279,15 @@ class Engine:
 
     async def start(self) -> None:
         """Loads the instrument, sets up models and ledgers, reconciles, opens the streams."""
-        await self.rest.sync_time()
-        found = await self.rest.instruments(self.symbol)
+        await self._start_step(self.rest.sync_time, "server time")
+        found = await self._start_step(lambda: self.rest.instruments(self.symbol), "instruments")
         if self.symbol not in found:
             raise ConfigError(f"engine.symbol: {self.symbol} is not listed by the venue")
         self.instrument = found[self.symbol]
         self.feed = MarketFeed(self.instrument)
         self._setup_models()
         self.pit_crew = PitCrew.for_engine(self.config, self.instrument, self.journal)
-        await self._reconcile_on_start()
+        await self._start_step(self._reconcile_on_start, "start reconciliation")
         since = self.journal.last_exec_time_ms(self.symbol)
         self._needs_recovery = since is not None
         seen = ExecIdSet()
@@ -392,6 +396,20 @@ class Engine:
             self.router.blocked_slots.add(m.slot)
             self.watch.dead[m.name] = "dead before the restart"
             self.watch.liquidate(m.slot, self.symbol, time.monotonic())
+
+    async def _start_step(self, step: Callable[[], Awaitable[T]], what: str) -> T:
+        """A start-up step that only reads the venue (or journals after all its reads), retried
+        with backoff on a transient venue error: a restart during a venue hiccup (502, 10006,
+        10002 past the re-syncs) must not exit. The error is raised after START_ATTEMPTS."""
+        backoff = Backoff(0.5, 8.0)
+        for _ in range(START_ATTEMPTS - 1):
+            try:
+                return await step()
+            except (BybitRetryableError, BybitAmbiguousError) as exc:
+                delay = backoff.next()
+                log.warning("start: %s failed (%s); retrying in %.1f s", what, exc, delay)
+                await asyncio.sleep(delay)
+        return await step()
 
     async def _reconcile_on_start(self) -> None:
         """Journal vs venue: missing fills applied once, stale orders closed, orphans adopted."""
