@@ -18,7 +18,6 @@ from nexusforge.nexus.venues.local import LocalExchange
 FAULTS = {
     "10002x4": (4, 10002, "invalid request, check your timestamp", 200, "private"),
     "http502x3": (3, 10016, "Bad Gateway", 502, "any"),
-    "10006x3": (3, 10006, "Too many visits!", 200, "any"),
 }
 
 
