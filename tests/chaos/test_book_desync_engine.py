@@ -8,6 +8,7 @@ import json
 import math
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from nexusforge.market.features import FeatureConfig
 from nexusforge.market.instruments import Instrument
@@ -19,12 +20,22 @@ INSTRUMENT = Instrument("BTCUSDT", D("0.5"), D("0.001"), D("0.001"), D(1000), D(
 SNAPSHOT = "bybit/ws_public/nautilus_ws_orderbook_snapshot.json"
 
 
-def update(raw: dict, *, snapshot: bool, u: int, bids=None, asks=None) -> BookUpdate:  # type: ignore[no-untyped-def]
+Levels = list[list[str]]
+
+
+def update(
+    raw: dict[str, Any],
+    *,
+    snapshot: bool,
+    u: int,
+    bids: Levels | None = None,
+    asks: Levels | None = None,
+) -> BookUpdate:
     data = raw["data"]
     return BookUpdate(
         topic=raw["topic"], symbol=data["s"], snapshot=snapshot,
-        bids=[tuple(x) for x in (data["b"] if bids is None else bids)],
-        asks=[tuple(x) for x in (data["a"] if asks is None else asks)],
+        bids=[(x[0], x[1]) for x in (data["b"] if bids is None else bids)],
+        asks=[(x[0], x[1]) for x in (data["a"] if asks is None else asks)],
         update_id=u, seq=data["seq"] + u, ts_ms=raw["ts"], cts_ms=raw["ts"], frame="",
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ import pytest
 
 from nexusforge.chaos import FAULT_KINDS, ChaosConfig, ChaosResult, build_schedule, run_chaos
 from nexusforge.chaos.check import VenueView, check
-from nexusforge.nexus.executions import Execution
+from nexusforge.nexus.executions import ExecId, Execution
 
 
 def test_schedule_is_a_function_of_the_seed() -> None:
@@ -51,7 +51,7 @@ def test_the_check_catches_a_fill_the_journal_lacks(
     ledger mismatch and a position gap."""
     journal = _journal_of(tmp_path_factory)
     fake = Execution(
-        exec_id="chaos-extra-fill", order_link_id="nf00-chaosxtest-1", symbol="LTCUSDT",
+        exec_id=ExecId("chaos-extra-fill"), order_link_id="nf00-chaosxtest-1", symbol="LTCUSDT",
         side=1, qty=Decimal("0.1"), price=Decimal("250.00"), fee=Decimal("0.01"),
         exec_type="Trade", exec_time_ms=1, is_maker=False,
     )  # fmt: skip
