@@ -45,6 +45,7 @@ class Verdict:
     unknown_open_orders: int
     position_gap: Decimal
     traded_after_death: int
+    deaths: int  # models that hit Sudden Death in the run (what the rule above was tested on)
     problems: tuple[str, ...]
 
     @property
@@ -71,6 +72,7 @@ def check(journal_path: Path, venue: VenueView, symbol: str) -> Verdict:
         known_execs = j.exec_ids()
         book = j.rebuild().get(symbol) or Book(symbol, {})
         unknown = [link for link in venue.open_links if j.intent(link) is None]
+        deaths = sum(1 for state in j.latest_states().values() if state == "dead")
     want = _venue_ledgers(models, [*venue.executions, *internal], symbol)
     got = {n: lg.state for n, lg in book.ledgers.items()} | {"orphan": book.orphan.state}
     problems = [f"ledger {n}: journal {got.get(n)} != venue {s}" for n, s in want.items()
@@ -88,7 +90,7 @@ def check(journal_path: Path, venue: VenueView, symbol: str) -> Verdict:
     after = traded_after_death(journal_path)
     problems += [f"slot {s} sent {r!r} after its sudden death" for s, r in after]
     return Verdict(len(models), len(venue.executions), mismatches, len(lost), len(unknown), gap,
-                   len(after), tuple(problems))  # fmt: skip
+                   len(after), deaths, tuple(problems))  # fmt: skip
 
 
 def _venue_ledgers(

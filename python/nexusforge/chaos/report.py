@@ -15,7 +15,7 @@ def run_line(r: ChaosResult) -> str:
     state = "ok" if r.ok else "FAILED"
     return (f"seed {r.seed}: {state}  faults={r.fault_count} restarts={r.restarts} "
             f"crashes={r.crashes} venue_fills={v.venue_fills} mismatches={v.ledger_mismatches} "
-            f"lost={v.lost_fills} unknown_open={v.unknown_open_orders} "
+            f"lost={v.lost_fills} unknown_open={v.unknown_open_orders} deaths={v.deaths} "
             f"after_death={v.traded_after_death} wall={r.wall_s:.1f}s")  # fmt: skip
 
 
