@@ -62,3 +62,19 @@ def test_readers_raise_only_data_error(case: tuple[str, bytes]) -> None:
     logging.getLogger("nexusforge.data").setLevel(logging.ERROR)  # skipped lines are expected
     with contextlib.suppress(DataError):
         _read(*case)
+
+
+def test_an_overflowing_timestamp_is_a_skipped_line() -> None:
+    """Found at 20,000 inputs: one extra digit in `timestamp_e6` overflowed the Int64 column
+    (a polars TypeError for the whole file); now that one line is skipped."""
+    name = "bybit_legacy_v2_linear_ws_20210417.txt"
+    seed = SEEDS[name]
+    at = seed.index(b'"timestamp_e6":"') + len(b'"timestamp_e6":"')
+    _read(name, seed[:at] + b"99999" + seed[at:])  # raises nothing
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(seed[:at] + b"99999" + seed[at:])
+        reader = pick_reader(path)
+        assert reader is not None
+        result = reader.read(path, b"")
+    assert "timestamp_e6 out of range" in result.skips.counts

@@ -97,7 +97,14 @@ def read_bybit_v2(path: Path, head: bytes) -> ReadResult:
 def _receive_ns(whole: bytes, frac: bytes | None) -> int:
     """Exact ns from `seconds.fraction` text (no float rounding)."""
     digits = (frac or b"").decode().ljust(9, "0")
-    return int(whole) * 1_000_000_000 + int(digits)
+    return _int64(int(whole) * 1_000_000_000 + int(digits), "receive time")
+
+
+def _int64(value: int, name: str) -> int:
+    """`value` when it fits the tables' Int64 columns (a corrupt digit can overflow them)."""
+    if not 0 <= value < 2**63:
+        raise BadValue(f"{name} out of range")
+    return value
 
 
 @dataclass
@@ -128,8 +135,8 @@ class V2Reader:
         if match is None:
             self.skips.skip(number, "not `<seconds>: <json>`")
             return
-        local_ts = _receive_ns(match[1], match[2])
         try:
+            local_ts = _receive_ns(match[1], match[2])
             self._message(number, match[3], local_ts)
         except msgspec.ValidationError as exc:
             self.skips.skip(number, "wrong type", str(exc))
@@ -158,17 +165,19 @@ class V2Reader:
             qty = t.size
             if not qty > 0:
                 raise BadValue("non-positive size")
-            rows.append((t, positive(t.price, "price"), qty, side, int(t.trade_time_ms)))
-        for t, price, qty, side, ms in rows:
+            exch_ts = _int64(int(t.trade_time_ms) * NS_PER_MS, "trade time")
+            rows.append((t, positive(t.price, "price"), qty, side, exch_ts))
+        for t, price, qty, side, exch_ts in rows:
             self.trades.append(
-                venue=VENUE, symbol=t.symbol, exch_ts=ms * NS_PER_MS, local_ts=local_ts,
+                venue=VENUE, symbol=t.symbol, exch_ts=exch_ts, local_ts=local_ts,
                 price=price, qty=qty, side=side, trade_id=t.trade_id,
             )  # fmt: skip
 
     def _book(self, env: V2Envelope, local_ts: int, symbol: str) -> None:
         if env.cross_seq is None or env.timestamp_e6 is None:
             raise BadValue("book message without cross_seq or timestamp_e6")
-        seq, exch_ts = int(env.cross_seq), int(env.timestamp_e6) * 1_000
+        seq = _int64(int(env.cross_seq), "cross_seq")
+        exch_ts = _int64(int(env.timestamp_e6) * 1_000, "timestamp_e6")
         if env.type == "snapshot":
             state = _Book()
             levels = [
