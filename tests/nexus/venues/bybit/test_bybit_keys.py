@@ -129,6 +129,9 @@ def test_no_log_of_a_real_session_contains_the_secret(
 ) -> None:
     """Every logger at DEBUG (httpx, httpcore, websockets frames) over signed REST and WS auth."""
     caplog.set_level(logging.DEBUG)
+    # Other code in the process (the `nexus run` command) quiets some of these; open them again.
+    for name in ("httpx", "httpcore", "websockets", "nexusforge"):
+        caplog.set_level(logging.DEBUG, logger=name)
     rest_peer = RestPeer(shared_data)
 
     async def script(conn: PeerConn) -> None:

@@ -134,10 +134,18 @@ class SecretFilter(logging.Filter):
             clean = cred.redact(clean)
         if clean != message:
             record.msg, record.args = clean, None
-        if record.exc_text:
-            for cred in self._credentials:
+        if record.exc_info and not record.exc_text:
+            # Format the traceback here, or the handler's formatter would render it unredacted.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        for cred in self._credentials:
+            if record.exc_text:
                 record.exc_text = cred.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = cred.redact(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 def install_secret_filter(

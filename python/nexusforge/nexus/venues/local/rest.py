@@ -123,7 +123,8 @@ class RestApi:
             return envelope({}, now, exc.code, exc.message), headers, 200
         except Reject as exc:
             return envelope({}, now, exc.code, exc.message), headers, 200
-        return envelope(result, now), headers, 200
+        # Stamped after the handler ran, as Bybit stamps a reply when it sends it.
+        return envelope(result, self.venue.now_ms()), headers, 200
 
 
 async def _payload(request: Request) -> str:

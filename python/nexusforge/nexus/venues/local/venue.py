@@ -145,7 +145,8 @@ class Venue:
         )
         qty = self._order_qty(params, inst.symbol, side, reduce_only, close_on_trigger)
         price = self._order_price(params, inst, side, order_type)
-        self._check_rules(inst, price, qty, order_type == "Market")
+        unpriced = order_type == "Market" and self._reference(inst.symbol, side) is None
+        self._check_rules(inst, price, qty, order_type == "Market", unpriced=unpriced)
         if sum(o.is_open and o.symbol == inst.symbol for o in self.orders.values()) >= 500:
             raise Reject(rc.TOO_MANY_ORDERS, "too many open orders (500 per symbol)")
         if not reduce_only:
@@ -240,10 +241,20 @@ class Venue:
             return min(inst.round_price(ref * (1 + PROTECTION), Rounding.UP), inst.max_price)
         return max(inst.round_price(ref * (1 - PROTECTION), Rounding.DOWN), inst.min_price)
 
-    def _check_rules(self, inst: Instrument, price: Decimal, qty: Decimal, market: bool) -> None:
+    def _check_rules(
+        self,
+        inst: Instrument,
+        price: Decimal,
+        qty: Decimal,
+        market: bool,
+        *,
+        unpriced: bool = False,
+    ) -> None:
         problem = inst.order_problem(price, qty, market=market)
         if problem is None:
             return
+        if unpriced and problem.startswith("notional"):
+            return  # nothing to price a market order against: it meets nothing and is cancelled
         code = rc.NOTIONAL_TOO_LOW if problem.startswith("notional") else rc.PARAMS
         raise Reject(code, f"params error: {problem}")
 
