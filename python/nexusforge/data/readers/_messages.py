@@ -46,6 +46,14 @@ class BadValue(ValueError):
     """A field holds a value we refuse (not a number, negative size, unknown side)."""
 
 
+def ns_from_ms(ms: int, name: str) -> int:
+    """Epoch ms to ns when it fits the tables' Int64 columns (a corrupt digit can overflow)."""
+    ns = ms * NS_PER_MS
+    if not 0 <= ns < 2**63:
+        raise BadValue(f"{name} out of range")
+    return ns
+
+
 def positive(text: str, name: str) -> float:
     """A strictly positive, finite number from a decimal string."""
     value = number(text, name)

@@ -25,11 +25,11 @@ from nexusforge.data.readers import _bybit_wire as wire
 from nexusforge.data.readers._archive import read_bytes
 from nexusforge.data.readers._book import BookMessages
 from nexusforge.data.readers._messages import (
-    NS_PER_MS,
     BadValue,
     MessageBatch,
     ndjson_batch,
     non_negative,
+    ns_from_ms,
     positive,
     taker_side,
 )
@@ -125,10 +125,11 @@ class BybitPublicReader:
     def _trades(self, env: wire.BybitEnvelope, batch: MessageBatch, index: int) -> None:
         items = wire.TRADES.decode(env.data)
         rows = [
-            (t, positive(t.p, "price"), positive(t.v, "size"), taker_side(t.S)) for t in items
-        ]  # validate the whole message before adding any of it
-        for trade, price, qty, side in rows:
-            exch_ts = trade.T * NS_PER_MS
+            (t, positive(t.p, "price"), positive(t.v, "size"), taker_side(t.S),
+             ns_from_ms(t.T, "trade time"))
+            for t in items
+        ]  # validate the whole message before adding any of it  # fmt: skip
+        for trade, price, qty, side, exch_ts in rows:
             self.trades.append(
                 venue=VENUE, symbol=trade.s, exch_ts=exch_ts, local_ts=batch.local(index, exch_ts),
                 price=price, qty=qty, side=side, trade_id=trade.i,
@@ -153,7 +154,7 @@ class BybitPublicReader:
         if None in (state.bid, state.bid_qty, state.ask, state.ask_qty):
             self.skips.skip(batch.lines[index], "ticker top of book incomplete", symbol)
             return
-        exch_ts = env.ts * NS_PER_MS
+        exch_ts = ns_from_ms(env.ts, "ts")
         self.quotes.append(
             venue=VENUE, symbol=symbol, exch_ts=exch_ts, local_ts=batch.local(index, exch_ts),
             bid=state.bid, bid_qty=state.bid_qty, ask=state.ask, ask_qty=state.ask_qty,
@@ -168,7 +169,8 @@ class BybitPublicReader:
             if (candle.end + 1 - candle.start) != seconds * 1000:
                 raise BadValue(f"kline start/end do not span {candle.interval}")
             self.bars.append(
-                venue=VENUE, symbol=symbol, interval_s=seconds, open_ts=candle.start * NS_PER_MS,
+                venue=VENUE, symbol=symbol, interval_s=seconds,
+                open_ts=ns_from_ms(candle.start, "kline start"),
                 open=positive(candle.open, "open"), high=positive(candle.high, "high"),
                 low=positive(candle.low, "low"), close=positive(candle.close, "close"),
                 volume=non_negative(candle.volume, "volume"),
