@@ -80,10 +80,13 @@ def read_history(path: Path, head: bytes) -> ReadResult:
     if name is None:
         raise DataError(f"{path}: file name does not say venue, symbol and interval")
     skips = SkipLog(str(path))
-    if name.funding:
-        frame = _read_funding(path, name, skips)
-        return ReadResult({FUNDING: frame}, skips, messages=frame.height + skips.total)
-    frame = _read_klines(path, head, name, skips)
+    try:
+        if name.funding:
+            frame = _read_funding(path, name, skips)
+            return ReadResult({FUNDING: frame}, skips, messages=frame.height + skips.total)
+        frame = _read_klines(path, head, name, skips)
+    except pl.exceptions.ColumnNotFoundError as exc:  # a damaged header (found by tests/fuzz)
+        raise DataError(f"{path}: a column the format needs is missing ({exc})") from None
     return ReadResult({BARS: frame}, skips, messages=frame.height + skips.total)
 
 
