@@ -150,27 +150,22 @@ _DepthGrids = tuple[
 ]
 
 def backtest_metric_names() -> list[str]: ...
+
+# (bid, ask, funding, sigma, volume, depth): the optional per-bar data, `MarketData.core_args()`.
+_Opt = npt.NDArray[np.float64] | None
+_MarketArgs = tuple[_Opt, _Opt, _Opt, _Opt, _Opt, _DepthGrids | None]
+
 def backtest_run(
     target: npt.NDArray[np.float64],
     close: npt.NDArray[np.float64],
-    bid: npt.NDArray[np.float64] | None,
-    ask: npt.NDArray[np.float64] | None,
-    funding: npt.NDArray[np.float64] | None,
-    sigma: npt.NDArray[np.float64] | None,
-    volume: npt.NDArray[np.float64] | None,
-    depth: _DepthGrids | None,
+    market: _MarketArgs,
     config: BacktestConfigCore,
     bars_per_year: float,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
 def backtest_batch(
     targets: npt.NDArray[np.float64],
     close: npt.NDArray[np.float64],
-    bid: npt.NDArray[np.float64] | None,
-    ask: npt.NDArray[np.float64] | None,
-    funding: npt.NDArray[np.float64] | None,
-    sigma: npt.NDArray[np.float64] | None,
-    volume: npt.NDArray[np.float64] | None,
-    depth: _DepthGrids | None,
+    market: _MarketArgs,
     config: BacktestConfigCore,
     bars_per_year: float,
     threads: int,
@@ -203,12 +198,7 @@ def expr_backtest_batch(
     programs: list[ExprProgram],
     columns: list[npt.NDArray[np.float64]],
     close: npt.NDArray[np.float64],
-    bid: npt.NDArray[np.float64] | None,
-    ask: npt.NDArray[np.float64] | None,
-    funding: npt.NDArray[np.float64] | None,
-    sigma: npt.NDArray[np.float64] | None,
-    volume: npt.NDArray[np.float64] | None,
-    depth: _DepthGrids | None,
+    market: _MarketArgs,
     config: BacktestConfigCore,
     bars_per_year: float,
     threads: int,

@@ -39,27 +39,28 @@ fn levels<'a>(d: &'a Option<DepthGrids<'_>>) -> PyResult<Option<BookLevels<'a>>>
     }))
 }
 
-/// Per-bar price data as Python hands it over.
-pub(super) struct MarketArgs<'py> {
-    pub(super) close: Col<'py>,
-    pub(super) bid: Option<Col<'py>>,
-    pub(super) ask: Option<Col<'py>>,
-    pub(super) funding: Option<Col<'py>>,
-    pub(super) sigma: Option<Col<'py>>,
-    pub(super) volume: Option<Col<'py>>,
-    pub(super) depth: Option<DepthGrids<'py>>,
-}
+/// The optional per-bar data every backtest entry takes, as one tuple from Python:
+/// (bid, ask, funding, sigma, volume, depth) — `MarketData.core_args()`.
+#[derive(FromPyObject)]
+pub(super) struct MarketArgs<'py>(
+    Option<Col<'py>>,
+    Option<Col<'py>>,
+    Option<Col<'py>>,
+    Option<Col<'py>>,
+    Option<Col<'py>>,
+    Option<DepthGrids<'py>>,
+);
 
 impl MarketArgs<'_> {
-    pub(super) fn market(&self) -> PyResult<Market<'_>> {
+    pub(super) fn market<'a>(&'a self, close: &'a Col<'_>) -> PyResult<Market<'a>> {
         Ok(Market {
-            close: slice(&self.close, "close")?,
-            bid: opt(&self.bid, "bid")?,
-            ask: opt(&self.ask, "ask")?,
-            funding: opt(&self.funding, "funding")?,
-            sigma: opt(&self.sigma, "sigma")?,
-            volume: opt(&self.volume, "volume")?,
-            depth: levels(&self.depth)?,
+            close: slice(close, "close")?,
+            bid: opt(&self.0, "bid")?,
+            ask: opt(&self.1, "ask")?,
+            funding: opt(&self.2, "funding")?,
+            sigma: opt(&self.3, "sigma")?,
+            volume: opt(&self.4, "volume")?,
+            depth: levels(&self.5)?,
         })
     }
 }
@@ -113,32 +114,16 @@ fn backtest_metric_names() -> Vec<&'static str> {
 
 /// One strategy: (per-bar arrays by name, metrics in `backtest_metric_names` order).
 #[pyfunction]
-#[pyo3(signature = (target, close, bid, ask, funding, sigma, volume, depth, config,
-    bars_per_year))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (target, close, market, config, bars_per_year))]
 fn backtest_run<'py>(
     py: Python<'py>,
     target: Col<'py>,
     close: Col<'py>,
-    bid: Option<Col<'py>>,
-    ask: Option<Col<'py>>,
-    funding: Option<Col<'py>>,
-    sigma: Option<Col<'py>>,
-    volume: Option<Col<'py>>,
-    depth: Option<DepthGrids<'py>>,
+    market: MarketArgs<'py>,
     config: &PyBacktestConfig,
     bars_per_year: f64,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyArray1<f64>>)> {
-    let args = MarketArgs {
-        close,
-        bid,
-        ask,
-        funding,
-        sigma,
-        volume,
-        depth,
-    };
-    let m = args.market()?;
+    let m = market.market(&close)?;
     let t = slice(&target, "target")?;
     let cfg = &config.inner;
     let (out, metrics) = py
@@ -165,33 +150,17 @@ fn backtest_run<'py>(
 
 /// Many strategies (rows of `targets`) on the same prices: metrics, one row each.
 #[pyfunction]
-#[pyo3(signature = (targets, close, bid, ask, funding, sigma, volume, depth, config,
-    bars_per_year, threads))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (targets, close, market, config, bars_per_year, threads))]
 fn backtest_batch<'py>(
     py: Python<'py>,
     targets: Grid<'py>,
     close: Col<'py>,
-    bid: Option<Col<'py>>,
-    ask: Option<Col<'py>>,
-    funding: Option<Col<'py>>,
-    sigma: Option<Col<'py>>,
-    volume: Option<Col<'py>>,
-    depth: Option<DepthGrids<'py>>,
+    market: MarketArgs<'py>,
     config: &PyBacktestConfig,
     bars_per_year: f64,
     threads: usize,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let args = MarketArgs {
-        close,
-        bid,
-        ask,
-        funding,
-        sigma,
-        volume,
-        depth,
-    };
-    let m = args.market()?;
+    let m = market.market(&close)?;
     let rows = targets.shape()[0];
     let t = targets
         .as_slice()

@@ -1,7 +1,7 @@
 use numpy::PyArray2;
 use pyo3::prelude::*;
 
-use super::backtest_py::{metrics_table, Col, DepthGrids, MarketArgs, PyBacktestConfig};
+use super::backtest_py::{metrics_table, Col, MarketArgs, PyBacktestConfig};
 use super::expr_py::PyExprProgram;
 use super::{to_py, CoreInputError};
 use crate::backtest;
@@ -9,34 +9,19 @@ use crate::expr::Program;
 
 /// Evaluates each program on the shared columns and backtests it: metrics, one row each.
 #[pyfunction]
-#[pyo3(signature = (programs, columns, close, bid, ask, funding, sigma, volume, depth,
-    config, bars_per_year, threads))]
+#[pyo3(signature = (programs, columns, close, market, config, bars_per_year, threads))]
 #[allow(clippy::too_many_arguments)]
 fn expr_backtest_batch<'py>(
     py: Python<'py>,
     programs: Vec<PyRef<'py, PyExprProgram>>,
     columns: Vec<Col<'py>>,
     close: Col<'py>,
-    bid: Option<Col<'py>>,
-    ask: Option<Col<'py>>,
-    funding: Option<Col<'py>>,
-    sigma: Option<Col<'py>>,
-    volume: Option<Col<'py>>,
-    depth: Option<DepthGrids<'py>>,
+    market: MarketArgs<'py>,
     config: &PyBacktestConfig,
     bars_per_year: f64,
     threads: usize,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let args = MarketArgs {
-        close,
-        bid,
-        ask,
-        funding,
-        sigma,
-        volume,
-        depth,
-    };
-    let m = args.market()?;
+    let m = market.market(&close)?;
     let cols = columns
         .iter()
         .map(|c| {

@@ -64,7 +64,7 @@ def evaluate_batch(
             programs,
             cols,
             prices,
-            *(market or MarketData()).core_args(),
+            (market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
             n_threads,

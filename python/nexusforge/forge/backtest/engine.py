@@ -171,7 +171,7 @@ def run_backtest(
         arrays, metrics = _core.backtest_run(
             _column("target", target),
             _column("close", close),
-            *(market or MarketData()).core_args(),
+            (market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
         )
@@ -202,7 +202,7 @@ def run_backtest_batch(
         table = _core.backtest_batch(
             rows,
             _column("close", close),
-            *(market or MarketData()).core_args(),
+            (market or MarketData()).core_args(),
             core_cfg,
             bars_per_year,
             n_threads,
