@@ -37,13 +37,13 @@ Schema (every key optional; the defaults below are what an empty file gives):
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
 from nexusforge.nexus.model import champion_names
 
@@ -138,12 +138,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     if path is None:
         return EngineConfig()
     p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read engine config ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    raw = read_toml(p, "engine")
     cfg = from_dict(raw)
     if not cfg.journal.is_absolute():
         cfg = replace(cfg, journal=p.parent / cfg.journal)

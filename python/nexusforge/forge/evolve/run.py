@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError, ForgeError
 from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.evolve import causal, manifest
@@ -124,13 +124,7 @@ def load_config(path: Path | None) -> ForgeConfig:
     """Read a TOML config (defaults when `path` is None)."""
     if path is None:
         return ForgeConfig()
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
-    return parse_config(doc)
+    return parse_config(read_toml(path, "forge"))
 
 
 @dataclass(frozen=True)

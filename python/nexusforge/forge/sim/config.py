@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nexusforge._core import CoreInputError, sim_check_config, sim_scenario_config, sim_scenarios
+from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
 
 SCENARIOS: tuple[str, ...] = tuple(sim_scenarios())
@@ -59,12 +59,7 @@ class SimConfig:
     @classmethod
     def from_toml(cls, path: Path) -> SimConfig:
         """A TOML file; its optional top-level `scenario` names the base (default calm)."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        data = read_toml(path, "simulator")
         base = data.pop(SCENARIO_KEY, DEFAULT_SCENARIO)
         if not isinstance(base, str):
             raise ConfigError(f"{SCENARIO_KEY} must be a scenario name, got {base!r}")

@@ -3,12 +3,12 @@ null-search, PBO, refutation and stress work to do. Unknown keys are refused."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
 from nexusforge.forge.validate.refute import RefuteConfig
 from nexusforge.forge.validate.walk_forward import WalkForwardConfig
@@ -74,10 +74,4 @@ def load_gate_config(path: Path | None) -> GateConfig:
     """Read a TOML gate config (defaults when `path` is None)."""
     if path is None:
         return GateConfig()
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read gate config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"gate config {path} is not valid TOML: {exc}") from exc
-    return parse_gate_config(doc)
+    return parse_gate_config(read_toml(path, "gate"))

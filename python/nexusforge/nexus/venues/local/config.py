@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
 from nexusforge.market.costs import BYBIT_FEE_TIERS
 
@@ -149,11 +149,7 @@ class ExchangeConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> ExchangeConfig:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read exchange config: {exc}") from exc
-        return cls.from_dict(raw, path.parent)
+        return cls.from_dict(read_toml(path, "exchange"), path.parent)
 
 
 def default_replay_files(shared_data: Path | None = None) -> tuple[Path, ...]:
