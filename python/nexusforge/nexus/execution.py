@@ -34,7 +34,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import IntEnum
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,16 @@ import onnxruntime as ort
 
 from nexusforge.errors import ConfigError
 from nexusforge.market.book import OrderBook
+from nexusforge.market.execution_state import (
+    DEFAULT_TACTIC,
+    FEATURES,
+    TACTICS,
+    VOL_WINDOW,
+    Tactic,
+    Touch,
+    state_vector,
+    vol_bps,
+)
 
 if TYPE_CHECKING:
     from nexusforge.nexus.engine import Engine
@@ -52,27 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Tactic(IntEnum):
-    """An execution tactic; the value is the policy's action index."""
-
-    MARKET = 0
-    PASSIVE = 1
-    INSIDE = 2
-    POST_THEN_CROSS = 3
-    WAIT = 4
-
-
-TACTICS: tuple[str, ...] = tuple(t.name.lower() for t in Tactic)
-DEFAULT_TACTIC = Tactic.MARKET
-FEATURES: tuple[str, ...] = (
-    "remaining_frac",
-    "time_left_frac",
-    "spread_bps",
-    "imbalance",
-    "vol_bps",
-    "queue_log",
-)
-VOL_WINDOW = 30  # one-second mid samples behind `vol_bps`
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 20
 F32 = npt.NDArray[np.float32]
@@ -81,56 +69,6 @@ F32 = npt.NDArray[np.float32]
 def default_manifest() -> Path:
     """The policy shipped with the package (`nexusforge/nexus/policies/iel.json`)."""
     return Path(str(resources.files("nexusforge.nexus") / "policies" / "iel.json"))
-
-
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """Best bid/ask and their sizes (instrument units)."""
-
-    bid: float
-    bid_qty: float
-    ask: float
-    ask_qty: float
-
-    @property
-    def mid(self) -> float:
-        return 0.5 * (self.bid + self.ask)
-
-    def valid(self) -> bool:
-        return (
-            math.isfinite(self.bid)
-            and math.isfinite(self.ask)
-            and 0 < self.bid < self.ask
-            and self.bid_qty > 0
-            and self.ask_qty > 0
-        )
-
-
-def state_vector(
-    side: int,
-    remaining_frac: float,
-    time_left_frac: float,
-    touch: Touch,
-    vol_bps: float,
-    queue_ahead: float,
-    qty_left: float,
-) -> F32:
-    """The policy input in `FEATURES` order (the same formulas as training's `tactics.features`)."""
-    total = touch.bid_qty + touch.ask_qty
-    imbalance = side * (touch.bid_qty - touch.ask_qty) / total if total > 0 else 0.0
-    spread = (touch.ask - touch.bid) / touch.mid * 1e4
-    queue = math.log1p(max(queue_ahead, 0.0) / qty_left) if qty_left > 0 else 0.0
-    return np.array(
-        [
-            min(max(remaining_frac, 0.0), 1.0),
-            min(max(time_left_frac, 0.0), 1.0),
-            spread,
-            imbalance,
-            vol_bps,
-            queue,
-        ],
-        dtype=np.float32,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +190,7 @@ def order_spec(
     """The order a tactic sends now (None: wait, send nothing)."""
     if tactic is Tactic.WAIT:
         return None
-    if tactic is Tactic.MARKET or not touch.valid():
+    if tactic is Tactic.MARKET or not touch.two_sided():
         return OrderSpec("Market")
     bid, ask = _on_grid(touch.bid, tick), _on_grid(touch.ask, tick)
     own = bid if side > 0 else ask
@@ -304,13 +242,12 @@ class ExecutionLayer:
 
     def observe(self, touch: Touch, now_s: float) -> None:
         """Feeds the one-second mid samples behind the volatility feature."""
-        if touch.valid() and now_s - self._last_sample_s >= 1.0:
+        if touch.two_sided() and now_s - self._last_sample_s >= 1.0:
             self.mids.append(touch.mid)
             self._last_sample_s = now_s
 
     def vol_bps(self) -> float:
-        m = np.fromiter(self.mids, dtype=np.float64)
-        return float(np.std(np.diff(np.log(m))) * 1e4) if m.size >= 3 else 0.0
+        return vol_bps(np.fromiter(self.mids, dtype=np.float64))
 
     def choose(self, slot: int, side: int, qty: float, touch: Touch, now_s: float) -> Decision:
         """The tactic for `slot`'s intent of `qty` on `side` now."""
@@ -326,7 +263,7 @@ class ExecutionLayer:
         if parent.force_market or time_left <= 0:
             self.parents.pop(slot, None)
             return Decision(Tactic.MARKET, "horizon" if time_left <= 0 else "cross after timeout")
-        if not touch.valid():
+        if not touch.two_sided():
             return self.policy.fallback("no two-sided book")
         own_qty = touch.bid_qty if side > 0 else touch.ask_qty
         x = state_vector(side, qty / parent.qty, time_left, touch, self.vol_bps(), own_qty, qty)

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from nexusforge.forge.execution_rl import FEATURES, TACTICS, EnvConfig
-from nexusforge.forge.execution_rl import tactics as train_side
 from nexusforge.forge.execution_rl.export import export, load_policy_net, sha256_file
 from nexusforge.forge.execution_rl.train import TrainConfig, train
+from nexusforge.market import execution_state
 from nexusforge.nexus import execution as live_side
 
 N_STATES = 10_000
@@ -85,20 +85,10 @@ def test_shipped_onnx_matches_its_torch_weights() -> None:
     np.testing.assert_array_equal(live, torch_actions[:2_000])
 
 
-def test_live_and_training_contracts_agree() -> None:
-    assert live_side.FEATURES == train_side.FEATURES
-    assert live_side.TACTICS == train_side.TACTICS == TACTICS
-    assert live_side.DEFAULT_TACTIC.name == train_side.DEFAULT_TACTIC.name
-    assert live_side.VOL_WINDOW == train_side.VOL_WINDOW
-    rng = np.random.default_rng(4)
-    for _ in range(200):
-        bid = float(rng.uniform(10, 1000))
-        ask = bid + float(rng.uniform(0.01, 5))
-        bq, aq = (float(x) for x in rng.uniform(0.001, 50, 2))
-        args = (
-            int(rng.choice([-1, 1])), float(rng.uniform(0, 1.2)), float(rng.uniform(-0.1, 1)),
-        )  # fmt: skip
-        rest = (float(rng.uniform(0, 5)), float(rng.uniform(0, 100)), float(rng.uniform(0.01, 9)))
-        live = live_side.state_vector(*args, live_side.Touch(bid, bq, ask, aq), *rest)
-        trained = train_side.features(*args, train_side.MarketView(bid, bq, ask, aq), *rest)
-        np.testing.assert_array_equal(live, trained)
+def test_shipped_policy_speaks_the_shared_contract() -> None:
+    """The bundled policy was trained on the state and actions that the live layer builds."""
+    meta = json.loads(live_side.default_manifest().read_text())
+    assert tuple(meta["features"]) == execution_state.FEATURES == FEATURES
+    assert tuple(meta["actions"]) == execution_state.TACTICS == TACTICS
+    assert meta["default_action"] == execution_state.DEFAULT_TACTIC.name.lower()
+    assert live_side.state_vector is execution_state.state_vector

@@ -11,8 +11,8 @@ from rich.table import Table
 from nexusforge.forge.execution_rl.env import EnvConfig
 from nexusforge.forge.execution_rl.evaluate import always, evaluate, onnx_chooser
 from nexusforge.forge.execution_rl.export import export
-from nexusforge.forge.execution_rl.tactics import Tactic
 from nexusforge.forge.execution_rl.train import TrainConfig, train
+from nexusforge.market.execution_state import Tactic
 
 #: Held-out simulator flows and episode seeds (training uses flows 1-8).
 HELD_OUT_FLOWS = (101, 102, 103, 104)

@@ -1,11 +1,11 @@
 """A Gymnasium environment: work one order intent in a seeded simulated market.
 
-Each episode is an intent of random side, size and horizon placed at a random time into one of
-the seeded agent flows (`flow.py`). Every `step_s` the agent picks a tactic (`tactics.Tactic`);
+Each episode is an intent of random side, size and horizon placed at a random time into one of the
+seeded agent flows (`flow.py`). Every `step_s` the agent picks a tactic (`execution_state.Tactic`);
 the market then runs for `step_s`. When the horizon ends, whatever is left crosses the spread.
 Reward is minus the shortfall the step's fills added (bps of the intent against its arrival mid,
-fees from the one cost model), so an episode's rewards sum to minus its implementation
-shortfall. The same seed gives the same episode (`reset(seed=...)`).
+fees from the one cost model), so an episode's rewards sum to minus its implementation shortfall.
+The same seed gives the same episode (`reset(seed=...)`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ import polars as pl
 from nexusforge.errors import ConfigError
 from nexusforge.forge.execution_rl.flow import AgentFlow, Replay, agent_flow
 from nexusforge.forge.execution_rl.shortfall import Shortfall
-from nexusforge.forge.execution_rl.tactics import (
+from nexusforge.market.costs import CostModel
+from nexusforge.market.execution_state import (
     FEATURES,
     TACTICS,
     VOL_WINDOW,
-    MarketView,
     Tactic,
-    features,
+    Touch,
+    state_vector,
     vol_bps,
 )
-from nexusforge.market.costs import CostModel
 
 Obs = npt.NDArray[np.float32]
 NS = 1_000_000_000
@@ -80,7 +80,7 @@ class Episode:
 
 
 class ExecutionEnv(gym.Env[Obs, int]):
-    """Observation: `tactics.FEATURES` (unscaled); action: a `tactics.Tactic` index."""
+    """Observation: `execution_state.FEATURES` (unscaled); action: an `execution_state.Tactic`."""
 
     def __init__(
         self, config: EnvConfig | None = None, flows: Sequence[AgentFlow] | None = None
@@ -95,7 +95,7 @@ class ExecutionEnv(gym.Env[Obs, int]):
         )
         self._replay: Replay | None = None
         self._ep: Episode | None = None
-        self._view = MarketView(math.nan, 0.0, math.nan, 0.0)
+        self._view = Touch(math.nan, 0.0, math.nan, 0.0)
 
     # ---- gym API ----
 
@@ -226,12 +226,12 @@ class ExecutionEnv(gym.Env[Obs, int]):
             raise ConfigError("call reset() before step()")
         return self._ep, self._replay
 
-    def _touch(self) -> MarketView:
+    def _touch(self) -> Touch:
         assert self._replay is not None
         e, tick, lot = self._replay.engine, self._replay.flow.tick_size, self._replay.flow.lot_size
         bid, ask = e.best_bid(), e.best_ask()
         if bid is not None and ask is not None:
-            self._view = MarketView(bid[0] * tick, bid[1] * lot, ask[0] * tick, ask[1] * lot)
+            self._view = Touch(bid[0] * tick, bid[1] * lot, ask[0] * tick, ask[1] * lot)
         return self._view  # a one-sided moment keeps the last two-sided touch
 
     def _obs(self) -> Obs:
@@ -239,7 +239,7 @@ class ExecutionEnv(gym.Env[Obs, int]):
         view = self._touch()
         flow: AgentFlow = rp.flow
         vol = vol_bps(flow.mids_before(rp.now_ns, VOL_WINDOW))
-        return features(
+        return state_vector(
             ep.side,
             ep.left / ep.lots,
             (ep.steps - ep.step) / ep.steps,
@@ -249,7 +249,7 @@ class ExecutionEnv(gym.Env[Obs, int]):
             ep.left * flow.lot_size,
         )
 
-    def _queue_ahead(self, view: MarketView) -> float:
+    def _queue_ahead(self, view: Touch) -> float:
         """Size ahead of our resting order at its price, else the size at our own touch."""
         ep, rp = self._episode()
         r = None if ep.resting is None else rp.engine.order(ep.resting)

@@ -1,6 +1,6 @@
 """Average implementation shortfall of a tactic chooser on held-out simulator episodes.
 
-A chooser maps the unscaled state (`tactics.FEATURES`) to a tactic index. Baselines: always
+A chooser maps the unscaled state (`execution_state.FEATURES`) to a tactic index. Baselines: always
 market (cross at once) and always passive (rest at our best, re-pegged each step, the rest
 crosses at the horizon). The ONNX chooser runs the exported file with onnxruntime, as live does.
 """
@@ -16,7 +16,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from nexusforge.forge.execution_rl.env import EnvConfig, ExecutionEnv, Obs
-from nexusforge.forge.execution_rl.tactics import Tactic
+from nexusforge.market.execution_state import Tactic
 
 Chooser = Callable[[Obs], int]
 

@@ -1,10 +1,10 @@
 """Export a trained policy: the deterministic action head as ONNX, its weights as a tensor-only
 `state_dict`, and a JSON manifest (inputs in order, actions, scaling, seed, sha256).
 
-The exported network takes the UNSCALED state (`tactics.FEATURES` order, float32, shape (n, 6));
-the scaling is folded into its first layer, and the manifest records it for readers. Outputs:
-`action` (int64 argmax, what live inference uses) and `logits`. Nothing here is pickled: the
-weights file holds tensors only and is read back with `torch.load(weights_only=True)`.
+The exported network takes the UNSCALED state (`execution_state.FEATURES` order, float32, shape (n,
+6)); the scaling is folded into its first layer, and the manifest records it for readers. Outputs:
+`action` (int64 argmax, what live inference uses) and `logits`. Nothing here is pickled: the weights
+file holds tensors only and is read back with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from nexusforge.errors import ConfigError
-from nexusforge.forge.execution_rl.tactics import DEFAULT_TACTIC, FEATURES, TACTICS
 from nexusforge.forge.execution_rl.train import Trained
+from nexusforge.market.execution_state import DEFAULT_TACTIC, FEATURES, TACTICS
 
 FORMAT_VERSION = 1
 OPSET = 17

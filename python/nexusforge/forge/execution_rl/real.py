@@ -25,15 +25,15 @@ from nexusforge.data.readers import pick_reader
 from nexusforge.data.readers._archive import read_head
 from nexusforge.errors import DataError
 from nexusforge.forge.execution_rl.shortfall import Shortfall
-from nexusforge.forge.execution_rl.tactics import (
-    VOL_WINDOW,
-    MarketView,
-    Tactic,
-    features,
-    vol_bps,
-)
 from nexusforge.market.costs import CostModel
 from nexusforge.market.events import FLAG_EMPTY, FLAG_END, FLAG_SNAPSHOT
+from nexusforge.market.execution_state import (
+    VOL_WINDOW,
+    Tactic,
+    Touch,
+    state_vector,
+    vol_bps,
+)
 
 Obs = npt.NDArray[np.float32]
 Chooser = Callable[[Obs], int]
@@ -59,9 +59,9 @@ class Tape:
         """Index of the last book state at or before `ts_ns` (-1 before the first)."""
         return bisect.bisect_right(self.ts, ts_ns) - 1
 
-    def view(self, i: int) -> MarketView:
+    def view(self, i: int) -> Touch:
         (bp, bq), (ap, aq) = self.bids[i][0], self.asks[i][0]
-        return MarketView(bp, bq, ap, aq)
+        return Touch(bp, bq, ap, aq)
 
     def mids(self, ts_ns: int, count: int) -> npt.NDArray[np.float64]:
         """One-second mids up to `ts_ns`."""
@@ -156,7 +156,7 @@ def run_intent(
         i = tape.at(now)
         view = tape.view(i)
         own_qty = view.bid_qty if intent.side > 0 else view.ask_qty
-        obs = features(
+        obs = state_vector(
             intent.side, left / intent.qty, (intent.steps - step) / intent.steps, view,
             vol_bps(tape.mids(now, VOL_WINDOW)), own_qty, left,
         )  # fmt: skip
@@ -176,7 +176,7 @@ def run_intent(
     return _walk(tape, tape.at(now), intent.side, left, sf)
 
 
-def _limit_price(tactic: Tactic, side: int, view: MarketView, tick: float) -> float:
+def _limit_price(tactic: Tactic, side: int, view: Touch, tick: float) -> float:
     own = view.bid if side > 0 else view.ask
     if tactic is Tactic.INSIDE and view.ask - view.bid > tick * 1.5:
         own += side * tick

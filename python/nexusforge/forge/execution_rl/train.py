@@ -15,7 +15,7 @@ import torch
 from stable_baselines3 import PPO
 
 from nexusforge.forge.execution_rl.env import EnvConfig, ExecutionEnv, Obs
-from nexusforge.forge.execution_rl.tactics import TACTICS
+from nexusforge.market.execution_state import TACTICS
 
 F64 = npt.NDArray[np.float64]
 

@@ -1,9 +1,10 @@
-"""The execution tactics the IEL policy chooses from, and the state it sees.
+"""What an execution policy sees and chooses: the tactics, the state features and their formulas.
 
-This is the contract between training (here) and live inference (`nexus/execution.py`): the
-action names in `TACTICS` and the feature names in `FEATURES`, in order, are written into the
-policy's manifest, and the live layer refuses a policy whose lists differ from its own. Every
-feature is side-normalised (a buy and a mirrored sell see the same state) and finite.
+One module for both sides of the IEL contract: training in the simulator
+(`forge/execution_rl`) and live inference (`nexus/execution.py`) build the state with the same
+`state_vector`, and the names in `TACTICS` and `FEATURES`, in order, are written into the
+policy's manifest; the live layer refuses a policy whose lists differ. Every feature is
+side-normalised (a buy and a mirrored sell see the same state) and finite.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ VOL_WINDOW = 30  # one-second mid samples in the volatility feature
 
 
 @dataclass(frozen=True, slots=True)
-class MarketView:
-    """The touch as a decision sees it (prices and sizes in instrument units)."""
+class Touch:
+    """Best bid/ask and their sizes (instrument units)."""
 
     bid: float
     bid_qty: float
@@ -65,27 +66,28 @@ class MarketView:
         )
 
 
-def vol_bps(mids: npt.NDArray[np.float64]) -> float:
-    """Std of log changes of one-second mids, in bps (0 with fewer than 3 samples)."""
-    m = mids[np.isfinite(mids) & (mids > 0)]
+def vol_bps(mids: npt.ArrayLike) -> float:
+    """Std of log changes of one-second mids, in bps (0 with fewer than 3 usable samples)."""
+    m = np.asarray(mids, dtype=np.float64)
+    m = m[np.isfinite(m) & (m > 0)]
     if m.size < 3:
         return 0.0
     return float(np.std(np.diff(np.log(m))) * 1e4)
 
 
-def features(
+def state_vector(
     side: int,
     remaining_frac: float,
     time_left_frac: float,
-    view: MarketView,
+    touch: Touch,
     vol: float,
     queue_ahead: float,
     qty_left: float,
 ) -> npt.NDArray[np.float32]:
-    """The state vector in `FEATURES` order (unscaled)."""
-    total = view.bid_qty + view.ask_qty
-    imbalance = side * (view.bid_qty - view.ask_qty) / total if total > 0 else 0.0
-    spread = (view.ask - view.bid) / view.mid * 1e4
+    """The policy input in `FEATURES` order (unscaled)."""
+    total = touch.bid_qty + touch.ask_qty
+    imbalance = side * (touch.bid_qty - touch.ask_qty) / total if total > 0 else 0.0
+    spread = (touch.ask - touch.bid) / touch.mid * 1e4
     queue = math.log1p(max(queue_ahead, 0.0) / qty_left) if qty_left > 0 else 0.0
     return np.array(
         [
