@@ -9,7 +9,8 @@ the engine plans no new round, so a plan never rests on fills that are still on 
 Latency: for orders a book message triggered, the time from that message's receipt to the
 moment the request is handed to the REST client is kept (`latencies_ns`, wall clock), and the CPU
 time this thread spent in between (`cpu_latencies_ns`: on a loaded machine the wall figure is
-mostly waiting for a core), for the benchmark.
+mostly waiting for a core), for the benchmark: the last MAX_LATENCY_SAMPLES of each (rings), and
+`latency_count`, how many were ever recorded (readers take the new ones by it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -98,8 +100,9 @@ class OrderRouter:
         self.symbol = symbol
         self.inflight: dict[str, InFlight] = {}
         self.stats = RouterStats()
-        self.latencies_ns: list[int] = []
-        self.cpu_latencies_ns: list[int] = []
+        self.latencies_ns: deque[int] = deque(maxlen=MAX_LATENCY_SAMPLES)
+        self.cpu_latencies_ns: deque[int] = deque(maxlen=MAX_LATENCY_SAMPLES)
+        self.latency_count = 0
         self.blocked_slots: set[int] = set()  # dead models: only flattening orders go out
         self.blocked_all = False  # kill switch: only flattening orders go out
         self._refusals: dict[int, int] = {}  # slot -> refusals in a row
@@ -182,9 +185,10 @@ class OrderRouter:
             time_in_force=spec.time_in_force if spec else None,
             reduce_only=intent.reduce_only,
         )
-        if t0 is not None and len(self.latencies_ns) < MAX_LATENCY_SAMPLES:
+        if t0 is not None:
             self.latencies_ns.append(time.perf_counter_ns() - t0[0])
             self.cpu_latencies_ns.append(time.thread_time_ns() - t0[1])
+            self.latency_count += 1
         self.stats.sent += 1
         flight = self.inflight.get(intent.order_link_id)
         if flight is not None:

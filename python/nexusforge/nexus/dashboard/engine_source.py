@@ -16,8 +16,10 @@ or by hand in the loop: `handle = start_dashboard(engine, host, port, token)`, t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -104,10 +106,10 @@ class EngineSource:
         )
 
     def _observe_latencies(self) -> None:
-        samples = self._engine.router.latencies_ns
-        for ns in samples[self._latency_seen :]:
-            self._latency.observe(ns / 1e9)
-        self._latency_seen = len(samples)
+        router = self._engine.router
+        self._latency_seen = observe_new(
+            self._latency, router.latencies_ns, router.latency_count, self._latency_seen
+        )
 
     def _note_alert(self, now: int) -> None:
         text = self._engine.state.alert
@@ -168,6 +170,16 @@ class EngineSource:
             t0, n0 = now, messages
         self._rates[name] = (t0, n0, rate)
         return rate
+
+
+def observe_new(hist: LatencyHistogram, ring: deque[int], total: int, seen: int) -> int:
+    """Observes the samples (ns) of `ring` recorded after the first `seen` of `total` ever
+    recorded (those the ring dropped before we looked are lost); returns the new `seen`."""
+    fresh = min(total - seen, len(ring))
+    batch = list(itertools.islice(reversed(ring), fresh))  # O(new), not O(ring)
+    for ns in reversed(batch):
+        hist.observe(ns / 1e9)
+    return total
 
 
 @dataclass

@@ -101,23 +101,28 @@ class WeightPoint:
 
 @dataclass(frozen=True, slots=True)
 class LatencyView:
-    """A latency histogram: per-bucket counts (not cumulative) under upper bounds in seconds."""
+    """A latency histogram: per-bucket counts (not cumulative) under upper bounds in seconds,
+    since start (`counts`, for Prometheus) and over the recent window (`recent`, for the page)."""
 
     name: str
     bounds_s: tuple[float, ...]
     counts: tuple[int, ...]
     sum_s: float
     count: int
+    recent: tuple[int, ...] = ()  # empty: no window kept, percentiles use `counts`
 
     def percentile(self, q: float) -> float:
-        """The q-quantile (0 < q < 1), interpolated inside its bucket; NaN when empty.
+        """The q-quantile (0 < q < 1) of the recent window, interpolated inside its bucket; NaN
+        when empty.
 
         `counts` has one more entry than `bounds_s`: the overflow bucket, reported as the last
         bound (a histogram cannot say more)."""
-        if self.count == 0:
+        counts = self.recent or self.counts
+        total = sum(counts)
+        if total == 0:
             return float("nan")
-        rank, seen = q * self.count, 0
-        for i, n in enumerate(self.counts):
+        rank, seen = q * total, 0
+        for i, n in enumerate(counts):
             if n and seen + n >= rank:
                 if i == len(self.bounds_s):
                     return self.bounds_s[-1]
