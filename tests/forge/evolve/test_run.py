@@ -153,7 +153,7 @@ def test_adversarial_weight_is_refused_with_the_reason(
         "adversarial_weight": 0.3}, "gp": {"population": 8, "generations": 1},
         "eval": {"backend": "inline"},
     })  # fmt: skip
-    with pytest.raises(ConfigError, match=r"simulator does not publish \['driver'\]"):
+    with pytest.raises(ConfigError, match=r"simulated research table has no \['driver'\]"):
         run_on_table(cfg, planted, tmp_path)
     assert not (tmp_path / "challengers").exists()
 

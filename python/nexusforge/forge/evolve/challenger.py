@@ -37,15 +37,22 @@ def write_challengers(
     data: dict[str, str],
     origin: dict[str, Any],
     heads: Sequence[tuple[dict[str, Any], dict[str, float | None]]] | None = None,
+    extra_scores: Sequence[dict[str, float | None]] | None = None,
 ) -> list[Path]:
     """One challenger file per expression (best first) in `folder`; `heads` (MAML head JSON and
-    its trade-window scores, per expression) fill the `head` field when given."""
+    its trade-window scores, per expression) fill the `head` field when given; `extra_scores`
+    (per expression, e.g. the adversarial figures) join its scores."""
     paths = []
     for rank, (expr, score, m) in enumerate(zip(exprs, scores, trade_metrics, strict=True), 1):
         head, head_scores = heads[rank - 1] if heads is not None else (None, {})
         ch = artifact.Challenger(
             expr=expr,
-            scores={"fitness": float(score), **window_scores(m), **head_scores},
+            scores={
+                "fitness": float(score),
+                **window_scores(m),
+                **head_scores,
+                **(extra_scores[rank - 1] if extra_scores is not None else {}),
+            },
             data=data,
             origin={**origin, "rank": rank},
             head=head,

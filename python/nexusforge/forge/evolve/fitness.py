@@ -14,12 +14,10 @@ market's Sharpe); a window with no trade, or an undefined Sharpe, counts as `ina
 Per fold, the lower of train and test; the score is the mean over folds minus
 `turnover_penalty` times the mean daily turnover (traded notional / capital per day).
 
-Adversarial fitness (the simulator's `adversarial_fitness`) joins through `hybrid`: with
-`adversarial_weight` w, score = (1 - w) * causal + w * 10 % quantile across seeded scenarios.
-Not wired into the loop yet: the simulator publishes its own feature columns (mid, spread,
-imbalance, short returns, ...), not the research table's bar/MTFA features, so an evolved
-expression cannot run there; a run with w > 0 is refused with a message saying which features
-the simulator lacks.
+Adversarial fitness joins through `hybrid`: with `adversarial_weight` w, score = (1 - w) *
+causal + w * a low quantile (`[adversarial] quantile`) across seeded simulated markets of the
+cost drag the simulator's markets put on the expression; `forge/evolve/hybrid.py` builds those
+markets (simulator bars through the research table's own feature code) and documents the rule.
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ from nexusforge.forge.evolve.gp import (
     Result,
     SurrogateConfig,
 )
+from nexusforge.forge.evolve.hybrid import RULE as HYBRID_RULE
+from nexusforge.forge.evolve.hybrid import AdversarialConfig, Adversary
 from nexusforge.forge.evolve.meta_config import MetaConfig
 from nexusforge.forge.evolve.primitives import Term, build_pset
 from nexusforge.forge.evolve.surrogate import Vectorizer
@@ -106,6 +108,8 @@ class ForgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     eval: EvalConfig = msgspec.field(default_factory=EvalConfig)
     # MAML position head per challenger (off by default; imports torch only when on).
     meta: MetaConfig = msgspec.field(default_factory=MetaConfig)
+    # Simulated markets of the adversarial fitness (used when fitness.adversarial_weight > 0).
+    adversarial: AdversarialConfig = msgspec.field(default_factory=AdversarialConfig)
 
     def __post_init__(self) -> None:
         if not 0 <= self.challengers <= 100:
@@ -224,10 +228,12 @@ def _pipeline(
     spec = EvalSpec(str(table_path.resolve()), table_sha, cfg.fitness)
     backend = make_backend(spec, cfg.eval.backend, cfg.eval.workers, cfg.eval.address)
     try:
-        result, trade = _evolve(cfg, table, pset, backend, terms, on_generation)
+        result, trade, adv = _evolve(cfg, table, pset, backend, terms, on_generation)
     finally:
         backend.close()
-    paths = _write_results(cfg, table, out, result, trade, graph)
+    if adv is not None:  # the adversarial term's rule, markets and cost, beside the results
+        extra = {**extra, "adversarial": adv.summary()}
+    paths = _write_results(cfg, table, out, result, trade, graph, adv)
     summary = _summary(out, graph, result, paths)
     manifest.write_json(out / "manifest.json", manifest.build(
         seed=cfg.seed, config=config, inputs=files, status="complete", **extra,
@@ -240,18 +246,22 @@ def _pipeline(
 def _evolve(
     cfg: ForgeConfig, table: ResearchTable, pset: Any, backend: Any, terms: list[Term],
     on_generation: Callable[[GenerationStats], None] | None,
-) -> tuple[Result, np.ndarray[Any, Any]]:  # fmt: skip
+) -> tuple[Result, np.ndarray[Any, Any], Adversary | None]:  # fmt: skip
     folds = make_folds(table.height, cfg.fitness)
     bars = np.array([[f.window(s).stop - f.window(s).start for s in SELECTION] for f in folds],
                     dtype=float)  # fmt: skip
-    if cfg.fitness.adversarial_weight > 0.0:
-        _check_simulated(terms)
+    adv = None
+    if cfg.fitness.adversarial_weight > 0.0:  # simulated markets once, before the search
+        adv = Adversary.build(cfg.adversarial, cfg.fitness, cfg.data.interval_s, table.horizon,
+                              [t.feature for t in terms])  # fmt: skip
 
     base = backend.evaluate([BUY_HOLD], SELECTION) if cfg.fitness.baseline == "buy_hold" else None
 
     def evaluate(keys: list[str]) -> Evaluated:
         m = backend.evaluate(keys, SELECTION)
         s = scores(m, bars, table.bars_per_year, cfg.fitness, base)
+        if adv is not None:
+            s = adv.combine(keys, s)
         return Evaluated(s, drawdowns(m), m)
 
     fold0 = folds[0]
@@ -262,28 +272,12 @@ def _evolve(
     result = evo.run()
     keys = [ind.key for ind in result.hall_of_fame]
     trade = backend.evaluate(keys, SEGMENTS) if keys else np.empty((0, len(folds), 3, 6))
-    return result, trade
-
-
-def _check_simulated(terms: list[Term]) -> None:
-    """Adversarial fitness runs the expression inside the simulator, which publishes its own
-    feature columns; refuse (clearly) when the causal parents are not among them."""
-    try:
-        from nexusforge.forge.sim.run import FEATURE_COLUMNS
-    except ImportError as exc:
-        raise ConfigError(f"fitness.adversarial_weight > 0 needs the simulator: {exc}") from exc
-    missing = sorted({t.feature for t in terms} - set(FEATURE_COLUMNS))
-    if missing:
-        raise ConfigError(
-            f"fitness.adversarial_weight > 0: the simulator does not publish {missing} "
-            f"(it has {list(FEATURE_COLUMNS)}); set the weight to 0 for bar-feature research"
-        )
-    raise ConfigError("adversarial fitness inside the GP loop is not wired in this build")
+    return result, trade, adv
 
 
 def _write_results(
     cfg: ForgeConfig, table: ResearchTable, out: Path, result: Result,
-    trade: np.ndarray[Any, Any], graph: causal.CausalGraph,
+    trade: np.ndarray[Any, Any], graph: causal.CausalGraph, adv: Adversary | None = None,
 ) -> list[Path]:  # fmt: skip
     pl.DataFrame([asdict(s) for s in result.stats]).write_parquet(out / "generations.parquet")
     pop = pl.DataFrame({
@@ -317,9 +311,15 @@ def _write_results(
 
         folds = make_folds(table.height, cfg.fitness)
         heads = challenger_heads(args[0], table, folds, cfg.meta, cfg.seed)
-    paths = write_challengers(*args, out / "challengers", data=data, origin=origin, heads=heads)
+    more = None
+    if adv is not None:  # challenger scores carry the adversarial figures; origin the rule
+        origin["adversarial_rule"] = HYBRID_RULE
+        more = [adv.challenger_scores(i.key) for i in hof[:n]]
+    paths = write_challengers(*args, out / "challengers", data=data, origin=origin, heads=heads,
+                              extra_scores=more)  # fmt: skip
     if cfg.challenger_dir is not None:  # the same files, for the Pit Crew's intake
-        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin, heads=heads)
+        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin, heads=heads,
+                          extra_scores=more)  # fmt: skip
     return paths
 
 
