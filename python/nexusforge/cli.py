@@ -500,8 +500,11 @@ def nexus_run(
         ),
     ] = True,
     dashboard_port: Annotated[
-        int, typer.Option("--dashboard-port", help="Dashboard port (0: any free one).")
-    ] = 8940,
+        int | None,
+        typer.Option(
+            "--dashboard-port", help="Dashboard port (0: any free one; default dashboard.port)."
+        ),
+    ] = None,
     iel: Annotated[
         bool,
         typer.Option(
@@ -541,7 +544,9 @@ def nexus_run(
             from nexusforge.nexus.dashboard.engine_source import DashboardOnStart
             from nexusforge.nexus.dashboard.serve import load_token
 
-            on_start = DashboardOnStart("127.0.0.1", dashboard_port, load_token(), typer.echo)
+            port = cfg.dashboard.port if dashboard_port is None else dashboard_port
+            reports = Path(cfg.dashboard.reports)
+            on_start = DashboardOnStart("127.0.0.1", port, load_token(), typer.echo, reports)
         if iel:
             from nexusforge.nexus.execution import IelOnStart
 
@@ -600,8 +605,11 @@ def nexus_dashboard(
             help="Private (chmod 600) file with the token; or set NEXUSFORGE_DASHBOARD_TOKEN.",
         ),
     ] = None,
+    reports: Annotated[
+        Path, typer.Option("--reports", help="Folder of research reports to list at /reports.")
+    ] = Path("reports"),
 ) -> None:
-    """Serve the live dashboard (page, /api/state, /metrics) of a journal file."""
+    """Serve the live dashboard (page, /api/state, /metrics, /reports) of a journal file."""
     import asyncio
 
     from nexusforge.errors import NexusForgeError
@@ -610,7 +618,7 @@ def nexus_dashboard(
 
     try:
         token = load_token(token_file)
-        server = dashboard_server(JournalSource(journal), host, port, token)
+        server = dashboard_server(JournalSource(journal), host, port, token, reports)
     except (NexusForgeError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc

@@ -30,6 +30,12 @@ Schema (every key optional; the defaults below are what an empty file gives):
                                     # champions' windows (up to 5000 events) in minutes
     replay_files = []               # default: the bundled Bybit recordings under shared/data
 
+    [dashboard]                     # the live dashboard `nexus run` serves on 127.0.0.1
+    port = 8940                     # TCP port (0 = any free port); --dashboard-port wins
+    reports = "reports"             # folder of research reports (HTML/PNG) it lists and opens;
+                                    # relative to the working directory, where the report
+                                    # commands write (`nexusforge backtest --report reports/…`)
+
     [[models]]                      # default: the six bundled champions, equal weights
     name = "book_imbalance"
     strategy = "champion:book_imbalance"   # or a path to a strategy JSON file
@@ -45,6 +51,7 @@ from typing import Any
 
 from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
+from nexusforge.nexus.config_locate import locate_error
 from nexusforge.nexus.model import champion_names
 
 VENUE_KINDS = ("local", "custom", "testnet", "mainnet")
@@ -79,6 +86,14 @@ class LocalSettings:
     replay_files: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """The engine's dashboard: its port and the reports folder it lists."""
+
+    port: int = 8940
+    reports: str = "reports"
+
+
 def default_models() -> tuple[ModelSpec, ...]:
     """The six bundled champions."""
     return tuple(ModelSpec(n, CHAMPION_PREFIX + n) for n in champion_names())
@@ -102,6 +117,7 @@ class EngineConfig:
     cwo_interval_s: float = 60.0
     venue: VenueSettings = field(default_factory=VenueSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     models: tuple[ModelSpec, ...] = field(default_factory=default_models)
 
     def __post_init__(self) -> None:
@@ -117,6 +133,8 @@ class EngineConfig:
         _check(self.venue.kind in VENUE_KINDS, "venue.kind", VENUE_KINDS)
         _check(0 <= self.venue.port < 65536, "venue.port", "in 0..65535")
         _check(self.local.speed >= 0, "local.speed", ">= 0")
+        _check(0 <= self.dashboard.port < 65536, "dashboard.port", "in 0..65535")
+        _check(bool(self.dashboard.reports), "dashboard.reports", "a folder path")
         _check(0 < len(self.models) <= 98, "models", "1..98 entries")
         names = [m.name for m in self.models]
         _check(len(set(names)) == len(names), "models.name", "unique names")
@@ -129,8 +147,9 @@ def _check(ok: bool, key: str, want: object) -> None:
         raise ConfigError(f"{key}: invalid value (expected {want})")
 
 
-_SECTIONS = {"engine", "venue", "local", "models"}
-_ENGINE_KEYS = {f.name for f in fields(EngineConfig) if f.name not in ("venue", "local", "models")}
+_SECTIONS = {"engine", "venue", "local", "dashboard", "models"}
+_TABLES = ("venue", "local", "dashboard", "models")
+_ENGINE_KEYS = {f.name for f in fields(EngineConfig) if f.name not in _TABLES}
 
 
 def load_config(path: str | Path | None = None) -> EngineConfig:
@@ -139,7 +158,10 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         return EngineConfig()
     p = Path(path)
     raw = read_toml(p, "engine")
-    cfg = from_dict(raw)
+    try:
+        cfg = from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(locate_error(p, str(exc))) from None
     if not cfg.journal.is_absolute():
         cfg = replace(cfg, journal=p.parent / cfg.journal)
     if cfg.kill_file and not Path(cfg.kill_file).is_absolute():
@@ -169,6 +191,12 @@ def from_dict(raw: Mapping[str, Any]) -> EngineConfig:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise ConfigError("local.replay_files: expected a list of paths")
     kwargs["local"] = LocalSettings(_float(local, "speed", 20.0, "local."), tuple(files))
+    dash = _table(raw, "dashboard")
+    _unknown(dash, {"port", "reports"}, "dashboard.")
+    kwargs["dashboard"] = DashboardSettings(
+        port=_int(dash, "port", 8940, "dashboard."),
+        reports=_str(dash, "reports", "reports", "dashboard."),
+    )
     if "models" in raw:
         kwargs["models"] = _models(raw["models"])
     return EngineConfig(**kwargs)

@@ -83,7 +83,7 @@ def test_own_page_files_name_no_outside_host() -> None:
             assert m.group(1).split(b":")[0] in (b"127.0.0.1", b"localhost", b"[::1]"), (name, m)
     html = own_asset("index.html").decode()
     refs = re.findall(r"""(?:src|href)="([^"]+)\"""", html)
-    assert refs and all(r.startswith(("/static/", "data:")) for r in refs), refs
+    assert refs and all(r.startswith(("/static/", "data:", "/reports")) for r in refs), refs
 
 
 def test_kill_refused_read_only_and_for_a_journal(journal_source: JournalSource) -> None:

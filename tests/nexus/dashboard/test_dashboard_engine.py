@@ -101,7 +101,8 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
         on_start(engine)  # what run_nexus does with its on_start hook
         handle = on_start.handle
         assert handle is not None
-        assert announced == [f"dashboard at http://127.0.0.1:{handle.port}/ (metrics at /metrics)"]
+        where = f"http://127.0.0.1:{handle.port}/"
+        assert announced == [f"dashboard at {where} (metrics at /metrics, reports at /reports)"]
         metrics: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
 
         async def drive() -> None:

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusforge.errors import NexusForgeError
@@ -228,14 +229,16 @@ def start_dashboard(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
+    reports: Path | None = None,
 ) -> DashboardHandle:
-    """Serves the dashboard of `engine` from the running loop (port 0: any free port).
+    """Serves the dashboard of `engine` from the running loop (port 0: any free port), listing
+    the research reports under `reports`.
 
     Binds before returning: ConfigError (public host without a token) or OSError (port taken)
     reach the caller, who decides whether the engine runs without a dashboard."""
     source = EngineSource(engine)
     try:
-        server = dashboard_server(source, host, port, token)
+        server = dashboard_server(source, host, port, token, reports)
     except BaseException:
         source.close()
         raise
@@ -264,20 +267,24 @@ class DashboardOnStart:
         port: int = DEFAULT_PORT,
         token: str | None = None,
         announce: Callable[[str], None] | None = None,
+        reports: Path | None = None,
     ) -> None:
-        self.host, self.port, self.token = host, port, token
+        self.host, self.port, self.token, self.reports = host, port, token, reports
         self._announce = announce or (lambda line: log.warning("%s", line))
         self.handle: DashboardHandle | None = None
 
     def __call__(self, engine: Engine) -> None:
         """Starts serving (called once, from the engine's loop)."""
         try:
-            self.handle = start_dashboard(engine, self.host, self.port, self.token)
+            self.handle = start_dashboard(engine, self.host, self.port, self.token, self.reports)
         except (NexusForgeError, OSError) as exc:
             log.error("dashboard not started: %s", exc)
             return
         shown = f"[{self.host}]" if ":" in self.host else self.host
-        self._announce(f"dashboard at http://{shown}:{self.handle.port}/ (metrics at /metrics)")
+        url = f"http://{shown}:{self.handle.port}"
+        self._announce(f"dashboard at {url}/ (metrics at /metrics, reports at /reports)")
+        if self.reports is not None:
+            self._announce(f"reports listed from {self.reports.resolve()}")
 
 
 __all__ = ["DashboardHandle", "DashboardOnStart", "EngineSource", "start_dashboard"]

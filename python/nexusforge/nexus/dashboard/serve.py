@@ -120,11 +120,13 @@ def dashboard_server(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
+    reports: Path | None = None,
 ) -> DashboardServer:
     """The dashboard's server, its socket already bound (ConfigError for a public host without a
-    token, OSError for a busy port); run `await server.serve_socket()` in the engine's loop."""
+    token, OSError for a busy port); run `await server.serve_socket()` in the engine's loop.
+    `reports`: the research reports folder it lists (None: none)."""
     check_bind(host, token)
-    app = create_app(source, token=token, allowed_hosts=allowed_hosts(host))
+    app = create_app(source, token=token, allowed_hosts=allowed_hosts(host), reports=reports)
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -140,8 +142,9 @@ async def serve_dashboard(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
+    reports: Path | None = None,
 ) -> None:
     """Serves until cancelled (or the server is told to exit)."""
-    server = dashboard_server(source, host, port, token)
+    server = dashboard_server(source, host, port, token, reports)
     log.info("dashboard at http://%s:%d/", host, server.port)
     await server.serve_socket()

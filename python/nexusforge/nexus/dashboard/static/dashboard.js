@@ -196,6 +196,35 @@ function connect() {
   };
 }
 
+// ---- research reports: the folder's index, refreshed now and then (not on every update) ----
+
+const REPORTS_EVERY_MS = 5000;
+
+function reportRow(r) {
+  const tr = row([["kind", r.kind], ["title", ""], ["path", r.path], ["modified", new Date(r.modified_ms).toLocaleString()]],
+    { report: r.path });
+  const a = document.createElement("a");
+  // each path segment encoded; the server resolves it inside the reports folder or refuses
+  a.href = "/reports/" + r.path.split("/").map(encodeURIComponent).join("/");
+  a.target = "_blank";
+  a.rel = "noopener";
+  a.textContent = r.title;
+  tr.cells[1].appendChild(a);
+  return tr;
+}
+
+async function loadReports() {
+  try {
+    const index = await (await fetch("/api/reports")).json();
+    $("reports-folder").textContent = index.folder
+      ? (index.exists ? "from " : "no folder yet at ") + index.folder : "no reports folder configured";
+    fillBody("reports", index.reports.map(reportRow), "no reports yet: write them into the folder");
+    document.body.dataset.reports = String(index.reports.length);
+  } catch (e) {
+    $("reports-folder").textContent = "reports unavailable";
+  }
+}
+
 // ---- kill switch: arm with the token, then type back the one-time code ----
 
 async function post(path, body) {
@@ -250,4 +279,6 @@ document.addEventListener("DOMContentLoaded", () => {
   setupKill();
   fetch("/api/state").then((r) => r.json()).then(render).catch(() => {});
   connect();
+  loadReports();
+  setInterval(loadReports, REPORTS_EVERY_MS);
 });
