@@ -383,7 +383,7 @@ class Engine:
                 self.journal.record_weight(slot, weight)
             m.set_weight(weight)
             self.models.append(m)
-            self.fill_counts[slot] = len(m.ledger.fills)
+            self.fill_counts[slot] = m.ledger.fill_count
 
     def _restore_state(self, m: TradingModel, last: str | None) -> None:
         if last is None:

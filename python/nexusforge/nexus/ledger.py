@@ -48,6 +48,10 @@ SHARE_QUANTUM = Decimal("1e-16")
 # Sums and products of venue strings: wide enough that they never round.
 EXACT_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 CHECKPOINT_EVERY = 32
+# Fills a ledger keeps in memory (a multiple of CHECKPOINT_EVERY); older ones are compacted away
+# as they pass it. ~1.4 KB a fill: an engine trading all day stays flat (the soak found the
+# ledgers, and the dashboard's copy of them, growing by every fill).
+MAX_KEPT_FILLS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,8 @@ class Ledger:
     duplicates: int = 0
     ignored: int = 0
     late_beyond_horizon: int = 0
+    fill_count: int = 0  # fills applied, compacted ones included
+    max_kept: int = MAX_KEPT_FILLS
     forced_fills: list[ExecId] = field(default_factory=list)
     _fills: list[Execution] = field(default_factory=list, init=False, repr=False)
     _keys: list[tuple[int, str]] = field(default_factory=list, init=False, repr=False)
@@ -133,6 +139,8 @@ class Ledger:
     _horizon: tuple[int, str] = field(default=(-1, ""), init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.max_kept < CHECKPOINT_EVERY:
+            raise LedgerError(f"{self.model}: max_kept must be >= {CHECKPOINT_EVERY}")
         self._state = LedgerState(cash=self.capital)
         self._checkpoints = [self._state]
 
@@ -148,8 +156,13 @@ class Ledger:
 
     @property
     def fills(self) -> tuple[Execution, ...]:
-        """Applied executions in canonical order."""
+        """The applied executions still kept (the newest `max_kept`), in canonical order."""
         return tuple(self._fills)
+
+    @property
+    def last_fill(self) -> Execution | None:
+        """The newest kept execution in canonical order, if any."""
+        return self._fills[-1] if self._fills else None
 
     def has(self, exec_id: str) -> bool:
         """Whether this execId was applied (or deliberately ignored) already."""
@@ -169,7 +182,10 @@ class Ledger:
             return False
         if e.forced:
             self.forced_fills.append(e.exec_id)
+        self.fill_count += 1
         self._insert(e)
+        if len(self._fills) > self.max_kept + CHECKPOINT_EVERY:
+            self._cut((len(self._fills) - self.max_kept) // CHECKPOINT_EVERY)
         return True
 
     def _insert(self, e: Execution) -> None:
@@ -211,8 +227,11 @@ class Ledger:
         canonical order (counted in `late_beyond_horizon`). execIds are kept for dedupe.
         """
         k = bisect.bisect_left(self._keys, (before_ms, ""))
-        c = k // CHECKPOINT_EVERY
-        if c == 0:
+        return self._cut(k // CHECKPOINT_EVERY)
+
+    def _cut(self, c: int) -> int:
+        """Forgets the fills before checkpoint `c` (the state is unchanged); returns how many."""
+        if c <= 0:
             return 0
         cut = c * CHECKPOINT_EVERY
         self._horizon = max(self._horizon, self._keys[cut - 1])

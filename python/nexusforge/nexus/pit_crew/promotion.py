@@ -56,7 +56,7 @@ def statement(ledger: Ledger, mark: Decimal) -> LedgerStatement:
     s = ledger.state
     return LedgerStatement(
         ledger.model, mark, s.equity(mark), s.inventory, s.avg_entry, s.cash, s.realized, s.fees,
-        s.funding, len(ledger.fills),
+        s.funding, ledger.fill_count,
     )  # fmt: skip
 
 

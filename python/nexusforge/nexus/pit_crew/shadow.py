@@ -181,7 +181,8 @@ class Shadow:
 
     def _execution(self, side: int, qty: Decimal, fill: FillCost, now_ms: int) -> Execution:
         n = self.stats.fills
-        last = self.model.ledger.fills[-1].exec_time_ms if self.model.ledger.fills else 0
+        newest = self.model.ledger.last_fill
+        last = newest.exec_time_ms if newest is not None else 0
         return Execution(
             exec_id=ExecId(f"{self.key}-{n:09d}"),
             symbol=self.model.symbol,
