@@ -178,8 +178,16 @@ def backtest(
     symbol: Annotated[str, typer.Option(help="Symbol of the series.")] = "BTCUSDT",
     interval: Annotated[int, typer.Option(help="Candle interval in seconds.")] = 300,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write a standalone HTML report here.")
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write a standalone HTML report here (e.g. reports/bt.html: the dashboard lists "
+            "the reports folder).",
+        ),
     ] = None,
+    png: Annotated[
+        bool, typer.Option("--png", help="Also export the report as PNG beside it (Chromium).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
     fee_tier: Annotated[
         str, typer.Option(help="Bybit fee tier (only VIP0 is documented; others user-supplied).")
@@ -221,6 +229,8 @@ def backtest(
     from nexusforge.forge.backtest.run import SeriesSpec, run_strategy_file
     from nexusforge.forge.backtest.table import cost_table, metrics_json, metrics_table
 
+    if png and report is None:
+        raise typer.BadParameter("--png needs --report", param_hint="--png")
     try:
         options = CostOptions(
             fee_tier=fee_tier, taker_fee=taker_fee, maker_fee=maker_fee,
@@ -235,6 +245,8 @@ def backtest(
             from nexusforge.forge.backtest.report import write_report
 
             write_report(run, report)
+            if png:
+                _export_png(report, as_json)
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -323,6 +335,9 @@ def validate(
     run_dir: Annotated[Path, typer.Argument(help="A complete Forge run folder.")],
     config: Annotated[Path | None, typer.Option("--config", help="Gate TOML config.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decisions as JSON.")] = False,
+    png: Annotated[
+        bool, typer.Option("--png", help="Also export the HTML report as PNG (Chromium).")
+    ] = False,
 ) -> None:
     """Validation gate: walk-forward OOS, Monte Carlo, null test, DSR, PBO, DoWhy refuters;
     writes validated challengers, a rejection log and an HTML report under RUN_DIR/validation."""
@@ -331,6 +346,8 @@ def validate(
 
     try:
         validate_command(run_dir, config, as_json, _console())
+        if png:
+            _export_png(run_dir / "validation" / "report.html", as_json)
     except NexusForgeError as exc:
         _console().print(f"[red]validate failed:[/red] {exc}")
         raise typer.Exit(code=1) from exc
@@ -399,7 +416,12 @@ def sim_check(
     duration: Annotated[float, typer.Option(help="Simulated seconds per seed.")] = 43_200.0,
     impact_sizes: Annotated[int, typer.Option(help="Meta-order sizes per seed (0: none).")] = 6,
     data: Annotated[Path | None, typer.Option("--data", help="Shared data folder.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write HTML here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write HTML here (e.g. reports/fidelity.html).")
+    ] = None,
+    png: Annotated[
+        bool, typer.Option("--png", help="Also export the report as PNG beside it (Chromium).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
 ) -> None:
     """Stylized facts of the simulator over many seeds, beside the same facts of real data."""
@@ -410,15 +432,27 @@ def sim_check(
     from nexusforge.forge.sim.config import SimConfig
     from nexusforge.forge.sim.fidelity_report import print_check, run_check
 
+    if png and report is None:
+        raise typer.BadParameter("--png needs --report", param_hint="--png")
     try:
         cfg = SimConfig.from_toml(config) if config else SimConfig.scenario(scenario)
         cfg = cfg.with_overrides({"duration_s": duration})
         plan = ImpactPlan(sizes=impact_sizes)
         result = run_check(cfg, seeds, plan, data, Console(stderr=True))
+        print_check(result, _console(), report, as_json)
+        if png and report is not None:
+            _export_png(report, as_json)
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    print_check(result, _console(), report, as_json)
+
+
+def _export_png(html: Path, quiet: bool) -> None:
+    """The PNG export of a report just written (python/nexusforge/report_png.py)."""
+    from nexusforge.report_png import html_to_png
+
+    out = html_to_png(html)
+    typer.echo(f"PNG written to {out}", err=quiet)  # stderr under --json: stdout stays JSON
 
 
 @sim_app.command("calibrate")
@@ -439,6 +473,23 @@ def sim_calibrate(
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+
+
+@app.command("init")
+def init(
+    path: Annotated[Path, typer.Argument(help="File to write.")] = Path("nexus.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a commented starter engine config: every key, its default and what it does."""
+    from nexusforge.errors import ConfigError
+    from nexusforge.nexus.starter_config import write_starter_config
+
+    try:
+        written = write_starter_config(path, force=force)
+    except (ConfigError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"wrote {written}: edit it, then `nexusforge nexus run --config {written}`")
 
 
 @app.command()

@@ -7,6 +7,7 @@
     ├── ConfigError                 a configuration value is invalid; the message names the key
     ├── VenueError                  a venue refused or failed a request (nexus/venues/*/errors.py)
     ├── ExpressionError             a strategy expression is malformed (types, arity, limits, JSON)
+    ├── ExportError                 a report could not be exported (PNG: no Chromium, it failed)
     ├── ForgeError                  a Forge run cannot go on; the message says what to fix
     │   ├── EvaluationError         a distributed evaluation failed (a worker died or raised)
     │   └── ArtifactError           a challenger file is malformed or fails its hash check
@@ -62,6 +63,10 @@ class ExpressionError(NexusForgeError):
     """A strategy expression is malformed: unknown primitive, wrong arity or type, too big."""
 
 
+class ExportError(NexusForgeError):
+    """A report could not be exported (e.g. to PNG: no Chromium, or it failed to render)."""
+
+
 class NexusError(NexusForgeError):
     """The live engine's books (ledgers, model states, journal) cannot take this action."""
 
@@ -86,6 +91,7 @@ __all__ = [
     "CoreMalformedError",
     "DataError",
     "EvaluationError",
+    "ExportError",
     "ExpressionError",
     "ForgeError",
     "JournalError",
