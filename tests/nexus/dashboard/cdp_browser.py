@@ -128,6 +128,25 @@ class Browser:
         """A DevTools command on the page."""
         return self._call(method, self._session, **params)
 
+    def targets(self) -> list[dict[str, Any]]:
+        """Every target (tab, popup) the browser has open: type, url, title."""
+        infos: list[dict[str, Any]] = self._call("Target.getTargets")["targetInfos"]
+        return infos
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (press and release) at the middle of the first element matching
+        `selector`: a user gesture, so links with target=_blank open their tab."""
+        box = self.js(
+            f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+            " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call(
+                "Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
+                clickCount=1,
+            )  # fmt: skip
+
     def goto(self, url: str) -> None:
         """Navigates the page."""
         self.call("Page.navigate", url=url)

@@ -171,3 +171,59 @@ def test_kill_switch_through_the_dialog_needs_token_and_code(
         assert browser.js("document.getElementById('kill-open').disabled") is True
         _save(browser, tmp_path, "dashboard-killed.png")
     assert browser.exceptions == []
+
+
+def _report(title: str) -> str:
+    """A standalone report the way the report writers build one: plotly.js inlined."""
+    import plotly.graph_objects as go
+
+    plot = go.Figure(go.Scatter(y=[1.0, 3.0, 2.0], name="equity")).to_html(
+        full_html=False, include_plotlyjs=True
+    )
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1>{plot}</body></html>"
+    )
+
+
+def test_reports_panel_lists_the_folder_and_opens_a_report(
+    browser: Browser, tmp_path: Path
+) -> None:
+    folder = tmp_path / "reports"
+    (folder / "run-7" / "validation").mkdir(parents=True)
+    (folder / "run-7" / "validation" / "report.html").write_text(_report("Validation gate — run-7"))
+    path = tmp_path / "session.sqlite"
+    session = new_session(path)
+    source = JournalSource(path)
+    rows = "[...document.querySelectorAll('#reports tbody tr[data-report]')]"
+    with serve(create_app(source, reports=folder)) as url:
+        browser.goto(url + "/")
+        assert browser.wait_for(rows + ".length === 1")
+        assert browser.js(rows + "[0].cells[0].textContent") == "validation"
+        # a report written while the page is open shows up without a reload
+        (folder / "bt.html").write_text(_report("Backtest demo on BTCUSDT"))
+        browser.wait_for(rows + ".length === 2", timeout_s=15)
+        assert browser.js(rows + ".map(r => r.dataset.report)")[0] == "bt.html"  # newest first
+        link = "#reports tr[data-report='bt.html'] a"
+        assert browser.js(f'document.querySelector("{link}").textContent') == (
+            "Backtest demo on BTCUSDT"
+        )
+        # clicking opens the report in a tab of its own
+        browser.click(link)
+        opened = browser.wait_until(
+            lambda: [t for t in browser.targets() if t["url"] == url + "/reports/bt.html"],
+            "the report's tab",
+        )
+        assert opened[0]["type"] == "page"
+        # the report itself renders its chart under its sandboxing CSP, and cannot reach the API
+        browser.goto(url + "/reports/bt.html")
+        browser.wait_for("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
+        assert browser.js("document.title") == "Backtest demo on BTCUSDT"
+        browser.js("1")  # drain pending DevTools events into the logs
+        assert [c for c in browser.console if c.startswith("error")] == []  # no CSP refusals
+        blocked = browser.js("fetch('/api/state').then(() => 'reached', () => 'blocked')")
+        assert blocked == "blocked"
+        _save(browser, tmp_path, "dashboard-report.png")
+    assert browser.exceptions == []
+    session.journal.close()
+    source.close()
