@@ -92,17 +92,27 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
         rate_limits=RateLimits(order_write=100),
     )
 
+    listed: list[str] = []  # the reports the engine's dashboard lists
+
     async def main(port: int) -> tuple[Engine, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
         cfg = load_config(write_config(tmp_path, port))
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
         stop = asyncio.Event()
         announced: list[str] = []
-        on_start = DashboardOnStart("127.0.0.1", 0, TOKEN, announced.append)
+        reports = tmp_path / "reports"
+        (reports / "run-1" / "validation").mkdir(parents=True)
+        (reports / "run-1" / "validation" / "report.html").write_text(
+            "<html><head><title>Validation gate — run-1</title></head></html>"
+        )
+        on_start = DashboardOnStart("127.0.0.1", 0, TOKEN, announced.append, reports)
         on_start(engine)  # what run_nexus does with its on_start hook
         handle = on_start.handle
         assert handle is not None
         where = f"http://127.0.0.1:{handle.port}/"
-        assert announced == [f"dashboard at {where} (metrics at /metrics, reports at /reports)"]
+        assert announced == [
+            f"dashboard at {where} (metrics at /metrics, reports at /reports)",
+            f"reports listed from {reports.resolve()}",
+        ]
         metrics: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
 
         async def drive() -> None:
@@ -112,6 +122,8 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
                 await asyncio.to_thread(browse, url, tmp_path)
                 async with httpx.AsyncClient() as client:
                     metrics = families((await client.get(url + "metrics")).content)
+                    index = (await client.get(url + "api/reports")).json()
+                    listed.extend(f"{r['kind']}: {r['path']}" for r in index["reports"])
                 while any(m.ledger.inventory != 0 for m in engine.models) or engine.router.inflight:
                     await asyncio.sleep(0.1)  # the engine flattens after the kill
             finally:
@@ -127,6 +139,7 @@ def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> Non
 
     with LocalExchange(ex_cfg) as ex:
         engine, metrics = asyncio.run(main(ex.port))
+    assert listed == ["validation: run-1/validation/report.html"]  # the engine's reports folder
     assert engine.state.kill is not None and engine.state.kill.startswith("dashboard")
     assert all(m.ledger.inventory == 0 for m in engine.models)
     assert metrics["nexus_kill_switch_tripped"][()] == 1
