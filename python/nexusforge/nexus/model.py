@@ -28,6 +28,7 @@ from pathlib import Path
 from nexusforge.errors import ConfigError, StateTransitionError
 from nexusforge.market.instruments import Instrument, Rounding
 from nexusforge.nexus.ledger import Ledger
+from nexusforge.nexus.live_head import LiveHead
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import Expr
 from nexusforge.strategy.stream import StreamEvaluator
@@ -105,7 +106,10 @@ class TradingModel:
     state: ModelState = ModelState.SHADOW
     weight: Decimal = Decimal(1)
     last_signal: float = math.nan
+    # The challenger's MAML head (signal + regime features -> position, adapted live), if any.
+    head: LiveHead | None = None
     _evaluator: StreamEvaluator = field(init=False, repr=False)
+    _raw: float = field(default=math.nan, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.ledger.symbol != self.symbol:
@@ -115,8 +119,9 @@ class TradingModel:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Feature columns the strategy reads."""
-        return self._evaluator.columns
+        """Feature columns the strategy (and its head) reads."""
+        extra = self.head.features if self.head is not None else ()
+        return tuple(dict.fromkeys((*self._evaluator.columns, *extra)))
 
     def set_weight(self, weight: Decimal) -> None:
         """Sets the capital weight (in [0, 1])."""
@@ -132,7 +137,7 @@ class TradingModel:
 
     def signal(self, row: Mapping[str, float]) -> float:
         """Feeds one feature row to the strategy; its value clipped to [-1, 1] (NaN kept)."""
-        value = self._evaluator.update(row)
+        value = self._raw = self._evaluator.update(row)
         self.last_signal = value if math.isnan(value) else max(-1.0, min(1.0, value))
         return self.last_signal
 
@@ -146,6 +151,8 @@ class TradingModel:
         if price <= 0:
             raise ConfigError(f"{self.name}: price must be > 0, got {price}")
         value = self.signal(row)
+        if self.head is not None:  # the head sees the raw signal, as in training
+            value = self.head.on_round(self._raw, row, float(price))
         if self.state is ModelState.DEAD:
             return ZERO
         if math.isnan(value):

@@ -33,6 +33,7 @@ from nexusforge.market.instruments import Instrument
 from nexusforge.nexus.config import EngineConfig
 from nexusforge.nexus.dashboard.snapshot import ChallengerView
 from nexusforge.nexus.journal import Journal, now_ms
+from nexusforge.nexus.live_head import live_head
 from nexusforge.nexus.model import ModelState, TradingModel
 from nexusforge.nexus.pit_crew.compare import CompareConfig, Verdict, best_target, compare
 from nexusforge.nexus.pit_crew.intake import ACCEPTED, Admitted, Intake
@@ -184,9 +185,16 @@ class PitCrew:
 
     def _start(self, a: Admitted, now: float, stamp: int, n_models: int) -> None:
         weight = Decimal(1) / max(n_models, 1)
+        try:  # intake checked it; an accepted file read again on restart may not hold up
+            head = live_head(a.challenger)
+        except ValueError as exc:
+            self.decisions.record("retired", _key(a.sha256), None, {"sha256": a.sha256,
+                                  "reason": f"bad head: {exc}"})  # fmt: skip
+            return
         s = Shadow.start(
             a.sha256, a.challenger.expr, self.instrument.symbol, self.capital, weight,
             now_s=now, now_ms=stamp, costs=self.config.costs, max_position=self.max_position,
+            head=head,
         )  # fmt: skip
         self.decisions.record("shadow_started", s.key, None, {"sha256": a.sha256,
                               "weight": str(weight), "capital": str(self.capital)})  # fmt: skip

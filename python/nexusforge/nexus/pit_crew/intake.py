@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexusforge.errors import ArtifactError
+from nexusforge.nexus.live_head import live_head
 from nexusforge.strategy import artifact
 from nexusforge.strategy.artifact import Challenger
 from nexusforge.strategy.expr import columns as expr_columns
@@ -122,8 +123,13 @@ class Intake:
                 return f"not validated by the gate (status {v.get('status')!r})"
             if gate.get("passed") is not True:
                 return f"the validation gate did not pass it (failed: {gate.get('failed')!r})"
+        try:  # a MAML head must parse, and its regime features count as columns read
+            head = live_head(ch)
+        except ValueError as exc:
+            return f"bad head: {exc}"
         if self.columns is not None:
-            missing = sorted(set(expr_columns(ch.expr)) - self.columns)
+            reads = set(expr_columns(ch.expr)) | set(head.features if head is not None else ())
+            missing = sorted(reads - self.columns)
             if missing:
                 return f"reads feature columns the engine does not have: {missing}"
         return None

@@ -24,6 +24,7 @@ from nexusforge.market.costs import BookDepth, CostModel, FillCost
 from nexusforge.market.instruments import Instrument, Rounding
 from nexusforge.nexus.executions import ExecId, Execution
 from nexusforge.nexus.ledger import Ledger
+from nexusforge.nexus.live_head import LiveHead
 from nexusforge.nexus.model import ModelState, TradingModel
 from nexusforge.strategy.expr import Expr
 
@@ -135,11 +136,12 @@ class Shadow:
         now_ms: int,
         costs: CostModel,
         max_position: Decimal,
+        head: LiveHead | None = None,
     ) -> Shadow:
-        """A new shadow with a fresh virtual ledger of `capital`."""
+        """A new shadow with a fresh virtual ledger of `capital` (and its MAML head, if any)."""
         key = f"challenger-{sha256[:16]}"
         ledger = Ledger(key, symbol, capital)
-        model = TradingModel(-1, key, symbol, expr, ledger, ModelState.SHADOW, weight)
+        model = TradingModel(-1, key, symbol, expr, ledger, ModelState.SHADOW, weight, head=head)
         return cls(key, sha256, model, now_s, now_ms, costs, max_position)
 
     def signal(self, row: Mapping[str, float]) -> None:
