@@ -573,7 +573,11 @@ def nexus_run(
         ),
     ] = None,
 ) -> None:
-    """Trade until stopped (Ctrl-C), or for --duration; then print a summary."""
+    """Trade until stopped (Ctrl-C), or for --duration; then print a summary.
+
+    Exit 0: stopped and every ledger matched the venue; 1: a ledger did not match; 2: a config
+    or start error; 3: stopped cleanly but the venue could not be read at the stop (the next
+    start reconciles)."""
     import asyncio
     import dataclasses
     import logging
@@ -609,6 +613,8 @@ def nexus_run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     typer.echo(summary_text(summary))
+    if summary.venue_position is None:
+        raise typer.Exit(code=3)
     if not summary.reconciled:
         raise typer.Exit(code=1)
 

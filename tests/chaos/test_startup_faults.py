@@ -32,22 +32,23 @@ def test_engine_start_survives_a_transient_venue_error(
         ex.fail_next_requests(count, code, message, http_status=status, scope=scope)
         engine_cfg = write_engine_config(tmp_path, ex.port, cfg.symbol, "0")
         engine = EngineProcess(engine_cfg, tmp_path / "engine.log", KEY, cfg.secret)
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and engine.alive() and not _models(tmp_path):
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and engine.alive() and not _trading(tmp_path, cfg.symbol):
             time.sleep(0.2)
         alive = engine.alive()
         code_at_stop = engine.stop()
     log = (tmp_path / "engine.log").read_text()
-    assert alive and _models(tmp_path), log[-2000:]
+    assert alive and _trading(tmp_path, cfg.symbol), log[-2000:]
     assert code_at_stop == 0, log[-2000:]
     if fault == "10002x4":  # past the client's own re-syncs: the engine's start retry did it
         assert "start: server time failed" in log or "failed (" in log, log[-2000:]
 
 
-def _models(folder: Path) -> bool:
+def _trading(folder: Path, symbol: str) -> bool:
+    """The engine is past its start: models are set up and an order intent was journaled."""
     path = folder / "journal.sqlite"
     try:
         with Journal(path, readonly=True) as j:
-            return bool(j.models())
+            return bool(j.models()) and j.first_intent_time_ms(symbol) is not None
     except Exception:  # not created yet, or being created right now
         return False

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexusforge.chaos.check import Verdict, check, venue_view
-from nexusforge.chaos.engine_proc import EngineProcess, write_engine_config
+from nexusforge.chaos.engine_proc import CLEAN_EXITS, EngineProcess, write_engine_config
 from nexusforge.chaos.inject import Injector
 from nexusforge.chaos.schedule import Fault, Schedule, build_schedule
 from nexusforge.nexus.venues.bybit import BybitConfig, Credentials
@@ -125,5 +125,5 @@ class _Play:
 
     def finish(self) -> None:
         code = self.engine.stop()
-        if code != 0:
+        if code not in CLEAN_EXITS:
             self.crashes += 1

@@ -101,6 +101,7 @@ STALE_ORDER_S = 3.0
 FLATTEN_RETRY_S = 1.0
 COMPACT_EVERY_S = 600.0
 KEEP_FILLS_MS = 3_600_000
+FINAL_CHECK_TIMEOUT_S = 10.0  # the venue check at a stop; SIGTERM senders wait ~30 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +311,28 @@ class Engine:
         """start(), trade until `stop` is set or `duration_s` passes, then close(); the summary."""
         stop = stop or asyncio.Event()
         try:
-            await self.start()
+            if not await self._start_unless(stop):
+                log.warning("stopped during start-up; the next start reconciles with the venue")
+                return self._summary(None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration_s)
             return await self.close()
         finally:
             await self._shutdown()
+
+    async def _start_unless(self, stop: asyncio.Event) -> bool:
+        """start(), abandoned when `stop` is set first (a SIGTERM during a long venue back-off)."""
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting in done:
+            stopping.cancel()
+            starting.result()  # start's own error, if any, goes up as before
+            return True
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
 
     async def close(self) -> Summary:
         """Stops the streams, waits for orders in flight, checks the venue; the final summary."""
@@ -325,10 +342,18 @@ class Engine:
         await self.router.drain()
         venue_pos: Decimal | None = None
         try:
-            venue_pos = await self._venue_position()
-            await self._recover()
+            # Bounded: a venue in a long back-off must not hold a stop hostage; the journal has
+            # everything and the next start reconciles against the venue anyway.
+            async with asyncio.timeout(FINAL_CHECK_TIMEOUT_S):
+                venue_pos = await self._venue_position()
+                await self._recover()
         except BybitError as exc:
             log.warning("final venue check failed: %s", exc)
+        except TimeoutError:
+            log.warning(
+                "final venue check skipped: no answer within %.0f s (the next start reconciles)",
+                FINAL_CHECK_TIMEOUT_S,
+            )
         return self._summary(venue_pos)
 
     async def _shutdown(self) -> None:
@@ -733,10 +758,17 @@ class Engine:
         """Reads back executions since the newest one known and applies the missing ones."""
         if self.private is None:
             return
-        rows = await self.private.recover_executions(self.journal.last_exec_time_ms(self.symbol))
-        if rows:
-            log.warning("recovered %d executions over REST", len(rows))
-            self._apply(self._convert(rows), "rest")
+        since = self.journal.last_exec_time_ms(self.symbol)
+        if since is None:
+            # No fill journaled yet, and on its first session the stream has no start point of
+            # its own: read from our first order on, as a restart does (the journal drops
+            # duplicates), or fills that raced a stop would be missing from the final check.
+            found = await self._venue_executions_since_last()
+        else:
+            found = self._convert(await self.private.recover_executions(since))
+        if found:
+            log.warning("recovered %d executions over REST", len(found))
+            self._apply(found, "rest")
 
     async def _resolve_stale(self) -> None:
         """Orders with no final word from the stream: ask the venue (and fetch their fills)."""
@@ -826,7 +858,12 @@ class Engine:
         self.state.paused = self._blocked()
 
     def _summary(self, venue_pos: Decimal | None) -> Summary:
-        assert self.book is not None
+        if self.book is None:  # stopped before the ledgers were loaded
+            return Summary(
+                symbol=self.symbol, models=(), venue_position=None, ledgers_total=ZERO,
+                orphan=ZERO, reconciled=False, alert="stopped during start-up", rounds=0,
+                orders_sent=0, fills=0, md_messages=self.state.md_messages,
+            )  # fmt: skip
         alert = None if venue_pos is None else self.book.check(venue_pos)
         mark = self.feed.mid() if self.feed is not None else None
         return Summary(

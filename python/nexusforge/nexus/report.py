@@ -25,7 +25,11 @@ def summary_text(s: Summary) -> str:
         )
     lines.append(f"orphan position {s.orphan}; ledgers total {s.ledgers_total}; "
                  f"venue position {s.venue_position}")  # fmt: skip
-    lines.append("reconciled: yes" if s.reconciled else f"reconciled: NO ({s.alert})")
+    if s.venue_position is None:
+        why = s.alert or "no venue answer at the stop"
+        lines.append(f"reconciled: unknown ({why}; the next start reconciles)")
+    else:
+        lines.append("reconciled: yes" if s.reconciled else f"reconciled: NO ({s.alert})")
     return "\n".join(lines)
 
 

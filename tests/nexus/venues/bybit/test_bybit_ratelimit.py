@@ -112,6 +112,21 @@ def test_server_errors_and_bans_block_every_class(caplog: pytest.LogCaptureFixtu
     assert "403" in caplog.text
 
 
+def test_requests_in_flight_together_count_as_one_server_error() -> None:
+    """Five requests sent at once all fail in one outage: one strike, not a 16 s wait."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock, policy=LimitPolicy(server_error_base_s=1.0, max_wait_s=60.0))
+    sent = clock.monotonic()
+    clock.t += 0.1
+    waits = [limiter.on_server_error(sent) for _ in range(5)]
+    assert waits == [1.0, 1.0, 1.0, 1.0, 1.0]
+    clock.t += 1.0  # the retry goes out after the block and fails again: now it doubles
+    retry_sent = clock.monotonic()
+    clock.t += 0.1
+    assert limiter.on_server_error(retry_sent) == 2.0
+    assert limiter.on_server_error(sent) == pytest.approx(2.0)  # a straggler of the first burst
+
+
 def test_bucket_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         TokenBucket(0, 1, 0.0)

@@ -10,6 +10,7 @@ Waits have a floor that grows with consecutive refusals, so nothing ever retries
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -102,6 +103,7 @@ class RateLimiter:
         self._global_until = 0.0
         self._strikes = dict.fromkeys(EndpointClass, 0)
         self._server_strikes = 0
+        self._last_server_strike = -math.inf
         self.waits = 0
         self.waited_s = 0.0
 
@@ -159,9 +161,17 @@ class RateLimiter:
         )
         return wait
 
-    def on_server_error(self) -> float:
-        """10016 / HTTP 5xx: every class waits, doubling with each consecutive error."""
+    def on_server_error(self, sent_at: float | None = None) -> float:
+        """10016 / HTTP 5xx: every class waits, doubling with each consecutive error.
+
+        A request sent (`sent_at`, this clock) before the last strike failed in the same outage:
+        it waits out the current block without doubling it, so requests in flight together count
+        once and a burst of them cannot push the wait to the maximum at once."""
+        now = self._clock.monotonic()
+        if sent_at is not None and sent_at < self._last_server_strike:
+            return max(self._global_until - now, 0.0)
         self._server_strikes += 1
+        self._last_server_strike = now
         base = self.policy.server_error_base_s
         wait = min(base * 2.0 ** (self._server_strikes - 1), self.policy.max_wait_s)
         self._global_block(wait)

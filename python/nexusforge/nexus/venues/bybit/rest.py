@@ -375,6 +375,7 @@ class BybitRestClient:
         attempt = 0
         while True:
             await self.limiter.acquire(cls)
+            sent_at = self.clock.monotonic()
             try:
                 result = await self._send(method, path, params, cls, auth=auth)
                 self.limiter.on_success(cls)
@@ -382,13 +383,15 @@ class BybitRestClient:
             except BybitError as exc:
                 self.errors[exc.code] += 1
                 if attempt >= self.config.max_retries or not await self._recover(
-                    exc, cls, idempotent
+                    exc, cls, idempotent, sent_at
                 ):
                     raise
             attempt += 1
             self.retries += 1
 
-    async def _recover(self, exc: BybitError, cls: EndpointClass, idempotent: bool) -> bool:
+    async def _recover(
+        self, exc: BybitError, cls: EndpointClass, idempotent: bool, sent_at: float
+    ) -> bool:
         """Prepare a retry after `exc`; False when the request must not be retried."""
         if isinstance(exc, BybitTimestampError):
             log.warning(
@@ -406,7 +409,7 @@ class BybitRestClient:
             self.limiter.on_banned()
             return False
         if isinstance(exc, BybitServerError):
-            self.limiter.on_server_error()
+            self.limiter.on_server_error(sent_at)
             return idempotent
         if isinstance(exc, BybitUnreachableError | BybitRetryableError):
             await self.clock.sleep(self.limiter.policy.min_wait_s)
