@@ -6,6 +6,7 @@ and missing regime features are refused at intake."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,7 +19,7 @@ import pytest
 from nexusforge.market.instruments import Instrument, Rounding
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import LiveHead, bar_seconds, live_head
-from nexusforge.nexus.model import TradingModel
+from nexusforge.nexus.model import ModelEvent, TradingModel
 from nexusforge.nexus.pit_crew.intake import Intake
 from nexusforge.strategy import Call, Col, artifact, evaluate
 from nexusforge.strategy.artifact import Challenger
@@ -181,3 +182,59 @@ def test_live_head_path_loads_neither_torch_nor_forge() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_promoted_head_survives_a_restart(challenger_file: Path, tmp_path: Path) -> None:
+    from nexusforge.market.costs import CostModel
+    from nexusforge.nexus.pit_crew import (
+        DecisionLog,
+        Shadow,
+        Verdict,
+        hot_swap,
+        promoted_heads,
+        promoted_strategies,
+    )
+
+    ch = artifact.read(challenger_file)
+    lh = live_head(ch)
+    assert lh is not None
+    champ = TradingModel(0, "a", "BTCUSDT", Call("sign", (Col("x"),)),
+                         Ledger("a", "BTCUSDT", Decimal(10_000)))  # fmt: skip
+    champ.apply_event(ModelEvent.PROMOTE)
+
+    def start(sha: str, head: LiveHead | None) -> Shadow:
+        return Shadow.start(
+            sha,
+            ch.expr,
+            "BTCUSDT",
+            Decimal(10_000),
+            Decimal(1),
+            now_s=0.0,
+            now_ms=0,
+            costs=CostModel(),
+            max_position=Decimal(1),
+            head=head,
+        )
+
+    shadow = start("cd" * 32, lh)
+    journal = tmp_path / "j.sqlite"
+    verdict = Verdict("a", 0, 30, 1.0, 0.2, 4.0, 1e-4, 4.0, True, "test")
+    models = [champ]
+    hot_swap(models, shadow, verdict, Decimal(100), None, DecisionLog(journal))
+    assert models[0].head is lh
+    heads = promoted_heads(journal)
+    assert set(heads) == {0} == set(promoted_strategies(journal))
+    again = heads[0]
+    assert again is not None and again.bar_ns == BAR_NS and again.features == lh.features
+    for k, v in lh.head.params.items():
+        np.testing.assert_array_equal(again.head.params[k], v)
+    # A later promotion without a head leaves the slot headless; a mangled saved head is skipped.
+    plain = start("ef" * 32, None)
+    hot_swap(models, plain, verdict, Decimal(100), None, DecisionLog(journal))
+    assert promoted_heads(journal) == {0: None}
+    db = sqlite3.connect(journal)
+    db.execute("UPDATE pit_crew_decisions SET detail = json_set(detail, '$.head', "
+               "json('{\"head\": {}, \"bar_s\": 300}'))")  # fmt: skip
+    db.commit()
+    db.close()
+    assert promoted_heads(journal) == {0: None}

@@ -62,7 +62,7 @@ from nexusforge.nexus.model import (
     load_strategy,
 )
 from nexusforge.nexus.order_router import OrderRouter, Stamp, stamp
-from nexusforge.nexus.pit_crew import PitCrew, promoted_strategies
+from nexusforge.nexus.pit_crew import PitCrew, promoted_heads, promoted_strategies
 from nexusforge.nexus.venues.bybit import (
     BookUpdate,
     BybitConfig,
@@ -400,9 +400,11 @@ class Engine:
         states, weights = self.journal.latest_states(), self.journal.latest_weights()
         weight = Decimal(1) / len(names)
         promoted = promoted_strategies(self.journal.path)  # Pit Crew swaps survive a restart
+        heads = promoted_heads(self.journal.path)  # with their MAML heads (re-warmed from no bars)
         for slot, spec in enumerate(self._specs):
             expr = promoted.get(slot) or load_model_strategy(spec, self._strategy_base)
-            m = TradingModel(slot, spec.name, self.symbol, expr, self.book.ledger(spec.name))
+            m = TradingModel(slot, spec.name, self.symbol, expr, self.book.ledger(spec.name),
+                             head=heads.get(slot) if slot in promoted else None)  # fmt: skip
             self._restore_state(m, states.get(slot))
             if weights.get(slot) != weight:
                 self.journal.record_weight(slot, weight)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from nexusforge.strategy.artifact import Challenger
-from nexusforge.strategy.head import MetaHead, Window, adapt_np, apply_np, from_json
+from nexusforge.strategy.head import MetaHead, Window, adapt_np, apply_np, from_json, to_json
 
 NS_PER_S = 1_000_000_000
 _SERIES = re.compile(r"^[^:]+:[^:]+:(\d+)s$")
@@ -76,6 +76,10 @@ class LiveHead:
     def position(self) -> float:
         """The position held in the current bar (NaN before the first bar closed)."""
         return self._position
+
+    def to_json(self) -> dict[str, Any]:
+        """The head document and bar length: what a restart needs (it re-warms from no bars)."""
+        return {"head": to_json(self.head), "bar_s": self.bar_ns // NS_PER_S}
 
     def on_round(self, signal: float, row: Mapping[str, float], price: float) -> float:
         """One decision round: the expression's raw value, the feature row and the price."""
@@ -134,6 +138,17 @@ def bar_seconds(data: Mapping[str, Any]) -> int:
     if m is None or int(m.group(1)) <= 0:
         raise ValueError(f"challenger data.series {data.get('series')!r} names no bar length")
     return int(m.group(1))
+
+
+def head_from_json(doc: Mapping[str, Any], clock_ns: Callable[[], int] = time.time_ns) -> LiveHead:
+    """A head saved by `LiveHead.to_json` (e.g. with a promotion); `ValueError` when malformed."""
+    bar_s = doc.get("bar_s")
+    if not isinstance(bar_s, int) or isinstance(bar_s, bool) or not 0 < bar_s <= 31 * 86_400:
+        raise ValueError(f"saved head bar_s must be a whole number of seconds, got {bar_s!r}")
+    head = doc.get("head")
+    if not isinstance(head, Mapping):
+        raise ValueError("saved head has no head document")
+    return LiveHead(from_json(head), bar_s * NS_PER_S, clock_ns)
 
 
 def live_head(ch: Challenger, clock_ns: Callable[[], int] = time.time_ns) -> LiveHead | None:

@@ -4,7 +4,12 @@ from nexusforge.nexus.pit_crew.compare import CompareConfig, Verdict, compare
 from nexusforge.nexus.pit_crew.crew import PitCrew, PitCrewConfig
 from nexusforge.nexus.pit_crew.intake import Admitted, Intake, Rejection
 from nexusforge.nexus.pit_crew.promotion import LedgerStatement, Promotion, hot_swap
-from nexusforge.nexus.pit_crew.record import DecisionLog, challenger_views, promoted_strategies
+from nexusforge.nexus.pit_crew.record import (
+    DecisionLog,
+    challenger_views,
+    promoted_heads,
+    promoted_strategies,
+)
 from nexusforge.nexus.pit_crew.shadow import MarketStats, MarketView, Shadow, market_view
 
 __all__ = [
@@ -25,5 +30,6 @@ __all__ = [
     "compare",
     "hot_swap",
     "market_view",
+    "promoted_heads",
     "promoted_strategies",
 ]

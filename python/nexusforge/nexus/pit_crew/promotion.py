@@ -99,6 +99,7 @@ def hot_swap(
         "champion_closed": closed_champion.to_json(),
         "challenger_closed": closed_virtual.to_json(),
         "strategy": _strategy_doc(new),
+        "head": new.head.to_json() if new.head is not None else None,  # a restart rebuilds it
         "handover": "slot ledger inherited at the mark (no order, no booking)",
     })  # fmt: skip
     if journal is not None:

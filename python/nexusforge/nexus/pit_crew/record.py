@@ -9,6 +9,7 @@ The table lives beside the journal's own (a second connection; WAL lets both wri
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from nexusforge.errors import JournalError
 from nexusforge.nexus.dashboard.snapshot import ChallengerView
 from nexusforge.nexus.journal import now_ms
+from nexusforge.nexus.live_head import LiveHead, head_from_json
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import Expr
 
@@ -27,6 +29,7 @@ _SCHEMA = (
     "NULL, kind TEXT NOT NULL, challenger TEXT NOT NULL, slot INTEGER, detail TEXT NOT NULL)"
 )
 FINAL_KINDS = ("promoted", "retired")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,37 @@ def promoted_strategies(journal: Path) -> dict[int, Expr]:
             "SELECT slot, detail FROM pit_crew_decisions WHERE kind = 'promoted' ORDER BY id"
         )
         return {int(s): codec.loads(json.dumps(json.loads(d)["strategy"])) for s, d in rows}
+    finally:
+        db.close()
+
+
+def promoted_heads(journal: Path) -> dict[int, LiveHead | None]:
+    """Slot → the MAML head of its latest promotion (None: that strategy has none). A saved head
+    that no longer parses is logged and left out: the slot trades its expression alone."""
+    out: dict[int, LiveHead | None] = {}
+    for slot, detail in _promotions(journal):
+        doc = detail.get("head")
+        try:
+            out[slot] = head_from_json(doc) if isinstance(doc, dict) else None
+        except ValueError as exc:
+            log.error("slot %d: the promoted head in %s does not parse: %s", slot, journal, exc)
+            out[slot] = None
+    return out
+
+
+def _promotions(journal: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(slot, detail) of every promotion, oldest first ([] without a Pit Crew table)."""
+    if not journal.is_file():
+        return []
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if "pit_crew_decisions" not in tables:
+            return []
+        rows = db.execute(
+            "SELECT slot, detail FROM pit_crew_decisions WHERE kind = 'promoted' ORDER BY id"
+        )
+        return [(int(s), json.loads(d)) for s, d in rows]
     finally:
         db.close()
 
