@@ -57,9 +57,14 @@ def test_noise_mined_strategies_are_rejected_with_the_failed_checks(
     assert len(lines) == len(res.judged)
     for rec in lines:
         assert not rec["passed"] and rec["failed"]
-        named = {c["name"] for c in rec["checks"] if not c["passed"]}
+        named = {c["name"] for c in rec["checks"] if not c["passed"] and not c["skipped"]}
         assert named == set(rec["failed"])
         assert "deflated_sharpe" in rec["failed"] or "permutation_p" in rec["failed"]
+        # The slow refuters run only after every cheaper check passed: here they are skipped,
+        # which is recorded (with the reason) and never counts as a pass.
+        assert rec["skipped"] == ["refuters"] and rec["figures"]["refutation"]["skipped"]
+        ref = next(c for c in rec["checks"] if c["name"] == "refuters")
+        assert not ref["passed"] and "failed first" in ref["rule"]
         assert rec["figures"]["dsr"]["trials"] >= 30
 
 

@@ -8,6 +8,7 @@ every trade's return and only change their order, so they move the drawdown, nev
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+CHUNK_VALUES = 2_000_000  # resampled values held at once (16 MB)
 SCHEMES = ("stationary", "circular", "trades")
 
 
@@ -122,7 +124,7 @@ def monte_carlo(
             raise ValueError("the trades scheme needs the position per bar")
         # Annualise with the trades' own rate, so the Sharpe stays comparable to the bars'.
         tr = trade_returns(r, position)
-        sims = np.stack([rng.permutation(tr) for _ in range(paths)])
+        sims = (rng.permutation(tr) for _ in range(paths))
         ppy = periods_per_year * tr.size / r.size
     else:
         pick = (
@@ -130,8 +132,25 @@ def monte_carlo(
             if scheme == "stationary"
             else partial(circular_indices, block=max(1, round(block)))
         )
-        sims = np.stack([r[pick(r.size, rng=rng)] for _ in range(paths)])
+        sims = (r[pick(r.size, rng=rng)] for _ in range(paths))
         ppy = periods_per_year
-    dd = max_drawdown(sims)
-    return MonteCarlo(scheme, sharpe(sims, ppy), dd, dd >= ruin_drawdown,
+    srs, dds = [], []
+    # Paths in chunks: a 1000-path matrix of a year of 5 m bars would be ~1 GB of float64.
+    for chunk in _chunks(sims, max(1, CHUNK_VALUES // max(r.size, 1))):
+        srs.append(sharpe(chunk, ppy))
+        dds.append(max_drawdown(chunk))
+    dd = np.concatenate(dds)
+    return MonteCarlo(scheme, np.concatenate(srs), dd, dd >= ruin_drawdown,
                       float(sharpe(r, periods_per_year)[0]), float(max_drawdown(r)[0]))  # fmt: skip
+
+
+def _chunks(rows: Iterable[FloatArray], size: int) -> Iterator[FloatArray]:
+    """Consecutive rows stacked `size` at a time (the last chunk may be shorter)."""
+    batch: list[FloatArray] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)

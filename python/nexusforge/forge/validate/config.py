@@ -39,7 +39,14 @@ class GateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     stress_seeds: int = 2
     stress_duration_s: float = 600.0
     seed: int = 0
-    challenger_dir: str | None = None  # validated challengers are also written here
+    # Rust threads for re-scoring the trials on the null histories (None: every core).
+    threads: int | None = None
+    # False: the DoWhy refuters (seconds per candidate) run only for candidates that passed
+    # every cheaper check; a candidate already rejected records them as skipped.
+    refute_all: bool = False
+    # Validated challengers are also written here; None: the run's own `challenger_dir`
+    # (the Pit Crew folder of its forge config), when it has one.
+    challenger_dir: str | None = None
     refute: RefuteConfig = msgspec.field(default_factory=RefuteConfig)
     walk_forward: WalkForwardConfig | None = None  # GP refit per step when set (slow)
 
@@ -58,6 +65,8 @@ class GateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
             raise ValueError("pbo_max_strategies must be >= 2 and bootstrap_paths >= 10")
         if self.bootstrap_block < 1.0 or not 0.0 < self.ruin_drawdown <= 1.0:
             raise ValueError("bootstrap_block must be >= 1 and ruin_drawdown in (0, 1]")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise ValueError("threads must be in 1..1024")
         if self.stress_seeds < 1 or self.stress_duration_s <= 0.0:
             raise ValueError("stress_seeds must be >= 1 and stress_duration_s > 0")
 

@@ -18,6 +18,10 @@ def _fmt(v: object) -> str:
     return f"{v:.3g}" if isinstance(v, float) else "—" if v is None else str(v)
 
 
+def _refuters(fig: dict[str, object]) -> str:
+    return "skipped" if fig.get("skipped") else "hold" if fig.get("passed") else "fail"
+
+
 def decisions_table(result: GateResult) -> Table:
     """The gate's decisions as a rich table."""
     t = Table(title=f"validation gate: {result.run.path.name}")
@@ -28,7 +32,7 @@ def decisions_table(result: GateResult) -> Table:
         t.add_row(
             j.decision.source, _fmt(f["oos_sharpe"]), _fmt(f["dsr"]["dsr"]),
             _fmt(None if f["pbo"] is None else f["pbo"]["pbo"]),
-            _fmt(f["permutation"]["p_value"]), "hold" if f["refutation"]["passed"] else "fail",
+            _fmt(f["permutation"]["p_value"]), _refuters(f["refutation"]),
             "[green]validated[/green]" if j.decision.passed
             else "[red]rejected[/red]: " + ", ".join(j.decision.failed),
         )  # fmt: skip
@@ -47,5 +51,16 @@ def validate_command(run_dir: Path, config: Path | None, as_json: bool, console:
     console.print(decisions_table(result))
     console.print(f"validated challengers: {len(result.validated)} in "
                   f"{result.summary.parent / 'challengers'}")  # fmt: skip
+    if result.published:
+        console.print(f"published to the Pit Crew folder: {len(result.published)} in "
+                      f"{result.published[0].parent}")  # fmt: skip
     console.print(f"rejection log: {result.rejection_log}")
     console.print(f"report: {report}")
+
+
+def gate_skipped_note(run_dir: Path, pit_crew: str | None) -> str:
+    """What `forge run --no-validate` tells the user: nothing was validated or published."""
+    where = f" Nothing was written to the Pit Crew folder {pit_crew}." if pit_crew else ""
+    return (f"[yellow]validation gate skipped (--no-validate):[/yellow] the challengers in "
+            f"{run_dir / 'challengers'} are marked not validated and the Pit Crew refuses them."
+            f"{where} Run `nexusforge validate {run_dir}` to judge them.")  # fmt: skip

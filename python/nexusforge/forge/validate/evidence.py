@@ -8,6 +8,7 @@ windows, which never fed a selection decision. Each window is traded from flat.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from nexusforge.forge.validate.permutation import (
     population_null,
     search_scores,
 )
-from nexusforge.forge.validate.refute import RefuteResult, refute
+from nexusforge.forge.validate.refute import RefuteResult, not_run, refute
 from nexusforge.forge.validate.returns import WindowReturns, period_returns, stitched_returns
 from nexusforge.forge.validate.run_folder import RunFolder
 from nexusforge.forge.validate.stress import StressResult, stress
@@ -98,7 +99,7 @@ def run_evidence(run: RunFolder, s: GateConfig) -> RunEvidence:
     p = pbo(m, s.pbo_blocks) if m.ndim == 2 and m.shape[1] >= 2 else None
     exprs = run.population["expr_json"].to_list()
     null = population_null(run.table, exprs, run.fitness, nulls=s.nulls, block=s.null_block,
-                           seed=s.seed)  # fmt: skip
+                           seed=s.seed, threads=s.threads)  # fmt: skip
     srs = run.trial_sharpes()
     trial_var = float(srs.var(ddof=1)) if srs.size > 1 else 0.0
     walk = None
@@ -107,8 +108,11 @@ def run_evidence(run: RunFolder, s: GateConfig) -> RunEvidence:
     return RunEvidence(p, period, null, trial_var, walk)
 
 
-def candidate_evidence(run: RunFolder, expr: Expr, ev: RunEvidence, s: GateConfig) -> Candidate:
-    """Every per-candidate figure the gate judges."""
+def candidate_evidence(
+    run: RunFolder, expr: Expr, ev: RunEvidence, s: GateConfig, refute_it: bool = True
+) -> Candidate:
+    """Every per-candidate figure the gate judges; the DoWhy refutation only when
+    `refute_it` (else recorded as not run; `with_refutation` adds it later)."""
     bpy = run.table.bars_per_year
     ins = stitched_returns(expr, run.table, selection_windows(run), run.fitness)
     oos = stitched_returns(expr, run.table, trade_windows(run), run.fitness)
@@ -122,9 +126,19 @@ def candidate_evidence(run: RunFolder, expr: Expr, ev: RunEvidence, s: GateConfi
     )  # fmt: skip
     score = float(search_scores(run.table, [codec.dumps(expr)], run.fitness)[0])
     p_value = NullTest(score, ev.null.null_best, ev.null.block).p_value
-    ref = refute(expr, run.table, trade_windows(run), run.parents, s.refute)
+    ref = refutation(run, expr, s) if refute_it else not_run("cheaper checks failed first")
     st = stress(expr, seeds=s.stress_seeds, duration_s=s.stress_duration_s)
     return Candidate(
         expr, ins, oos, float(sharpe(ins.returns, bpy)[0]), float(sharpe(oos.returns, bpy)[0]),
         oos_ann / is_ann if is_ann > 0.0 else math.nan, dsr, mc, score, p_value, ref, st,
     )  # fmt: skip
+
+
+def refutation(run: RunFolder, expr: Expr, s: GateConfig) -> RefuteResult:
+    """DoWhy refutation of `expr` on the run's trade windows with its causal parents."""
+    return refute(expr, run.table, trade_windows(run), run.parents, s.refute)
+
+
+def with_refutation(run: RunFolder, c: Candidate, s: GateConfig) -> Candidate:
+    """`c` with its DoWhy refutation run."""
+    return dataclasses.replace(c, refutation=refutation(run, c.expr, s))

@@ -5,7 +5,9 @@ every rejection in a JSON-lines log with its figures and the names of the failed
 Checks (thresholds in `GateConfig`): deflated Sharpe, PBO of the run's population, the null
 search p-value, positive net out-of-sample Sharpe, the DoWhy refuters; optionally stress in
 the simulator, ruin probability and the GP walk-forward. A figure that cannot be computed
-fails its check: the gate never passes what it could not measure.
+fails its check: the gate never passes what it could not measure. The DoWhy refuters, the
+slow check, run only for candidates that passed every other check (unless `refute_all`); for
+the others they are recorded as skipped, which is not a pass.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,9 @@ from nexusforge.forge.validate.evidence import (
     RunEvidence,
     candidate_evidence,
     run_evidence,
+    with_refutation,
 )
+from nexusforge.forge.validate.refute import not_run
 from nexusforge.forge.validate.run_folder import RunFolder, read_run
 from nexusforge.strategy import artifact, to_infix
 
@@ -43,6 +47,7 @@ class Check:
     threshold: float | None
     rule: str
     passed: bool
+    skipped: bool = False  # not run; never a pass
 
 
 @dataclass(frozen=True)
@@ -61,13 +66,19 @@ class Decision:
 
     @property
     def failed(self) -> list[str]:
-        """Names of the failed checks."""
-        return [c.name for c in self.checks if not c.passed]
+        """Names of the checks that ran and failed."""
+        return [c.name for c in self.checks if not c.passed and not c.skipped]
+
+    @property
+    def skipped(self) -> list[str]:
+        """Names of the checks not run (the decision was already made)."""
+        return [c.name for c in self.checks if c.skipped]
 
     def record(self) -> dict[str, Any]:
         """The plain-JSON record written into a challenger or the rejection log."""
         return clean_dict({"source": self.source, "infix": self.infix, "passed": self.passed,
-                      "failed": self.failed, "checks": [c.__dict__ for c in self.checks],
+                      "failed": self.failed, "skipped": self.skipped,
+                      "checks": [c.__dict__ for c in self.checks],
                       "figures": self.figures})  # fmt: skip
 
 
@@ -107,8 +118,9 @@ def checks(c: Candidate, ev: RunEvidence, cfg: GateConfig) -> tuple[Check, ...]:
               math.isfinite(oos) and oos > cfg.min_oos_sharpe),
     ]  # fmt: skip
     if cfg.require_refuters:
-        out.append(Check("refuters", c.refutation.effect, None, "estimate holds",
-                         c.refutation.passed))  # fmt: skip
+        ref = c.refutation
+        rule = ref.note if ref.skipped else "estimate holds"
+        out.append(Check("refuters", ref.effect, None, rule, ref.passed, ref.skipped))
     if cfg.require_stress:
         out.append(Check("stress", None, None, "no scenario loses on average", c.stress.passed))
     if cfg.max_ruin_probability < 1.0:
@@ -169,6 +181,7 @@ class GateResult:
     validated: tuple[Path, ...]
     rejection_log: Path
     summary: Path
+    published: tuple[Path, ...] = ()  # the validated files written into the Pit Crew folder
 
     def summary_doc(self) -> dict[str, Any]:
         """The gate's outcome as plain JSON."""
@@ -177,7 +190,18 @@ class GateResult:
                       "passed": sum(j.decision.passed for j in self.judged),
                       "rejected": sum(not j.decision.passed for j in self.judged),
                       "validated": [str(p) for p in self.validated],
+                      "published": [str(p) for p in self.published],
                       "decisions": [j.decision.record() for j in self.judged]})  # fmt: skip
+
+
+def _refuted(run: RunFolder, c: Candidate, ev: RunEvidence, cfg: GateConfig) -> Candidate:
+    """`c` with its refutation run, or recorded as skipped when the gate does not need it."""
+    if not cfg.require_refuters:
+        return replace(c, refutation=not_run("not run: refuters not required by the config"))
+    failed = [k.name for k in checks(c, ev, cfg) if k.name != "refuters" and not k.passed]
+    if failed:
+        return replace(c, refutation=not_run(f"not run: {', '.join(failed)} failed first"))
+    return with_refutation(run, c, cfg)
 
 
 def judge(run: RunFolder, cfg: GateConfig) -> tuple[RunEvidence, list[Judged]]:
@@ -185,7 +209,9 @@ def judge(run: RunFolder, cfg: GateConfig) -> tuple[RunEvidence, list[Judged]]:
     ev = run_evidence(run, cfg)
     out = []
     for path, ch in run.challengers:
-        c = candidate_evidence(run, ch.expr, ev, cfg)
+        c = candidate_evidence(run, ch.expr, ev, cfg, refute_it=cfg.refute_all)
+        if not cfg.refute_all:
+            c = _refuted(run, c, ev, cfg)
         dec = Decision(path.name, to_infix(ch.expr), checks(c, ev, cfg), figures(c, ev))
         out.append(Judged(path, ch, c, dec))
     return ev, out
@@ -224,18 +250,20 @@ def validate_run(run_dir: Path, cfg: GateConfig, out: Path | None = None) -> Gat
     folder = out or run_dir / "validation"
     ev, judged = judge(run, cfg)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    written, rejected = [], []
+    written, published, rejected = [], [], []
+    pit = cfg.challenger_dir or run.config.challenger_dir
     for j in judged:
         if j.decision.passed:
             ch = validated_challenger(j, cfg)
             written.append(artifact.write(ch, folder / "challengers"))
-            if cfg.challenger_dir is not None:
-                artifact.write(ch, Path(cfg.challenger_dir))
+            if pit is not None:  # only the gate ever writes into the Pit Crew folder
+                published.append(artifact.write(ch, Path(pit)))
         else:
             rejected.append(json.dumps({"time": stamp, "run": run_dir.name, **j.decision.record()},
                                        sort_keys=True, allow_nan=False))  # fmt: skip
     log = folder / "rejections.jsonl"
     write_text(log, "".join(line + "\n" for line in rejected))
-    result = GateResult(run, cfg, ev, tuple(judged), tuple(written), log, folder / "summary.json")
+    result = GateResult(run, cfg, ev, tuple(judged), tuple(written), log, folder / "summary.json",
+                        tuple(published))  # fmt: skip
     write_text(result.summary, json.dumps(result.summary_doc(), indent=2, allow_nan=False))
     return result

@@ -69,8 +69,9 @@ class Scored:
 
 
 def score_population(
-    table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig, threads: int = 1
-) -> Scored:
+    table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig,
+    threads: int | None = 1,
+) -> Scored:  # fmt: skip
     """The Forge's selection score (the run's own rule) and Sharpe of each expression."""
     ev = WindowEvaluator(table, fitness, threads)
     m = ev.evaluate(list(exprs_json), SELECTION)
@@ -144,15 +145,16 @@ class PopulationNull:
 
 def population_null(
     table: ResearchTable, exprs_json: Sequence[str], fitness: FitnessConfig, *,
-    nulls: int = 19, block: int = 288, seed: int = 0,
+    nulls: int = 19, block: int = 288, seed: int = 0, threads: int | None = 1,
 ) -> PopulationNull:  # fmt: skip
-    """Score every trial on `nulls` block-shuffled copies of `table` (seeded)."""
+    """Score every trial on `nulls` block-shuffled copies of `table` (seeded; the figures do
+    not depend on `threads`, the backtester's threads, None = every core)."""
     if nulls < 1:
         raise ValueError("nulls must be >= 1")
     rng = np.random.default_rng(seed)
     best, srs = [], []
     for _ in range(nulls):
-        sc = score_population(null_table(table, block, rng), exprs_json, fitness)
+        sc = score_population(null_table(table, block, rng), exprs_json, fitness, threads)
         best.append(float(np.nanmax(sc.scores)))
         srs.append(sc.sharpes)
     return PopulationNull(np.array(best), np.stack(srs), block)
