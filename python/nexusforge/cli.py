@@ -269,23 +269,32 @@ def forge_run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created).")],
     config: Annotated[Path | None, typer.Option("--config", help="forge.toml.")] = None,
     validate: Annotated[
-        bool, typer.Option("--validate", help="End with the validation gate (OUT/validation).")
-    ] = False,
+        bool,
+        typer.Option(
+            "--validate/--no-validate",
+            help="End with the validation gate (default): only challengers passing every check "
+            "reach OUT/validation/challengers and the Pit Crew folder. --no-validate: the run "
+            "folder only, nothing written to the Pit Crew folder.",
+        ),
+    ] = True,
     gate_config: Annotated[
-        Path | None, typer.Option("--gate-config", help="Gate TOML config (with --validate).")
+        Path | None, typer.Option("--gate-config", help="Gate TOML config (default thresholds).")
     ] = None,
 ) -> None:
-    """Causal discovery, GP with surrogate screening and challenger files, into OUT."""
+    """Causal discovery, GP with surrogate screening, challenger files, then the validation
+    gate, into OUT."""
     from nexusforge.errors import NexusForgeError
     from nexusforge.forge.evolve.console import run_with_progress
     from nexusforge.forge.evolve.run import load_config
+    from nexusforge.forge.validate.console import gate_skipped_note, validate_command
 
     try:
-        run_with_progress(load_config(config), data, out, _console())
+        cfg = load_config(config)
+        run_with_progress(cfg, data, out, _console())
         if validate:
-            from nexusforge.forge.validate.console import validate_command
-
             validate_command(out, gate_config, False, _console())
+        else:
+            _console().print(gate_skipped_note(out, cfg.challenger_dir))
     except NexusForgeError as exc:
         _console().print(f"[red]forge run failed:[/red] {exc}")
         raise typer.Exit(code=1) from exc

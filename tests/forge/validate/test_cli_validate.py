@@ -52,7 +52,9 @@ def test_validate_a_real_run(real_run: Path, tmp_path: Path) -> None:
         assert f["dsr"]["trials"] == json.loads((real_run / "manifest.json").read_text())["trials"]
         assert f["permutation"]["nulls"] == 19 and 0.05 <= f["permutation"]["p_value"] <= 1.0
         assert f["oos_bars"] > 0 and f["pbo"]["blocks"] == 16
-        assert set(d["failed"]) == {c["name"] for c in d["checks"] if not c["passed"]}
+        ran = [c for c in d["checks"] if not c.get("skipped")]
+        assert set(d["failed"]) == {c["name"] for c in ran if not c["passed"]}
+        assert set(d["skipped"]) <= {"refuters"}
     rejected = [json.loads(x) for x in Path(doc["rejection_log"]).read_text().splitlines()]
     assert len(rejected) == doc["rejected"]
     for p in doc["validated"]:
@@ -69,17 +71,43 @@ def test_validate_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_forge_run_can_end_with_the_gate(validate_store: Path, tmp_path: Path) -> None:
+def test_forge_run_ends_with_the_gate_by_default(validate_store: Path, tmp_path: Path) -> None:
     forge = tmp_path / "forge.toml"
-    doc = {**real_config(), "challengers": 1}
+    pit = tmp_path / "pit"
+    doc = {**real_config(), "challengers": 2, "challenger_dir": str(pit)}
     forge.write_text(toml_text(doc))
     gate = tmp_path / "gate.toml"
     gate.write_text(FAST)
     out = tmp_path / "run"
     args = ["forge", "run", "--data", str(validate_store), "--out", str(out), "--config",
-            str(forge), "--validate", "--gate-config", str(gate)]  # fmt: skip
+            str(forge), "--gate-config", str(gate)]  # fmt: skip
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     assert "validation gate" in done.output
     summary = json.loads((out / "validation" / "summary.json").read_text())
-    assert summary["passed"] + summary["rejected"] == 1
+    assert summary["passed"] + summary["rejected"] == 2
+    # The Pit Crew folder holds exactly the validated challengers, each with its gate record.
+    published = sorted(pit.glob("challenger-*.json")) if pit.exists() else []
+    assert len(published) == summary["passed"] == len(summary["published"])
+    for p in published:
+        ch = artifact.read(p)
+        assert ch.validation["status"] == "validated" and ch.validation["gate"]["passed"]
+    rejected = (out / "validation" / "rejections.jsonl").read_text().splitlines()
+    assert len(rejected) == summary["rejected"]
+
+
+@pytest.mark.slow
+def test_forge_run_no_validate_publishes_nothing(validate_store: Path, tmp_path: Path) -> None:
+    forge = tmp_path / "forge.toml"
+    pit = tmp_path / "pit"
+    forge.write_text(toml_text({**real_config(), "challengers": 1, "challenger_dir": str(pit)}))
+    out = tmp_path / "run"
+    args = ["forge", "run", "--data", str(validate_store), "--out", str(out), "--config",
+            str(forge), "--no-validate"]  # fmt: skip
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert "validation gate skipped" in text and "Nothing was written to the Pit Crew" in text
+    assert not pit.exists() and not (out / "validation").exists()
+    (ch,) = sorted((out / "challengers").glob("challenger-*.json"))
+    assert artifact.read(ch).validation["status"] == "not_validated"

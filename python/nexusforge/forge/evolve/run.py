@@ -6,7 +6,8 @@ The run folder holds `manifest.json` (written first with status "running", last 
 `population.parquet` (every fully evaluated individual), `evaluations.parquet` (per
 individual, fold and window: Sharpe, return, drawdown, turnover, trades, costs — what the
 validation gate needs for DSR/PBO: the number of trials and the spread of their Sharpes),
-`hall_of_fame.json` and `challengers/`.
+`hall_of_fame.json` and `challengers/` (marked not validated: `nexusforge forge run` then runs
+the validation gate, which alone writes passing challengers into the Pit Crew folder).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ class ForgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 
     seed: int = 7
     challengers: int = 3
-    # The folder the Pit Crew watches; challengers are also written there (atomically).
+    # The folder the Pit Crew watches: the validation gate (`forge run` ends with it) writes
+    # the challengers that pass every check there; the run itself never does.
     challenger_dir: str | None = None
     data: DataConfig = msgspec.field(default_factory=DataConfig)
     causal: causal.CausalConfig = msgspec.field(default_factory=causal.CausalConfig)
@@ -315,12 +317,10 @@ def _write_results(
     if adv is not None:  # challenger scores carry the adversarial figures; origin the rule
         origin["adversarial_rule"] = HYBRID_RULE
         more = [adv.challenger_scores(i.key) for i in hof[:n]]
-    paths = write_challengers(*args, out / "challengers", data=data, origin=origin, heads=heads,
-                              extra_scores=more)  # fmt: skip
-    if cfg.challenger_dir is not None:  # the same files, for the Pit Crew's intake
-        write_challengers(*args, Path(cfg.challenger_dir), data=data, origin=origin, heads=heads,
-                          extra_scores=more)  # fmt: skip
-    return paths
+    # Marked not validated and kept in the run folder: only the validation gate writes into
+    # the Pit Crew folder (`challenger_dir`), and only the challengers that pass every check.
+    return write_challengers(*args, out / "challengers", data=data, origin=origin, heads=heads,
+                             extra_scores=more)  # fmt: skip
 
 
 def _finite_mean(values: npt.NDArray[np.float64]) -> float | None:
