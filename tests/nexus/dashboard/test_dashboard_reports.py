@@ -164,3 +164,19 @@ def test_title_is_read_from_the_head_only(tmp_path: Path) -> None:
     assert html_title(page) == ""
     page.write_text("<html><head><title>\n  Backtest &amp;\n x </title></head>")
     assert html_title(page) == "Backtest & x"
+
+
+def test_a_rewritten_report_is_described_afresh_and_a_removed_one_forgotten(
+    tmp_path: Path,
+) -> None:
+    reports = ReportFolder(tmp_path)
+    _write(tmp_path / "bt.html", _html("Backtest one"), 20)
+    _write(tmp_path / "old.html", _html("Simulator fidelity: 2 seeds"), 30)
+    assert [e.title for e in reports.index().reports] == [
+        "Backtest one",
+        "Simulator fidelity: 2 seeds",
+    ]
+    _write(tmp_path / "bt.html", _html("Backtest two, longer"), 10)
+    (tmp_path / "old.html").unlink()
+    (entry,) = reports.index().reports
+    assert (entry.title, entry.modified_ms) == ("Backtest two, longer", (T - 10) * 1000)

@@ -4,9 +4,11 @@
     GET /reports             the same index as a plain HTML page (no script)
     GET /reports/<path>      one report file, HTML or PNG
 
-A report is a standalone page with plotly.js inlined, so it is served under its own content
-security policy: inline scripts run, but in a sandbox (an opaque origin, no network, no forms),
-so a report cannot read or act on the dashboard it came from.
+Listing and resolving run in a worker thread: the dashboard shares the engine's event loop, and
+a folder walk must not hold up trading. A report is a standalone page with plotly.js inlined,
+so it is served under its own content security policy: inline scripts run, but in a sandbox
+(an opaque origin, no network, no forms), so a report cannot read or act on the dashboard it
+came from.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
@@ -41,19 +44,22 @@ class ReportEndpoints:
 
     async def index_json(self, request: Request) -> Response:
         """GET /api/reports."""
-        body = msgspec.json.encode(self._index())
+        body = msgspec.json.encode(await run_in_threadpool(self._index))
         return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
 
     async def index_html(self, request: Request) -> Response:
         """GET /reports: a page of links, newest first."""
-        return HTMLResponse(index_page(self._index()), headers={"cache-control": "no-store"})
+        page = index_page(await run_in_threadpool(self._index))
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     async def file(self, request: Request) -> Response:
         """GET /reports/<path>: the file, if it is a report inside the folder."""
         if self.folder is None:
             return PlainTextResponse("no reports folder configured", 404)
         try:
-            path, media_type = self.folder.open(request.path_params["path"])
+            path, media_type = await run_in_threadpool(
+                self.folder.open, request.path_params["path"]
+            )
         except ReportRefused as exc:
             return PlainTextResponse(f"not found: {exc}", 404)
         headers = {"cache-control": "no-cache"}

@@ -59,13 +59,17 @@ class ReportFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # (file, mtime_ns, size) -> (kind, title): a refresh reads only new or changed files
+        self._described: dict[tuple[Path, int, int], tuple[str, str]] = {}
 
     def index(self) -> ReportIndex:
         """Every report under the folder, newest first."""
         if not self.root.is_dir():
             return ReportIndex(str(self.root), False, ())
         real_root = self.root.resolve()
-        found = [e for e in self._walk(real_root) if e is not None]
+        seen: dict[tuple[Path, int, int], tuple[str, str]] = {}
+        found = [e for e in self._walk(real_root, seen) if e is not None]
+        self._described = seen  # forget files that are gone
         found.sort(key=lambda e: (-e.modified_ms, e.path))
         cut = len(found) > MAX_ENTRIES
         return ReportIndex(str(self.root), True, tuple(found[:MAX_ENTRIES]), cut)
@@ -85,7 +89,9 @@ class ReportFolder:
             raise ReportRefused(f"{requested!r} is not a report file")
         return real, MEDIA_TYPES[real.suffix.lower()]
 
-    def _walk(self, real_root: Path) -> list[ReportEntry | None]:
+    def _walk(
+        self, real_root: Path, seen: dict[tuple[Path, int, int], tuple[str, str]]
+    ) -> list[ReportEntry | None]:
         out: list[ReportEntry | None] = []
         for top, dirs, files in os.walk(real_root, followlinks=False):
             here = Path(top)
@@ -93,8 +99,25 @@ class ReportFolder:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and depth < MAX_DEPTH)
             for name in sorted(files):
                 if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_TYPES:
-                    out.append(_entry(real_root, here / name))
+                    out.append(self._entry(real_root, here / name, seen))
         return out
+
+    def _entry(
+        self, real_root: Path, path: Path, seen: dict[tuple[Path, int, int], tuple[str, str]]
+    ) -> ReportEntry | None:
+        try:
+            real = path.resolve(strict=True)
+            if not real.is_relative_to(real_root) or not real.is_file():
+                return None  # a symlink out of the folder (or to a non-file) is not listed
+            st = real.stat()
+        except (OSError, RuntimeError):
+            return None  # vanished while listing, or a symlink loop
+        rel = path.relative_to(real_root)
+        key = (path, st.st_mtime_ns, st.st_size)
+        described = self._described.get(key) or _describe(real_root, rel, real)
+        seen[key] = described
+        kind, title = described
+        return ReportEntry(rel.as_posix(), kind, title, st.st_mtime_ns // 1_000_000, st.st_size)
 
 
 def _checked_relative(requested: str) -> PurePosixPath:
@@ -106,19 +129,6 @@ def _checked_relative(requested: str) -> PurePosixPath:
     if any(part in ("", ".", "..") or part.startswith(".") for part in rel.parts):
         raise ReportRefused("'..' and hidden names are refused")
     return rel
-
-
-def _entry(real_root: Path, path: Path) -> ReportEntry | None:
-    try:
-        real = path.resolve(strict=True)
-        if not real.is_relative_to(real_root) or not real.is_file():
-            return None  # a symlink out of the folder (or to a non-file) is not listed
-        st = real.stat()
-    except (OSError, RuntimeError):
-        return None  # vanished while listing, or a symlink loop
-    rel = path.relative_to(real_root)
-    kind, title = _describe(real_root, rel, real)
-    return ReportEntry(rel.as_posix(), kind, title, st.st_mtime_ns // 1_000_000, st.st_size)
 
 
 def _describe(real_root: Path, rel: Path, real: Path) -> tuple[str, str]:
