@@ -154,7 +154,7 @@ def parse_ws_message(raw: bytes | str) -> ParsedExecutions:
     """Rows of one private-WS `execution` message (topic `execution` or `execution.linear`)."""
     try:
         env = _ENVELOPE_DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise MalformedMessageError(f"execution message: {exc}") from None
     if env.topic.startswith("execution.fast"):
         raise MalformedMessageError("execution.fast rows carry no fee; subscribe to `execution`")

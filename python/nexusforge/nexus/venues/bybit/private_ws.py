@@ -214,7 +214,7 @@ class BybitPrivateWs(AuthenticatedWs[PrivateEvent]):
             return
         try:
             items = _ITEMS.decode(env.data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             self._malformed(f"{env.topic}: {exc}", env.data)
             return
         for event in self._events(kind, items):

@@ -148,7 +148,7 @@ class BybitRestClient:
             "limit": limit,
         }
         result = await self._get("/v5/market/kline", params, BybitKlineResult, EndpointClass.PUBLIC)
-        rows = [BybitKline(int(r[0]), *r[1:]) for r in result.rows]
+        rows = [BybitKline(_start_ms(r[0], "/v5/market/kline"), *r[1:]) for r in result.rows]
         return sorted(rows, key=lambda k: k.start_ms)
 
     # ---- orders (authenticated) ----
@@ -450,7 +450,7 @@ class BybitRestClient:
             raise http_error_for(response.status_code, response.text, path)
         try:
             envelope = _ENVELOPE.decode(response.content)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8 is the latter
             raise BybitProtocolError(-1, f"unreadable reply: {exc}", path) from None
         if envelope.retCode != 0:
             raise self._error(envelope, response.headers, path)
@@ -472,12 +472,19 @@ class BybitRestClient:
         error = error_for(envelope.retCode, envelope.retMsg, path)
         if isinstance(error, BybitRateLimitError):
             reset = headers.get("x-bapi-limit-reset-timestamp")
-            error.reset_ms = int(reset) if reset and reset.strip().isdigit() else None
+            # isdecimal, not isdigit: int() refuses a superscript digit such as a latin-1 "²"
+            error.reset_ms = int(reset) if reset and reset.strip().isdecimal() else None
         return error
+
+
+def _start_ms(raw: str, path: str) -> int:
+    if not raw.strip().isdecimal():
+        raise BybitProtocolError(-1, f"candle start {raw!r} is not an integer (ms)", path)
+    return int(raw)
 
 
 def _decode(raw: msgspec.Raw, kind: type[T], path: str) -> T:
     try:
         return msgspec.json.decode(raw, type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise BybitProtocolError(-1, f"unexpected result shape: {exc}", path) from None

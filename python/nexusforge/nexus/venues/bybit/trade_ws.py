@@ -148,7 +148,7 @@ class BybitTradeWs(AuthenticatedWs[StreamStatus]):
             return True
         try:
             fut.set_result(_ACK.decode(env.data))
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             # Accepted (retCode 0) but the ack is unreadable: the order may exist.
             fut.set_exception(BybitAmbiguousError(-1, f"unreadable {env.op} ack: {exc}"))
         return True

@@ -95,7 +95,7 @@ class AuthenticatedWs(BybitWsConnection[E]):
             frame = await ws.recv()
             try:
                 env = ENVELOPE.decode(frame)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
                 self._malformed(f"before auth: {exc}", frame)
                 continue
             if env.op == "auth":

@@ -233,7 +233,7 @@ class BybitWsConnection(Generic[E]):
         self.stats.messages += 1
         try:
             env = ENVELOPE.decode(frame)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             self._malformed(f"unreadable frame ({exc})", frame)
             return
         if env.topic is not None:
