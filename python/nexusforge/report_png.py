@@ -33,8 +33,12 @@ CHROMIUM_ENV = "NEXUSFORGE_CHROMIUM"  # path of the browser to use, when not on 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTH_PX = 1280
 MAX_HEIGHT_PX = 16_384  # Chromium's largest capture; a taller page is cut there
-# Waits until every plotly chart has drawn (or ~5 s passed), two frames more, then measures.
+# Waits until every plotly chart has drawn (or ~5 s passed), hides plotly's hover toolbar (no
+# use on paper), waits two frames more, then measures.
 _SETTLE_JS = """(async () => {
+  const hide = document.createElement('style');
+  hide.textContent = '.modebar-container { display: none !important; }';
+  document.head.appendChild(hide);
   const plots = [...document.querySelectorAll('.js-plotly-plot, .plotly-graph-div')];
   for (let i = 0; i < 100; i++) {
     if (plots.every((d) => d._fullLayout && d.querySelector('.main-svg'))) break;
