@@ -41,7 +41,9 @@ from nexusforge.errors import ConfigError
 from nexusforge.forge.backtest.batch import evaluate_batch
 from nexusforge.forge.backtest.engine import BacktestConfig, MarketData
 from nexusforge.forge.backtest.options import impact_inputs
+from nexusforge.forge.backtest.run import SECONDS_PER_YEAR
 from nexusforge.forge.evolve.fitness import FitnessConfig, hybrid, metric_index
+from nexusforge.forge.evolve.table import ResearchTable
 from nexusforge.forge.sim.config import SCENARIOS, SimConfig
 from nexusforge.forge.sim.run import run_sim
 from nexusforge.market.costs import CostModel
@@ -165,6 +167,15 @@ class Adversary:
                 f"(it has {list(have)}: bar/MTFA features of candles); use bar features or weight 0"
             )
         return cls(build_markets(cfg, interval_s, horizon), fitness, cfg)
+
+    @classmethod
+    def for_table(
+        cls, cfg: AdversarialConfig, fitness: FitnessConfig, table: ResearchTable,
+        features: Sequence[str],
+    ) -> Adversary:  # fmt: skip
+        """`build` at the table's own bar interval and horizon."""
+        interval_s = round(SECONDS_PER_YEAR / table.bars_per_year)
+        return cls.build(cfg, fitness, interval_s, table.horizon, features)
 
     def drag(self, exprs_json: Sequence[str]) -> Array:
         """(individual, market) cost drag in Sharpe units, cached per expression."""

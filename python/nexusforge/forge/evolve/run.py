@@ -254,8 +254,7 @@ def _evolve(
                     dtype=float)  # fmt: skip
     adv = None
     if cfg.fitness.adversarial_weight > 0.0:  # simulated markets once, before the search
-        adv = Adversary.build(cfg.adversarial, cfg.fitness, cfg.data.interval_s, table.horizon,
-                              [t.feature for t in terms])  # fmt: skip
+        adv = Adversary.for_table(cfg.adversarial, cfg.fitness, table, [t.feature for t in terms])
 
     base = backend.evaluate([BUY_HOLD], SELECTION) if cfg.fitness.baseline == "buy_hold" else None
 
