@@ -96,6 +96,9 @@ def test_features_the_simulator_cannot_build_are_refused_before_any_sim_run() ->
     with pytest.raises(ConfigError, match=r"has no \['driver'\]"):
         Adversary.build(AdversarialConfig(), FitnessConfig(adversarial_weight=0.5), 300, 1,
                         ["m5_ret", "driver"])  # fmt: skip
+    short = AdversarialConfig(duration_s=3600.0)  # 12 bars of 5 m
+    with pytest.raises(ConfigError, match=r"adversarial.duration_s .* at least 15000 s"):
+        Adversary.build(short, FitnessConfig(adversarial_weight=0.5), 300, 1, ["m5_ret"])
 
 
 @pytest.mark.slow

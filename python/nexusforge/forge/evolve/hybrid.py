@@ -42,7 +42,7 @@ from nexusforge.forge.backtest.batch import evaluate_batch
 from nexusforge.forge.backtest.engine import BacktestConfig, MarketData
 from nexusforge.forge.backtest.options import impact_inputs
 from nexusforge.forge.backtest.run import SECONDS_PER_YEAR
-from nexusforge.forge.evolve.fitness import FitnessConfig, hybrid, metric_index
+from nexusforge.forge.evolve.fitness import FitnessConfig, hybrid
 from nexusforge.forge.evolve.table import ResearchTable
 from nexusforge.forge.sim.config import SCENARIOS, SimConfig
 from nexusforge.forge.sim.run import run_sim
@@ -61,7 +61,7 @@ RULE = (
 # Fitness runs need only trades and the touch: no event log, no L2 samples.
 _LEAN = {"sampling.record_events": False, "sampling.l2_levels": 0}
 _FREE = BacktestConfig(costs=CostModel(0.0, 0.0, 0.0, 0.0))
-_SHARPE, _TRADES = metric_index("sharpe"), metric_index("trades")
+MIN_BARS = 50  # per simulated market, below which its Sharpe figures mean little
 Array = npt.NDArray[np.float64]
 
 
@@ -165,6 +165,11 @@ class Adversary:
             raise ConfigError(
                 f"fitness.adversarial_weight > 0: the simulated research table has no {missing} "
                 f"(it has {list(have)}: bar/MTFA features of candles); use bar features or weight 0"
+            )
+        if cfg.duration_s < MIN_BARS * interval_s:
+            raise ConfigError(
+                f"adversarial.duration_s = {cfg.duration_s:.0f} s gives fewer than {MIN_BARS} "
+                f"bars of {interval_s} s; make it at least {MIN_BARS * interval_s} s"
             )
         return cls(build_markets(cfg, interval_s, horizon), fitness, cfg)
 
