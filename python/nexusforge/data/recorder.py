@@ -157,7 +157,7 @@ class Recorder:
         local_ts = time.time_ns()
         try:
             reply = _REPLY.decode(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # bad UTF-8 raises the latter
             reply = _Reply(topic="?")  # malformed: record it; the reader counts it as skipped
         if reply.topic is None:
             self._on_reply(reply)

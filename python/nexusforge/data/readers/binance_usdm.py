@@ -89,7 +89,11 @@ def read_binance_capture(path: Path, head: bytes) -> ReadResult:
         if match is None:
             skips.skip(number, "not `<ns> <json>`")
             continue
-        batch.add(match[2], number, int(match[1]))
+        local_ts = int(match[1])
+        if local_ts >= 2**63:  # a corrupt digit: it would overflow the Int64 column
+            skips.skip(number, "local timestamp out of range")
+            continue
+        batch.add(match[2], number, local_ts)
     name = _NAME.match(path.name)
     venue = name["venue"] if name else VENUE_BINANCE_USDM
     symbol = name["symbol"] if name else None
@@ -115,7 +119,7 @@ class BinanceReader:
                 self._message(batch, index, payload, snapshots)
             except msgspec.ValidationError as exc:  # before DecodeError, its base class
                 self.skips.skip(batch.lines[index], "wrong type", str(exc))
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # bad UTF-8: the latter
                 self.skips.skip(batch.lines[index], "malformed JSON", str(exc))
             except BadValue as exc:
                 self.skips.skip(batch.lines[index], str(exc))
