@@ -238,3 +238,27 @@ def test_a_promoted_head_survives_a_restart(challenger_file: Path, tmp_path: Pat
     db.commit()
     db.close()
     assert promoted_heads(journal) == {0: None}
+
+
+def test_pit_crew_shadows_a_challenger_with_its_head(challenger_file: Path, tmp_path: Path) -> None:
+    from nexusforge.market.book import OrderBook
+    from nexusforge.nexus.pit_crew import PitCrew, PitCrewConfig
+
+    ch = artifact.read(challenger_file)
+    folder = tmp_path / "pit"
+    (folder / "accepted").mkdir(parents=True)
+    _dropped(folder, Challenger(ch.expr, ch.scores, ch.data, ch.origin, GATE, ch.head), "a.json")
+    assert ch.head is not None
+    # Accepted before a restart, then damaged: the shadow is not started, and the reason logged.
+    broken = dict(ch.head, steps=-1)
+    _dropped(folder / "accepted", Challenger(ch.expr, ch.scores, ch.data, {"tag": "old"}, GATE,
+                                             broken), "old.json")  # fmt: skip
+    crew = PitCrew(PitCrewConfig(folder, poll_s=0.0), INST, Decimal(10_000), Decimal(1),
+                   clock_s=lambda: 0.0)  # fmt: skip
+    book = OrderBook(0.1)  # empty: no fills, the shadows only follow the rows
+    for _ in range(3):
+        crew.on_round({"x": 0.2, "vol": 0.01}, book, Decimal(100), [])
+    (shadow,) = crew.shadows.values()
+    assert shadow.model.head is not None and shadow.model.head.features == ("vol",)
+    retired = [d for d in crew.decisions.decisions() if d.kind == "retired"]
+    assert len(retired) == 1 and "bad head" in retired[0].detail["reason"]
