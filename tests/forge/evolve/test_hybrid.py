@@ -118,6 +118,9 @@ def test_forge_run_with_the_hybrid_fitness(real_store: Path, tmp_path: Path) -> 
     assert all(m["bars"] >= 100 for m in adv["markets"])
     assert 0 < adv["scored"] <= summary.evaluations + 1
     ch = artifact.read(summary.challengers[0])
-    assert ch.scores["adversarial"] is not None and ch.scores["adversarial"] <= 0.0
+    adv_score, causal = ch.scores["adversarial"], ch.scores["causal_fitness"]
+    assert adv_score is not None and adv_score <= 0.0 and causal is not None
+    fitness = ch.scores["fitness"]
+    assert fitness == pytest.approx(0.75 * causal + 0.25 * adv_score, abs=1e-9)
     assert {"adversarial_calm_s0", "adversarial_toxic_s0"} <= set(ch.scores)
     assert "adversarial_rule" in ch.origin

@@ -148,6 +148,7 @@ class Adversary:
     cfg: AdversarialConfig
     threads: int | None = None
     _cache: dict[str, Array] = field(default_factory=dict, init=False)
+    _causal: dict[str, float] = field(default_factory=dict, init=False)
     scored: int = field(default=0, init=False)  # expressions scored (cache misses)
     score_seconds: float = field(default=0.0, init=False)
 
@@ -214,7 +215,9 @@ class Adversary:
     def combine(self, exprs_json: Sequence[str], causal: npt.ArrayLike) -> Array:
         """The hybrid score of each expression (the documented rule)."""
         w = self.fitness.adversarial_weight
-        return hybrid(causal, self.drag(exprs_json), w, self.cfg.quantile)
+        c = np.asarray(causal, dtype=np.float64)
+        self._causal.update(zip(exprs_json, c.tolist(), strict=True))
+        return hybrid(c, self.drag(exprs_json), w, self.cfg.quantile)
 
     def low(self, exprs_json: Sequence[str]) -> Array:
         """The `quantile` of each expression's drag across markets (its adversarial score)."""
@@ -229,9 +232,13 @@ class Adversary:
                 "scored": self.scored, "score_seconds": round(self.score_seconds, 3)}  # fmt: skip
 
     def challenger_scores(self, expr_json: str) -> dict[str, float | None]:
-        """Per-challenger figures: the adversarial score and the drag in each market."""
+        """Per-challenger figures: its causal score, its adversarial score (the hybrid's two
+        terms) and the drag in each market."""
         d = self.drag([expr_json])[0]
-        out: dict[str, float | None] = {"adversarial": float(np.quantile(d, self.cfg.quantile))}
+        out: dict[str, float | None] = {
+            "causal_fitness": self._causal.get(expr_json),
+            "adversarial": float(np.quantile(d, self.cfg.quantile)),
+        }
         for m, v in zip(self.markets, d, strict=True):
             out[f"adversarial_{m.scenario}_s{m.seed}"] = float(v)
         return out
