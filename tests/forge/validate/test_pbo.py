@@ -25,7 +25,9 @@ def test_two_blocks_by_hand() -> None:
     # of 3, omega = 1/4, logit = log(1/3). IS = B: y wins; OOS = A: y has sd 0 -> 0, ranks 2
     # (x 2.12 > z 0.71 > y 0): omega = 1/4, logit = log(1/3).
     res = pbo(m, blocks=2)
-    assert res.logits == pytest.approx([math.log(1 / 3), math.log(1 / 3)])
+    assert res.logits == pytest.approx([math.log(1 / 3), math.log(1 / 3)], abs=1e-6)
+    assert res.is_sharpe == pytest.approx([0.03 / math.sqrt(2e-4), 0.025 / math.sqrt(5e-5)],
+                                          abs=1e-6)  # fmt: skip
     assert res.pbo == 1.0
     assert res.prob_oos_loss == 0.5
 

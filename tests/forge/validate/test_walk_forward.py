@@ -79,10 +79,15 @@ def test_poisoned_oos_window_never_changes_the_fit() -> None:
             [pl.when(pl.col("i") >= oos).then(pl.col(c) * -7.0 + 1e3).otherwise(pl.col(c))
              .alias(c) for c in table.frame.columns if c != "close_ts"]
         ).drop("i")  # fmt: skip
-        shown = in_sample_table(ResearchTable(bad, table.bars_per_year, table.horizon),
-                                sp.in_sample)  # fmt: skip
+        poisoned = ResearchTable(bad, table.bars_per_year, table.horizon)
+        shown = in_sample_table(poisoned, sp.in_sample)
         assert shown.frame.equals(clean.seen[k]), f"step {k}: the fitter saw a poisoned bar"
         assert to_infix(grid.fit(shown)) == wf.steps[k].infix
+        # The whole walk-forward on the poisoned history: step k's fit is unchanged (later
+        # steps legitimately fit on rows that are now poisoned in-sample).
+        rec = Recorder(grid)
+        again = walk_forward(poisoned, rec, cfg, FIT)
+        assert rec.seen[k].equals(clean.seen[k]) and again.steps[k].infix == wf.steps[k].infix
         # The labels of the last rows, which look past the cut, are blanked.
         assert shown.frame[TARGET].tail(table.horizon).is_null().all()
 
