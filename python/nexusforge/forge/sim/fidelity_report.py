@@ -1,5 +1,6 @@
 """How a fidelity report is shown: a rich table for the terminal, a standalone HTML page with
-plotly charts (plotly.js embedded, opens offline), and PNG export when kaleido is installed."""
+plotly charts (plotly.js embedded, opens offline). `sim check --png` exports the page as PNG
+with `nexusforge.report_png` (headless Chromium), like every other report."""
 
 from __future__ import annotations
 
@@ -205,18 +206,8 @@ def write_html(report: FidelityReport, out: Path) -> Path:
     return out
 
 
-def write_png(report: FidelityReport, out: Path) -> str | None:
-    """Export the charts as PNG beside the HTML; returns why not when kaleido is missing."""
-    try:
-        import kaleido  # type: ignore[import-not-found, import-untyped, unused-ignore]  # noqa: F401
-    except ImportError:
-        return "PNG skipped: kaleido is not installed (pip install kaleido to export PNG)"
-    figure(report).write_image(str(out.with_suffix(".png")))
-    return None
-
-
 def print_check(report: FidelityReport, console: Console, out: Path | None, as_json: bool) -> None:
-    """What `nexusforge sim check` shows: exact JSON, or the table; the HTML (and PNG) report."""
+    """What `nexusforge sim check` shows: exact JSON, or the table; the HTML report."""
     if as_json:
         # Plain stdout, not rich: the output must be exactly the JSON document.
         sys.stdout.write(json.dumps(report.to_json(), allow_nan=False, indent=2) + "\n")
@@ -225,11 +216,8 @@ def print_check(report: FidelityReport, console: Console, out: Path | None, as_j
     if out is None:
         return
     write_html(report, out)
-    skipped = write_png(report, out)
     if not as_json:
         console.print(f"report written to {out}")
-        if skipped:
-            console.print(skipped)
 
 
 def run_check(
