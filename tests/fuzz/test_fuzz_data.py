@@ -135,3 +135,19 @@ def test_a_binance_local_timestamp_overflowing_int64_is_a_skipped_line() -> None
         result = reader.read(path, b"")
     assert result.skips.counts.get("local timestamp out of range") == 1
     assert sum(f.height for f in result.frames.values()) > 0
+
+
+def test_a_binance_trade_time_overflowing_int64_is_a_skipped_line() -> None:
+    """Found by atheris: a trade or book-ticker time `T` in ms whose ns overflow Int64 was a
+    polars TypeError for the whole file; now that line is skipped."""
+    name = "binance_usdm_capture.txt"
+    seed = SEEDS[name]
+    trade = seed.index(b'"e":"trade"')
+    at = seed.index(b'"T":', trade) + len(b'"T":')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(seed[:at] + b"999999" + seed[at:])
+        reader = pick_reader(path)
+        assert reader is not None
+        result = reader.read(path, b"")
+    assert result.skips.counts.get("T out of range") == 1

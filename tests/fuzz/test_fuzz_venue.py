@@ -23,6 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from nexusforge.market.instruments import Instrument
+from nexusforge.nexus.executions import parse_ws_message
 from nexusforge.nexus.market_feed import MarketFeed
 from nexusforge.nexus.venues.bybit import BybitConfig, BybitPrivateWs, BybitPublicWs, Credentials
 from nexusforge.nexus.venues.bybit.errors import BybitError, BybitProtocolError
@@ -409,3 +410,14 @@ def test_a_candle_with_a_non_integer_start_is_a_protocol_error() -> None:
     )
     with pytest.raises(BybitProtocolError, match="candle start"):
         lb.run(call(lb.client, "klines"))
+
+
+def test_an_execution_row_with_bad_utf8_is_a_skipped_row() -> None:
+    """Found by atheris: bad UTF-8 inside one row of an execution message escaped the row
+    parser as UnicodeDecodeError; now that row is skipped and the others are kept."""
+    frame = (BYBIT / "ws_private/nautilus_ws_account_execution.json").read_bytes()
+    bad = frame.replace(b'"execType": "Trade"', b'"execType": "Tr\x84de"')
+    assert bad != frame
+    parsed = parse_ws_message(bad)
+    assert len(parsed.skipped) == 1 and not parsed.rows
+    assert len(parse_ws_message(frame).rows) == 1

@@ -188,7 +188,7 @@ def _parse_rows(items: list[bytes], category: str = LINEAR) -> ParsedExecutions:
     for i, item in enumerate(items):
         try:
             rows.append(to_execution(_ROW_DECODER.decode(item), category))
-        except (msgspec.DecodeError, msgspec.ValidationError, _RowSkip) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, _RowSkip) as exc:
             skipped.append((i, str(exc)))
             log.warning("execution row %d skipped: %s", i, exc)
     return ParsedExecutions(tuple(rows), tuple(skipped))

@@ -18,10 +18,10 @@ import msgspec
 from nexusforge.data.readers._archive import read_bytes
 from nexusforge.data.readers._book import BookMessages
 from nexusforge.data.readers._messages import (
-    NS_PER_MS,
     BadValue,
     MessageBatch,
     non_negative,
+    ns_from_ms,
     positive,
 )
 from nexusforge.data.readers._result import ReadResult, RowBuilder, SkipLog
@@ -151,7 +151,7 @@ class BinanceReader:
     def _trade(self, trade: BinanceTrade, batch: MessageBatch, index: int) -> None:
         if trade.X != "MARKET":
             raise BadValue(f"non-market trade (X={trade.X})")
-        exch_ts = trade.T * NS_PER_MS
+        exch_ts = ns_from_ms(trade.T, "T")  # a corrupt digit must not overflow Int64
         self.trades.append(
             venue=self.venue, symbol=trade.s, exch_ts=exch_ts, local_ts=batch.local(index, exch_ts),
             price=positive(trade.p, "price"), qty=positive(trade.q, "size"),
@@ -159,7 +159,7 @@ class BinanceReader:
         )  # fmt: skip
 
     def _ticker(self, tick: BinanceBookTicker, batch: MessageBatch, index: int) -> None:
-        exch_ts = tick.T * NS_PER_MS
+        exch_ts = ns_from_ms(tick.T, "T")
         self.quotes.append(
             venue=self.venue, symbol=tick.s, exch_ts=exch_ts, local_ts=batch.local(index, exch_ts),
             bid=positive(tick.b, "bid"), bid_qty=non_negative(tick.B, "bid size"),
