@@ -285,6 +285,7 @@ def forge_run(
     gate, into OUT."""
     from nexusforge.errors import NexusForgeError
     from nexusforge.forge.evolve.console import run_with_progress
+    from nexusforge.forge.evolve.report import write_run_report
     from nexusforge.forge.evolve.run import load_config
     from nexusforge.forge.validate.console import gate_skipped_note, validate_command
 
@@ -295,9 +296,35 @@ def forge_run(
             validate_command(out, gate_config, False, _console())
         else:
             _console().print(gate_skipped_note(out, cfg.challenger_dir))
+        _console().print(f"run report: {write_run_report(out)}")  # after the gate: its verdicts
     except NexusForgeError as exc:
         _console().print(f"[red]forge run failed:[/red] {exc}")
         raise typer.Exit(code=1) from exc
+
+
+@forge_app.command("report")
+def forge_report(
+    run_dir: Annotated[Path, typer.Argument(help="A finished Forge run folder.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default RUN_DIR/report.html).")
+    ] = None,
+    png: Annotated[
+        bool, typer.Option("--png", help="Also export the report as PNG beside it (Chromium).")
+    ] = False,
+) -> None:
+    """The run's HTML report: fitness by generation, surrogate savings, causal graph,
+    challengers and the gate's verdicts."""
+    from nexusforge.errors import NexusForgeError
+    from nexusforge.forge.evolve.report import write_run_report
+
+    try:
+        html = write_run_report(run_dir, out)
+        typer.echo(f"report written to {html}")
+        if png:
+            _export_png(html, False)
+    except NexusForgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 @forge_app.command("causal")
