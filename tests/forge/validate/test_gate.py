@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from nexusforge.errors import ConfigError, ForgeError
@@ -23,7 +24,9 @@ FAST = GateConfig(bootstrap_paths=200, refute=RefuteConfig(rows=2000, simulation
 def test_planted_strategy_passes_and_is_written_validated(
     planted_run: Path, tmp_path: Path
 ) -> None:
-    res = validate_run(planted_run, FAST, tmp_path / "v")
+    pit = tmp_path / "pit"
+    res = validate_run(planted_run, msgspec.structs.replace(FAST, challenger_dir=str(pit)),
+                       tmp_path / "v")  # fmt: skip
     best = res.judged[0]
     assert "driver" in columns(best.challenger.expr)
     assert best.decision.passed, best.decision.failed
@@ -42,6 +45,10 @@ def test_planted_strategy_passes_and_is_written_validated(
         best.path.read_bytes())  # fmt: skip
     summary = json.loads(res.summary.read_text())
     assert summary["passed"] == len(res.validated)
+    # The Pit Crew folder gets exactly the validated files, byte for byte.
+    assert sorted(p.name for p in pit.iterdir()) == sorted(p.name for p in res.validated)
+    assert [p.read_bytes() for p in sorted(res.published)] == [
+        p.read_bytes() for p in sorted(res.validated)]  # fmt: skip
     html = write_report(res).read_text()
     assert "VALIDATED" in html and "plotly" in html
 
