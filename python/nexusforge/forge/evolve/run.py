@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from nexusforge.config_file import read_toml
+from nexusforge.config_file import load_toml
 from nexusforge.errors import ConfigError, ForgeError
 from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.evolve import causal, manifest
@@ -59,6 +59,7 @@ from nexusforge.forge.evolve.table import (
     file_sha256,
     load_research_table,
 )
+from nexusforge.nexus.config_locate import msgspec_message
 from nexusforge.strategy import codec, to_infix
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,14 @@ def parse_config(doc: dict[str, Any]) -> ForgeConfig:
     try:
         return msgspec.convert(doc, ForgeConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"forge config: {exc}") from None
+        raise ConfigError(f"{msgspec_message(str(exc))} (forge config)") from None
 
 
 def load_config(path: Path | None) -> ForgeConfig:
     """Read a TOML config (defaults when `path` is None)."""
     if path is None:
         return ForgeConfig()
-    return parse_config(read_toml(path, "forge"))
+    return load_toml(path, "forge", parse_config)
 
 
 @dataclass(frozen=True)

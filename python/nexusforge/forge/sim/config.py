@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nexusforge._core import CoreInputError, sim_check_config, sim_scenario_config, sim_scenarios
-from nexusforge.config_file import read_toml
+from nexusforge.config_file import load_toml
 from nexusforge.errors import ConfigError
 
 SCENARIOS: tuple[str, ...] = tuple(sim_scenarios())
@@ -58,8 +58,12 @@ class SimConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> SimConfig:
-        """A TOML file; its optional top-level `scenario` names the base (default calm)."""
-        data = read_toml(path, "simulator")
+        """A TOML file; its optional top-level `scenario` names the base (default calm). A bad
+        key's error names the file and the key's line."""
+        return load_toml(path, "simulator", cls._from_document)
+
+    @classmethod
+    def _from_document(cls, data: dict[str, Any]) -> SimConfig:
         base = data.pop(SCENARIO_KEY, DEFAULT_SCENARIO)
         if not isinstance(base, str):
             raise ConfigError(f"{SCENARIO_KEY} must be a scenario name, got {base!r}")

@@ -8,10 +8,11 @@ from typing import Any
 
 import msgspec
 
-from nexusforge.config_file import read_toml
+from nexusforge.config_file import load_toml
 from nexusforge.errors import ConfigError
 from nexusforge.forge.validate.refute import RefuteConfig
 from nexusforge.forge.validate.walk_forward import WalkForwardConfig
+from nexusforge.nexus.config_locate import msgspec_message
 
 
 class GateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -76,11 +77,11 @@ def parse_gate_config(doc: dict[str, Any]) -> GateConfig:
     try:
         return msgspec.convert(doc, GateConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"gate config: {exc}") from None
+        raise ConfigError(f"{msgspec_message(str(exc))} (gate config)") from None
 
 
 def load_gate_config(path: Path | None) -> GateConfig:
     """Read a TOML gate config (defaults when `path` is None)."""
     if path is None:
         return GateConfig()
-    return parse_gate_config(read_toml(path, "gate"))
+    return load_toml(path, "gate", parse_gate_config)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from nexusforge.config_file import read_toml
+from nexusforge.config_file import load_toml
 from nexusforge.errors import ConfigError
 from nexusforge.market.costs import BYBIT_FEE_TIERS
 
 Mode = Literal["replay", "sim"]
+T = TypeVar("T")
 MODES: tuple[Mode, ...] = ("replay", "sim")
 
 # The recorded Bybit public streams bundled in shared/data: the v5 XRPUSDT ob500 history (real
@@ -110,22 +112,22 @@ class ExchangeConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise ConfigError(f"exchange.mode must be one of {MODES}, got {self.mode!r}")
         if self.host not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError(f"host must be a loopback address, got {self.host!r}")
+            raise ConfigError(f"exchange.host must be a loopback address, got {self.host!r}")
         if not (isinstance(self.port, int) and 0 <= self.port < 65536):
-            raise ConfigError(f"port must be in [0, 65535], got {self.port!r}")
+            raise ConfigError(f"exchange.port must be in [0, 65535], got {self.port!r}")
         if self.fee_tier not in BYBIT_FEE_TIERS:
-            raise ConfigError(f"fee_tier must be one of {list(BYBIT_FEE_TIERS)}")
+            raise ConfigError(f"exchange.fee_tier must be one of {list(BYBIT_FEE_TIERS)}")
         if not (math.isfinite(self.speed) and self.speed >= 0):
-            raise ConfigError(f"speed must be finite and >= 0, got {self.speed!r}")
+            raise ConfigError(f"replay.speed must be finite and >= 0, got {self.speed!r}")
         if not self.initial_balance >= 0:
-            raise ConfigError("initial_balance must be >= 0")
+            raise ConfigError("exchange.initial_balance must be >= 0")
         if not Decimal(1) <= self.leverage <= Decimal(100):
-            raise ConfigError(f"leverage must be in [1, 100], got {self.leverage}")
+            raise ConfigError(f"exchange.leverage must be in [1, 100], got {self.leverage}")
         names = [k.key for k in self.keys]
         if len(set(names)) != len(names):
-            raise ConfigError("api keys must be unique")
+            raise ConfigError("keys: api keys must be unique")
 
     @property
     def fee_rates(self) -> tuple[Decimal, Decimal]:
@@ -149,7 +151,8 @@ class ExchangeConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> ExchangeConfig:
-        return cls.from_dict(read_toml(path, "exchange"), path.parent)
+        """A TOML file; a bad value's error names the file and its line."""
+        return load_toml(path, "exchange", lambda raw: cls.from_dict(raw, path.parent))
 
 
 def default_replay_files(shared_data: Path | None = None) -> tuple[Path, ...]:
@@ -163,15 +166,21 @@ def default_replay_files(shared_data: Path | None = None) -> tuple[Path, ...]:
 
 def _from_dict(raw: dict[str, Any], base: Path) -> ExchangeConfig:
     ex = dict(raw.get("exchange", {}))
-    keys = tuple(ApiKey(str(k["key"]), Secret(str(k["secret"]))) for k in raw.get("keys", []))
+    keys = tuple(_api_key(i, k) for i, k in enumerate(raw.get("keys", [])))
     replay = dict(raw.get("replay", {}))
     files = tuple(_path(p, base) for p in replay.get("files", ()))
-    insts = {
-        str(sym).upper(): _instrument(spec) for sym, spec in raw.get("instruments", {}).items()
-    }
+    insts = {}
+    for sym, spec in raw.get("instruments", {}).items():
+        try:
+            insts[str(sym).upper()] = _instrument(spec)
+        except ValueError as exc:
+            raise ConfigError(f"instruments.{sym}: {exc}") from None
+    limits = dict(raw.get("rate_limits", {}))
+    for name in sorted(limits.keys() - {"order_write", "order_read", "account_read"}):
+        raise ConfigError(f"rate_limits.{name}: unknown key")
     kwargs: dict[str, Any] = {
         "keys": keys,
-        "rate_limits": RateLimits(**raw.get("rate_limits", {})),
+        "rate_limits": RateLimits(**limits),
         "replay_files": files,
         "instruments": insts,
     }
@@ -180,17 +189,35 @@ def _from_dict(raw: dict[str, Any], base: Path) -> ExchangeConfig:
             kwargs[name] = str(ex[name])
     for name in ("port", "sim_seed"):
         if name in ex:
-            kwargs[name] = int(ex[name])
+            kwargs[name] = _value(ex, "exchange", name, int, "an integer")
     for name in ("initial_balance", "leverage", "funding_rate"):
         if name in ex:
-            kwargs[name] = Decimal(str(ex[name]))
+            kwargs[name] = _value(ex, "exchange", name, lambda v: Decimal(str(v)), "a number")
     if "speed" in replay:
-        kwargs["speed"] = float(replay["speed"])
+        kwargs["speed"] = _value(replay, "replay", "speed", float, "a number")
     if "loop" in replay:
         kwargs["loop"] = bool(replay["loop"])
     if "start_paused" in replay:
         kwargs["start_paused"] = bool(replay["start_paused"])
     return ExchangeConfig(**kwargs)
+
+
+def _value(
+    table: Mapping[str, Any], section: str, name: str, conv: Callable[[Any], T], kind: str
+) -> T:
+    """`conv` of the value at `section.name`; a ConfigError naming that key when it fails."""
+    try:
+        return conv(table[name])
+    except (TypeError, ValueError, ArithmeticError):  # decimal.InvalidOperation: Arithmetic
+        raise ConfigError(f"{section}.{name}: expected {kind}, got {table[name]!r}") from None
+
+
+def _api_key(i: int, entry: Any) -> ApiKey:
+    """The i-th `[[keys]]` table (the secret's value never appears in an error)."""
+    for name in ("key", "secret"):
+        if not isinstance(entry, Mapping) or name not in entry:
+            raise ConfigError(f"keys[{i}].{name}: missing")
+    return ApiKey(str(entry["key"]), Secret(str(entry["secret"])))
 
 
 def _path(raw: object, base: Path) -> Path:
@@ -200,7 +227,12 @@ def _path(raw: object, base: Path) -> Path:
 
 def _instrument(spec: dict[str, Any]) -> InstrumentOverride:
     def dec(name: str) -> Decimal | None:
-        return Decimal(str(spec[name])) if name in spec else None
+        if name not in spec:
+            return None
+        try:
+            return Decimal(str(spec[name]))
+        except ArithmeticError:  # decimal.InvalidOperation
+            raise ValueError(f"{name} must be a number, got {spec[name]!r}") from None
 
     tick, step = dec("tick_size"), dec("qty_step")
     if tick is None or step is None or tick <= 0 or step <= 0:
