@@ -10,6 +10,7 @@ use super::matching::{
     AgentId, Event, MatchingEngine, NewOrder, OrderId, OrderKind, Side, TimeInForce,
 };
 use super::process::FundamentalPath;
+use super::queue::EventQueue;
 use super::run::{Recorder, RunStats};
 use super::Ns;
 
@@ -39,103 +40,6 @@ pub enum SampleKind {
     Top,
     L2,
     Mid,
-}
-
-/// A queue entry: (time, sequence) packed into one u128 so a comparison is one instruction
-/// pair, and the slab slot where the message waits.
-#[derive(Debug, Clone, Copy)]
-struct Key {
-    order: u128,
-    slot: u32,
-}
-
-/// Children per heap node: a 4-ary heap is half as deep as a binary one, and the four
-/// children of a node sit next to each other in memory.
-const ARITY: usize = 4;
-
-/// Min-queue of messages by (time, scheduling sequence): deterministic ties.
-#[derive(Debug, Default)]
-pub struct EventQueue {
-    heap: Vec<Key>,
-    msgs: Vec<Msg>,
-    free: Vec<u32>,
-    seq: u64,
-}
-
-impl EventQueue {
-    /// Schedules `msg` at `ts` (≥ 0), after everything already scheduled at `ts`.
-    pub fn push(&mut self, ts: Ns, msg: Msg) {
-        self.seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.msgs[slot as usize] = msg;
-                slot
-            }
-            None => {
-                self.msgs.push(msg);
-                u32::try_from(self.msgs.len() - 1).expect("fewer than 2^32 pending messages")
-            }
-        };
-        let order = (u128::from(ts.max(0) as u64) << 64) | u128::from(self.seq);
-        self.heap.push(Key { order, slot });
-        self.sift_up(self.heap.len() - 1);
-    }
-
-    pub fn pop(&mut self) -> Option<(Ns, Msg)> {
-        let top = *self.heap.first()?;
-        let last = self.heap.pop().expect("not empty");
-        if !self.heap.is_empty() {
-            self.heap[0] = last;
-            self.sift_down(0);
-        }
-        self.free.push(top.slot);
-        Some(((top.order >> 64) as Ns, self.msgs[top.slot as usize]))
-    }
-
-    fn sift_up(&mut self, mut i: usize) {
-        let key = self.heap[i];
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if self.heap[parent].order <= key.order {
-                break;
-            }
-            self.heap[i] = self.heap[parent];
-            i = parent;
-        }
-        self.heap[i] = key;
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let key = self.heap[i];
-        let n = self.heap.len();
-        loop {
-            let first = i * ARITY + 1;
-            if first >= n {
-                break;
-            }
-            let last = (first + ARITY).min(n);
-            let mut best = first;
-            for c in first + 1..last {
-                if self.heap[c].order < self.heap[best].order {
-                    best = c;
-                }
-            }
-            if key.order <= self.heap[best].order {
-                break;
-            }
-            self.heap[i] = self.heap[best];
-            i = best;
-        }
-        self.heap[i] = key;
-    }
-
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
 }
 
 /// An agent's fixed delays (ns).
@@ -175,7 +79,7 @@ pub struct Kernel {
     engine: MatchingEngine,
     seats: Vec<Seat>,
     subscribers: Vec<AgentId>,
-    queue: EventQueue,
+    queue: EventQueue<Msg>,
     history: MarketHistory,
     fundamental: FundamentalPath,
     now: Ns,
@@ -569,49 +473,6 @@ mod tests {
     use crate::sim::matching::{EngineConfig, StpMode};
     use crate::sim::run::Recorder;
 
-    #[test]
-    fn queue_pops_by_time_then_scheduling_order() {
-        let mut q = EventQueue::default();
-        q.push(30, Msg::Wake(0));
-        q.push(10, Msg::Wake(1));
-        q.push(30, Msg::Wake(2));
-        q.push(10, Msg::Wake(3));
-        q.push(20, Msg::Wake(4));
-        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-        let want = [(10, 1), (10, 3), (20, 4), (30, 0), (30, 2)];
-        assert_eq!(order.len(), want.len());
-        for ((ts, msg), (wt, wa)) in order.into_iter().zip(want) {
-            assert_eq!(ts, wt);
-            assert_eq!(msg, Msg::Wake(wa));
-        }
-        assert!(q.is_empty());
-    }
-
-    #[test]
-    fn queue_pops_what_a_plain_min_search_would() {
-        use rand::Rng;
-        let mut rng = crate::sim::agents::agent_rng(9, 9, 9);
-        let mut q = EventQueue::default();
-        let mut reference: Vec<(Ns, u32)> = Vec::new();
-        let check = |q: &mut EventQueue, reference: &mut Vec<(Ns, u32)>| {
-            let best = *reference.iter().min().unwrap();
-            reference.retain(|r| *r != best);
-            assert_eq!(q.pop(), Some((best.0, Msg::Wake(best.1))));
-        };
-        for id in 0..3_000u32 {
-            let ts = rng.random_range(0..40);
-            q.push(ts, Msg::Wake(id));
-            reference.push((ts, id));
-            if rng.random::<f64>() < 0.4 {
-                check(&mut q, &mut reference);
-            }
-        }
-        while !reference.is_empty() {
-            check(&mut q, &mut reference);
-        }
-        assert!(q.is_empty() && q.pop().is_none());
-    }
-
     type Log = Arc<Mutex<Vec<(Ns, String)>>>;
 
     /// Posts one ask at t = 1000 and logs its own events.
@@ -725,6 +586,60 @@ mod tests {
         assert_eq!(k.engine().position(1), 2);
         assert_eq!(k.stats.orders, 2);
         assert_eq!(k.stats.trades, 1);
+    }
+
+    /// Hash of every recorded event and trade column: equal streams give equal hashes.
+    fn stream_hash(out: &crate::sim::run::SimOutput) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let e = &out.events;
+        (
+            &e.ts, &e.kind, &e.agent, &e.order, &e.side, &e.price, &e.qty, &e.reason,
+        )
+            .hash(&mut h);
+        let t = &out.trades;
+        (
+            &t.ts,
+            &t.price,
+            &t.qty,
+            &t.maker_agent,
+            &t.taker_agent,
+            &t.maker_order,
+        )
+            .hash(&mut h);
+        out.mids.mid.iter().for_each(|m| m.to_bits().hash(&mut h));
+        h.finish()
+    }
+
+    /// Timing harness, not a test: `cargo test --release rmsc04_day -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing harness (a simulated day), run by hand"]
+    fn rmsc04_day() {
+        let mut cfg = crate::sim::scenario::scenario("rmsc04").unwrap();
+        cfg.seed = std::env::var("SIM_SEED").map_or(1, |s| s.parse().unwrap());
+        let runs: usize = std::env::var("SIM_RUNS").map_or(3, |s| s.parse().unwrap());
+        // CPU time of this thread (the machine is shared, so wall time says little).
+        let cpu = || {
+            let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+            s.split(' ')
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                * 1e-9
+        };
+        for _ in 0..runs {
+            let (t0, c0) = (std::time::Instant::now(), cpu());
+            let out = crate::sim::run::run(&cfg, None).unwrap();
+            let (dt, dc) = (t0.elapsed().as_secs_f64(), cpu() - c0);
+            let m = out.stats.messages();
+            println!(
+                "{:?} {m} msgs: wall {dt:.3} s = {:.0}/s, cpu {dc:.3} s = {:.0}/s, hash {:016x}",
+                out.stats,
+                m as f64 / dt,
+                m as f64 / dc,
+                stream_hash(&out)
+            );
+        }
     }
 
     #[test]

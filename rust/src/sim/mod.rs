@@ -5,6 +5,7 @@ pub mod config;
 pub mod kernel;
 pub mod matching;
 pub mod process;
+pub mod queue;
 pub mod run;
 pub mod scenario;
 
