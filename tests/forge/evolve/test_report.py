@@ -181,6 +181,8 @@ DAMAGES = [
     (_set("manifest.json", '{"kind": "x", "status": "complete", "seed": 1}'), "manifest.json",
      "not a Forge run"),
     (_set("manifest.json", "{"), "manifest.json", "not a valid run file"),
+    (_set("manifest.json", '{"kind": "nexusforge.forge.run", "status": "failed", "seed": 1, '
+          '"error": "EvaluationError: worker died"}'), "manifest.json", "failed: Evaluation"),
     (lambda d: (d / "generations.parquet").unlink(), "generations.parquet", "missing"),
     (_drop_median, "generations.parquet", "no column median"),
     (_set("generations.parquet", "PAR1 not parquet"), "generations.parquet", "cannot read"),

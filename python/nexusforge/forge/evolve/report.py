@@ -223,6 +223,10 @@ def read_run_record(run_dir: Path) -> RunRecord:
     man = _json(run_dir / "manifest.json", Manifest)
     if man.kind != RUN_KIND:
         raise DataError(f"{run_dir / 'manifest.json'}: kind {man.kind!r}, not a Forge run")
+    if man.status != "complete":  # results are written only at the end of a run
+        why = f": {man.error}" if man.error else ""
+        raise DataError(f"{run_dir / 'manifest.json'}: the run is {man.status}{why}; "
+                        "only a complete run has a report")  # fmt: skip
     fame = _optional_json(run_dir / "hall_of_fame.json", list[FameEntry]) or []
     gate_html = run_dir / "validation" / "report.html"
     return RunRecord(
