@@ -269,7 +269,7 @@ def fitness_figure(gens: pl.DataFrame) -> go.Figure:
                                  mode="lines+markers"), row=2, col=1,
                       secondary_y=name == "unique_share")  # fmt: skip
     if diversity:
-        fig.update_yaxes(title_text="unique share", range=[0, 1.05], row=2, col=1,
+        fig.update_yaxes(title_text="unique share", range=[0, 1.05], tickmode="auto", row=2, col=1,
                          secondary_y=True)  # fmt: skip
         fig.update_yaxes(title_text="score std, mean size", row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text="fitness", row=1, col=1)
