@@ -1,7 +1,7 @@
 """Fuzz budget and mutators: byte-level changes of real inputs, shared by the fuzz tests.
 
-CI runs `FUZZ_EXAMPLES` inputs per parser (default 300); set NEXUSFORGE_FUZZ_EXAMPLES=100000 for
-the long figure in BENCHMARKS.md.
+CI runs `FUZZ_EXAMPLES` inputs per parser (default 300; 100 for the file readers); set
+NEXUSFORGE_FUZZ_EXAMPLES=100000 for the long figure in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     deadline=None,
 )
+# Targets that write and read a whole file per input (the data readers): 100 each in CI.
+FUZZ_FILE_EXAMPLES = int(os.environ.get("NEXUSFORGE_FUZZ_EXAMPLES", "100"))
+FUZZ_FILES = settings(FUZZ, max_examples=FUZZ_FILE_EXAMPLES)
 
 
 @st.composite

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fuzzx import FUZZ, mutated
+from fuzzx import FUZZ_FILES, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,8 +80,9 @@ def test_every_seed_is_recognised_unmutated(name: str) -> None:
         assert sum(f.height for f in result.frames.values()) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SEEDS))
-@FUZZ
+@FUZZ_FILES
 @given(data=st.data())
 def test_readers_raise_only_data_error(name: str, data: st.DataObject) -> None:
     """One target per reader: each gets the whole budget."""
