@@ -203,6 +203,17 @@ def expr_backtest_batch(
     bars_per_year: float,
     threads: int,
 ) -> npt.NDArray[np.float64]: ...
+def expr_backtest_windows(
+    programs: list[ExprProgram],
+    columns: list[npt.NDArray[np.float64]],
+    close: npt.NDArray[np.float64],
+    market: _MarketArgs,
+    windows: list[tuple[int, int]],
+    config: BacktestConfigCore,
+    bars_per_year: float,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
+def expr_forest_size(programs: list[ExprProgram]) -> tuple[int, int]: ...
 
 # ---- sim matching engine (rust/src/sim/matching) ----
 _OrderTuple = tuple[int, int, int, int, int, int, int, bool, int, int]

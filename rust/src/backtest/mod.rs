@@ -4,16 +4,19 @@
 mod batch;
 mod engine;
 mod exprs;
+mod lean;
 mod metrics;
 mod rounding;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 pub use batch::run_batch;
 pub use engine::{run, Bar, BarOutputs, BarSink};
 pub use exprs::evaluate_and_backtest_batch;
 pub use metrics::{compute_metrics, Metrics, MetricsAcc, METRIC_NAMES};
 pub use rounding::{price_to_tick, qty_toward_zero};
+pub use windows::evaluate_and_backtest_windows;
 
 use crate::costs::CostModel;
 use crate::error::{CoreError, CoreResult};

@@ -2,7 +2,7 @@
 //! its stack slot, so temporaries are `slots × block` values, never full-length columns.
 
 use super::state::State;
-use super::{Op, Program, DIV_EPS};
+use super::{Instr, Op, Program, DIV_EPS};
 use crate::error::{CoreError, CoreResult};
 
 /// A program with its window state and block buffers; feed rows in order, in any block sizes.
@@ -70,32 +70,44 @@ impl Evaluator {
             let dst = &mut head[instr.out * b..instr.out * b + len];
             let y = &tail[..len.min(tail.len())];
             let z = &tail[b.min(tail.len())..(b + len).min(tail.len())];
-            match instr.op {
-                Op::Col => fill(instr.k, dst),
-                Op::Const => dst.fill(instr.a),
-                Op::Add => zip2(dst, y, |x, y| x + y),
-                Op::Sub => zip2(dst, y, |x, y| x - y),
-                Op::Mul => zip2(dst, y, |x, y| x * y),
-                Op::Div => zip2(dst, y, protected_div),
-                Op::Neg => map(dst, |x| -x),
-                Op::Abs => map(dst, f64::abs),
-                Op::Sign => map(dst, sign),
-                Op::Tanh => map(dst, f64::tanh),
-                Op::Clip => map(dst, |x| x.clamp(instr.a, instr.b)),
-                Op::Gt => zip2(dst, y, |x, y| cmp(x, y, x > y)),
-                Op::Lt => zip2(dst, y, |x, y| cmp(x, y, x < y)),
-                Op::Ge => zip2(dst, y, |x, y| cmp(x, y, x >= y)),
-                Op::Le => zip2(dst, y, |x, y| cmp(x, y, x <= y)),
-                Op::And => zip2(dst, y, |x, y| cmp(x, y, x != 0.0 && y != 0.0)),
-                Op::Or => zip2(dst, y, |x, y| cmp(x, y, x != 0.0 || y != 0.0)),
-                Op::Not => map(dst, |x| cmp(x, x, x == 0.0)),
-                Op::IfElse => if_else(dst, y, z),
-                _ => state.run(dst),
+            if instr.op == Op::Col {
+                fill(instr.k, dst);
+            } else {
+                apply(instr, state, dst, y, z);
             }
         }
         for (o, &v) in out.iter_mut().zip(&self.bufs[..len]) {
             *o = v.clamp(-1.0, 1.0);
         }
+    }
+}
+
+/// One non-`Col` instruction over a block: `dst` holds the first operand and receives the
+/// result, `y` and `z` hold the second and third; shared by `Evaluator` and `Forest` so both
+/// run the very same float operations.
+#[inline]
+pub(super) fn apply(instr: &Instr, state: &mut State, dst: &mut [f64], y: &[f64], z: &[f64]) {
+    match instr.op {
+        Op::Col => {}
+        Op::Const => dst.fill(instr.a),
+        Op::Add => zip2(dst, y, |x, y| x + y),
+        Op::Sub => zip2(dst, y, |x, y| x - y),
+        Op::Mul => zip2(dst, y, |x, y| x * y),
+        Op::Div => zip2(dst, y, protected_div),
+        Op::Neg => map(dst, |x| -x),
+        Op::Abs => map(dst, f64::abs),
+        Op::Sign => map(dst, sign),
+        Op::Tanh => map(dst, f64::tanh),
+        Op::Clip => map(dst, |x| x.clamp(instr.a, instr.b)),
+        Op::Gt => zip2(dst, y, |x, y| cmp(x, y, x > y)),
+        Op::Lt => zip2(dst, y, |x, y| cmp(x, y, x < y)),
+        Op::Ge => zip2(dst, y, |x, y| cmp(x, y, x >= y)),
+        Op::Le => zip2(dst, y, |x, y| cmp(x, y, x <= y)),
+        Op::And => zip2(dst, y, |x, y| cmp(x, y, x != 0.0 && y != 0.0)),
+        Op::Or => zip2(dst, y, |x, y| cmp(x, y, x != 0.0 || y != 0.0)),
+        Op::Not => map(dst, |x| cmp(x, x, x == 0.0)),
+        Op::IfElse => if_else(dst, y, z),
+        _ => state.run(dst),
     }
 }
 

@@ -5,11 +5,13 @@
 //! comparisons and logic propagate NaN, and a trailing window holding a NaN gives NaN.
 
 mod eval;
+mod forest;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use eval::{evaluate, evaluate_into, Evaluator};
+pub use forest::{Forest, ForestEvaluator};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -21,7 +23,7 @@ pub const MAX_WINDOW: i64 = 100_000;
 pub const MAX_NODES: usize = 4096;
 
 /// Opcodes; the numbers are the wire format shared with `strategy/expr.py`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     Col,
     Const,

@@ -29,9 +29,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from nexusforge.forge.backtest.batch import evaluate_batch
+from nexusforge.forge.backtest.batch import METRIC_NAMES, evaluate_windows
 from nexusforge.forge.backtest.engine import BacktestConfig, MarketData
-from nexusforge.forge.backtest.metrics import BacktestMetrics
 from nexusforge.forge.evolve.table import FUNDING, ResearchTable
 from nexusforge.market.costs import CostModel
 from nexusforge.strategy import codec
@@ -126,23 +125,20 @@ class WindowEvaluator:
     def evaluate(
         self, exprs_json: Sequence[str], segments: Sequence[str] = SELECTION
     ) -> npt.NDArray[np.float64]:
-        """Metrics array (individual, fold, segment, metric) — one batch call per window."""
+        """Metrics array (individual, fold, segment, metric): every window in one core call
+        (each from a cold start, subtrees shared across the batch evaluated once)."""
         exprs = [codec.loads(text) for text in exprs_json]
-        out = np.full((len(exprs), len(self.folds), len(segments), len(METRICS)), np.nan)
-        if not exprs:
-            return out
-        for f, fold in enumerate(self.folds):
-            for s, seg in enumerate(segments):
-                rows = fold.window(seg)
-                n = rows.stop - rows.start
-                res = evaluate_batch(
-                    exprs, self._features.slice(rows.start, n), self._close[rows],
-                    bars_per_year=self.table.bars_per_year,
-                    market=MarketData(funding=self._funding[rows]), config=self._bt,
-                    threads=self.threads,
-                )  # fmt: skip
-                out[:, f, s, :] = [_pick(m) for m in res]
-        return out
+        spans = [
+            (fold.window(seg).start, fold.window(seg).stop)
+            for fold in self.folds
+            for seg in segments
+        ]
+        arr = evaluate_windows(
+            exprs, self._features, self._close, spans, bars_per_year=self.table.bars_per_year,
+            market=MarketData(funding=self._funding), config=self._bt, threads=self.threads,
+        )  # fmt: skip
+        picked = arr[..., [METRIC_NAMES.index(name) for name in METRICS]]
+        return picked.reshape(len(exprs), len(self.folds), len(segments), len(METRICS))
 
     def window_bars(self, segments: Sequence[str] = SELECTION) -> npt.NDArray[np.float64]:
         """Bars per (fold, segment)."""
@@ -150,10 +146,6 @@ class WindowEvaluator:
             [[fold.window(s).stop - fold.window(s).start for s in segments] for fold in self.folds],
             dtype=np.float64,
         )
-
-
-def _pick(m: BacktestMetrics) -> list[float]:
-    return [float(getattr(m, name)) for name in METRICS]
 
 
 def scores(
