@@ -31,18 +31,35 @@ import polars as pl
 
 import nexusforge
 from nexusforge.data.ingest import ingest
+from nexusforge.forge.backtest.batch import evaluate_batch, forest_size
+from nexusforge.forge.backtest.engine import MarketData
 from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.distributed import EvalSpec, InlineBackend
 from nexusforge.forge.evolve import causal
-from nexusforge.forge.evolve.fitness import BUY_HOLD, SELECTION, FitnessConfig, make_folds, scores
+from nexusforge.forge.evolve.fitness import (
+    BUY_HOLD,
+    METRICS,
+    SELECTION,
+    FitnessConfig,
+    make_folds,
+    scores,
+)
 from nexusforge.forge.evolve.gp import Evaluated, Evolution, GpConfig, SurrogateConfig
 from nexusforge.forge.evolve.primitives import Term, build_pset
 from nexusforge.forge.evolve.run import parse_config, research_table
 from nexusforge.forge.evolve.surrogate import Vectorizer
-from nexusforge.forge.evolve.table import TARGET, ResearchTable, from_bars, load_research_table
+from nexusforge.forge.evolve.table import (
+    FUNDING,
+    TARGET,
+    ResearchTable,
+    from_bars,
+    load_research_table,
+)
+from nexusforge.strategy import codec
 
 SHARED = Path(os.environ.get("NEXUSFORGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 HISTORY = SHARED / "data/history"
+Stamp = tuple[float, float]  # (wall, CPU) seconds at the end of a generation
 SPOT_1M = "binance_spot_BTCUSDT_1m_20260301_20260709.csv.gz"
 BYBIT_5M = ("bybit_linear_BTCUSDT_5m_2025.csv.gz", "bybit_linear_BTCUSDT_funding_8h_2025.csv.gz")
 
@@ -81,34 +98,73 @@ class Harness:
         self.terms = [Term(p.feature, p.lag) for p in graph.parents]
 
     def evaluate(self, keys: list[str]) -> Evaluated:
+        self.last_keys = keys
         m = self.backend.evaluate(keys, SELECTION)
         s = scores(m, self.bars, self.table.bars_per_year, self.fit, self.base)
         return Evaluated(s, m[..., 2].mean(axis=(1, 2)), m)
 
-    def evolution(self, gp_cfg: GpConfig, sur: SurrogateConfig, seed: int, times: list[float]):
+    def evolution(self, gp_cfg: GpConfig, sur: SurrogateConfig, seed: int, times: list[Stamp]):
         ref = self.train0.tail(sur.ref_rows)
         vec = Vectorizer(self.terms, ref.select(self.table.features), ref[TARGET].to_numpy())
         pset = build_pset(self.terms, gp_cfg.operators, windows=gp_cfg.windows)
-        return Evolution(pset, gp_cfg, self.evaluate, seed, sur, vec,
-                         lambda s: times.append(time.perf_counter()))  # fmt: skip
+
+        def stamp(_: object) -> None:
+            times.append((time.perf_counter(), time.process_time()))
+
+        return Evolution(pset, gp_cfg, self.evaluate, seed, sur, vec, stamp)
+
+    def per_window(self, keys: list[str]) -> np.ndarray:
+        """The former path: one `evaluate_batch` call per window on the sliced data."""
+        exprs = [codec.loads(k) for k in keys]
+        feats = self.table.frame.select(self.table.features)
+        fund = self.table.frame[FUNDING].to_numpy().astype(np.float64)
+        out = np.empty((len(keys), len(self.folds), len(SELECTION), len(METRICS)))
+        for f, fold in enumerate(self.folds):
+            for s, seg in enumerate(SELECTION):
+                r = fold.window(seg)
+                res = evaluate_batch(exprs, feats.slice(r.start, r.stop - r.start),
+                                     self.table.close[r], bars_per_year=self.table.bars_per_year,
+                                     market=MarketData(funding=fund[r]),
+                                     config=self.fit.backtest_config())  # fmt: skip
+                out[:, f, s, :] = [[getattr(m, n) for n in METRICS] for m in res]
+        return out
 
 
-def part_a(store: Path, bars: int, folder: Path) -> dict[str, float]:
+def clocked(fn, *args):  # type: ignore[no-untyped-def]
+    """(result, wall seconds, CPU seconds of this process's threads)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def part_a(store: Path, bars: int, folder: Path, ab: int) -> dict[str, float]:
     table = tiled_table(store, bars)
     h = Harness(table, FitnessConfig(), folder)
     gp_cfg = GpConfig(population=1000, generations=1)
-    out = {"bars": float(table.height), "causal_s": h.causal_s}
+    out = {"bars": float(table.height), "causal_s": h.causal_s, "load0": os.getloadavg()[0]}
     for name, sur in (("full", SurrogateConfig(enabled=False)),
                       ("screened", SurrogateConfig(min_train=200))):  # fmt: skip
-        times: list[float] = []
+        times: list[Stamp] = []
         evo = h.evolution(gp_cfg, sur, seed=1, times=times)
         t0 = time.perf_counter()
         res = evo.run()
         gen1 = res.stats[1]
-        out[f"{name}_gen0_s"] = times[0] - t0
-        out[f"{name}_gen1_s"] = times[1] - times[0]
+        out[f"{name}_gen0_s"] = times[0][0] - t0
+        out[f"{name}_gen1_s"] = times[1][0] - times[0][0]
+        out[f"{name}_gen1_cpu_s"] = times[1][1] - times[0][1]
         out[f"{name}_gen1_evaluated"] = float(gen1.evaluated)
         out[f"{name}_gen1_skipped"] = float(gen1.skipped)
+        if name == "full":
+            keys = list(h.last_keys)
+            distinct, total = forest_size([codec.loads(k) for k in keys])
+            out["forest_distinct"], out["forest_total"] = float(distinct), float(total)
+            sample = keys[:ab]
+            old, out["ab_old_s"], out["ab_old_cpu_s"] = clocked(h.per_window, sample)
+            new, out["ab_new_s"], out["ab_new_cpu_s"] = clocked(h.backend.evaluate, sample,
+                                                                 SELECTION)  # fmt: skip
+            out["ab_n"] = float(len(sample))
+            out["ab_equal"] = float(np.array_equal(old, new, equal_nan=True))
+    out["load1"] = os.getloadavg()[0]
     return out
 
 
@@ -139,6 +195,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--population", type=int, default=200)
+    ap.add_argument("--ab", type=int, default=200, help="individuals timed on both paths")
     args = ap.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
     print(f"nexusforge {nexusforge.__version__}, numpy {np.__version__}, polars {pl.__version__}")
@@ -148,13 +205,26 @@ def main() -> None:
         ingest(HISTORY / SPOT_1M, spot)
         for name in BYBIT_5M:
             ingest(HISTORY / name, bybit)
-        a = part_a(spot, args.bars, folder)
+        a = part_a(spot, args.bars, folder, args.ab)
         print(f"part A: {a['bars']:,.0f} tiled real spot BTCUSDT 1m bars, population 1,000; "
-              f"PCMCI {a['causal_s']:.2f}s")  # fmt: skip
+              f"PCMCI {a['causal_s']:.2f}s; load average {a['load0']:.1f} -> {a['load1']:.1f} "
+              f"on {os.cpu_count()} cpus")  # fmt: skip
         for name in ("full", "screened"):
             print(f"  {name:8s}: gen 0 (1,000 full) {a[f'{name}_gen0_s']:.2f}s, gen 1 "
-                  f"{a[f'{name}_gen1_s']:.2f}s ({a[f'{name}_gen1_evaluated']:.0f} evaluated, "
+                  f"{a[f'{name}_gen1_s']:.2f}s wall, {a[f'{name}_gen1_cpu_s']:.2f} CPU-s "
+                  f"({a[f'{name}_gen1_evaluated']:.0f} evaluated, "
                   f"{a[f'{name}_gen1_skipped']:.0f} skipped)")  # fmt: skip
+        print(f"  gen 1 batch as one forest: {a['forest_distinct']:,.0f} distinct subtrees of "
+              f"{a['forest_total']:,.0f} nodes ({1 - a['forest_distinct'] / a['forest_total']:.1%} "
+              f"evaluated once instead of repeatedly)")  # fmt: skip
+        print(f"  before/after on {a['ab_n']:.0f} of them: per-window evaluate_batch "
+              f"{a['ab_old_s']:.2f}s wall / {a['ab_old_cpu_s']:.2f} CPU-s, evaluate_windows "
+              f"{a['ab_new_s']:.2f}s / {a['ab_new_cpu_s']:.2f} CPU-s, metrics equal: "
+              f"{bool(a['ab_equal'])}")  # fmt: skip
+        if args.seeds == 0:
+            print(f"RESULT gen_seconds={a['full_gen1_s']:.2f} "
+                  f"gen_cpu_seconds={a['full_gen1_cpu_s']:.2f} bars={a['bars']:.0f}")  # fmt: skip
+            return
         rows_b, rows = part_b(bybit, args.seeds, args.generations, args.population, folder)
     full_best = np.array([r[1] for r in rows])
     scr_best = np.array([r[2] for r in rows])
@@ -166,7 +236,7 @@ def main() -> None:
           f"screened mean best {scr_best.mean():+.4f}")  # fmt: skip
     print(f"RESULT gen_seconds={a['full_gen1_s']:.2f} full_evals_saved={saved:.3f} "
           f"fitness_loss={loss:.3f} screened_gen_seconds={a['screened_gen1_s']:.2f} "
-          f"bars={a['bars']:.0f}")  # fmt: skip
+          f"gen_cpu_seconds={a['full_gen1_cpu_s']:.2f} bars={a['bars']:.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":
