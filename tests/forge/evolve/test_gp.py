@@ -99,3 +99,19 @@ def test_bad_gp_config_names_the_key() -> None:
         parse_config({"gp": {"popsize": 20}})
     with pytest.raises(ConfigError, match="Expected `int`"):
         parse_config({"gp": {"generations": "ten"}})
+
+
+def test_elites_and_clones_are_never_evaluated_twice(planted: ResearchTable) -> None:
+    evo = _evolution(planted, 7, generations=4)
+    seen: list[str] = []
+    inner = evo.evaluate_fn
+
+    def counting(keys: list[str]) -> Evaluated:
+        seen.extend(keys)
+        return inner(keys)
+
+    evo.evaluate_fn = counting
+    res = evo.run()
+    assert len(seen) == len(set(seen)) == res.evaluations
+    # Survivors and reproduced parents reach later generations without a new evaluation.
+    assert sum(s.cached for s in res.stats[1:]) > 0
