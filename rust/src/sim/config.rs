@@ -59,6 +59,10 @@ pub struct ProcessConfig {
     pub vol_of_vol: f64,
     /// … pulled back to 0 at this rate (1/s); slow rates give long volatility clusters.
     pub vol_reversion_per_s: f64,
+    /// A second log-volatility factor added to h (same meaning; 0: off), typically faster:
+    /// two time scales make the |r| autocorrelation decay slowly, like a power law.
+    pub vol2_of_vol: f64,
+    pub vol2_reversion_per_s: f64,
     /// Jump arrival rate (per hour) and the normal law of jump sizes in log units.
     pub jump_rate_per_hour: f64,
     pub jump_mean: f64,
@@ -88,6 +92,7 @@ pub struct AgentsConfig {
     pub informed: InformedConfig,
     pub noise: NoiseConfig,
     pub momentum: MomentumConfig,
+    pub metaorder: MetaOrderConfig,
 }
 
 /// Avellaneda–Stoikov market makers quoting a ladder of levels on both sides.
@@ -122,6 +127,19 @@ pub struct MarketMakerConfig {
     pub size_growth: f64,
     /// Stops adding to a side once |inventory| reaches this.
     pub max_inventory_lots: i64,
+    /// Weight of the public reference (the fundamental now, as the index and other venues
+    /// show it) in the price quoted around; the rest is the maker's own mid (0: mid only).
+    pub anchor_weight: f64,
+    /// Shift of the anchored reference per lot of net taker buying (ticks; 0: none), decaying
+    /// as G(t) ≈ t^−β between the two memory time scales (seconds).
+    pub flow_impact_ticks_per_lot: f64,
+    pub flow_memory_min_s: f64,
+    pub flow_memory_max_s: f64,
+    pub flow_decay_exponent: f64,
+    /// The net flow between two updates counts as |lots|^this (1: linear; below 1, concave).
+    pub flow_size_exponent: f64,
+    /// Standard deviation of the log size of each new quote around the ladder size (0: fixed).
+    pub size_dispersion: f64,
 }
 
 /// Short-horizon traders on top-of-book imbalance: momentum or mean reversion, fast cancels.
@@ -164,6 +182,28 @@ pub struct InformedConfig {
     /// `child_interval_s` (0 lots: all at once). Split orders give order signs long memory.
     pub child_lots: i64,
     pub child_interval_s: f64,
+}
+
+/// Institutional traders working heavy-tailed meta-orders as child market orders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaOrderConfig {
+    pub count: u32,
+    pub latency: LatencyConfig,
+    /// Rate (per second) at which an idle agent starts its next parent order.
+    pub rate: f64,
+    /// Pareto law of parent sizes: minimum and tail index α (sign memory decays as
+    /// lag^−(α−1)); capped at `max_size_lots`.
+    pub size_min_lots: f64,
+    pub size_alpha: f64,
+    pub max_size_lots: i64,
+    /// Child market orders: at most this many lots, at exponential gaps of this mean.
+    pub child_lots: i64,
+    pub child_interval_s: f64,
+    /// Probability that a parent's side follows the fundamental `horizon_s` ahead (else a
+    /// coin flip).
+    pub signal_prob: f64,
+    pub horizon_s: f64,
 }
 
 /// Noise traders: Poisson arrivals of market and limit orders with Pareto sizes.
@@ -274,6 +314,8 @@ impl Default for ProcessConfig {
             mean_reversion_per_s: 0.0,
             vol_of_vol: 0.0,
             vol_reversion_per_s: 1.0 / 1800.0,
+            vol2_of_vol: 0.0,
+            vol2_reversion_per_s: 1.0 / 300.0,
             jump_rate_per_hour: 0.5,
             jump_mean: 0.0,
             jump_std: 0.001,
@@ -318,6 +360,13 @@ impl Default for MarketMakerConfig {
             size_lots: 200,
             size_growth: 0.3,
             max_inventory_lots: 20_000,
+            anchor_weight: 0.0,
+            flow_impact_ticks_per_lot: 0.0,
+            flow_memory_min_s: 1.0,
+            flow_memory_max_s: 1_000.0,
+            flow_decay_exponent: 0.5,
+            flow_size_exponent: 1.0,
+            size_dispersion: 0.0,
         }
     }
 }
@@ -372,6 +421,23 @@ impl Default for NoiseConfig {
             max_size_lots: 5_000,
             offset_mean_ticks: 10.0,
             lifetime_s: 60.0,
+        }
+    }
+}
+
+impl Default for MetaOrderConfig {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            latency: LatencyConfig::default(),
+            rate: 1.0 / 600.0,
+            size_min_lots: 100.0,
+            size_alpha: 1.5,
+            max_size_lots: 1_000_000,
+            child_lots: 10,
+            child_interval_s: 2.0,
+            signal_prob: 0.0,
+            horizon_s: 300.0,
         }
     }
 }
@@ -516,6 +582,8 @@ impl ProcessConfig {
         c.non_negative("mean_reversion_per_s", self.mean_reversion_per_s)?;
         c.non_negative("vol_of_vol", self.vol_of_vol)?;
         c.positive("vol_reversion_per_s", self.vol_reversion_per_s)?;
+        c.non_negative("vol2_of_vol", self.vol2_of_vol)?;
+        c.positive("vol2_reversion_per_s", self.vol2_reversion_per_s)?;
         c.non_negative("jump_rate_per_hour", self.jump_rate_per_hour)?;
         c.finite("jump_mean", self.jump_mean)?;
         c.non_negative("jump_std", self.jump_std)?;
@@ -529,7 +597,8 @@ impl AgentsConfig {
         self.hft.validate()?;
         self.informed.validate()?;
         self.noise.validate()?;
-        self.momentum.validate()
+        self.momentum.validate()?;
+        self.metaorder.validate()
     }
 }
 
@@ -561,7 +630,30 @@ impl MarketMakerConfig {
         c.lots("level_spacing_ticks", i64::from(self.level_spacing_ticks))?;
         c.lots("size_lots", self.size_lots)?;
         c.non_negative("size_growth", self.size_growth)?;
-        c.lots("max_inventory_lots", self.max_inventory_lots)
+        c.lots("max_inventory_lots", self.max_inventory_lots)?;
+        c.probability("anchor_weight", self.anchor_weight)?;
+        c.non_negative("flow_impact_ticks_per_lot", self.flow_impact_ticks_per_lot)?;
+        c.positive("flow_memory_min_s", self.flow_memory_min_s)?;
+        // The kernel's exponentials are 4x apart, at most 12 of them.
+        let widest = self.flow_memory_min_s * 4f64.powi(11);
+        if !(self.flow_memory_max_s >= self.flow_memory_min_s && self.flow_memory_max_s <= widest) {
+            return Err(c.fail(
+                "flow_memory_max_s",
+                "in [flow_memory_min_s, flow_memory_min_s x 4^11]",
+                self.flow_memory_max_s,
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.flow_decay_exponent) {
+            return Err(c.fail("flow_decay_exponent", "in [0, 1]", self.flow_decay_exponent));
+        }
+        if !(0.0..=1.0).contains(&self.flow_size_exponent) {
+            return Err(c.fail("flow_size_exponent", "in [0, 1]", self.flow_size_exponent));
+        }
+        c.non_negative("size_dispersion", self.size_dispersion)?;
+        if self.size_dispersion > 3.0 {
+            return Err(c.fail("size_dispersion", "<= 3", self.size_dispersion));
+        }
+        Ok(())
     }
 }
 
@@ -619,6 +711,23 @@ impl NoiseConfig {
         c.lots("max_size_lots", self.max_size_lots)?;
         c.non_negative("offset_mean_ticks", self.offset_mean_ticks)?;
         c.positive("lifetime_s", self.lifetime_s)
+    }
+}
+
+impl MetaOrderConfig {
+    fn validate(&self) -> CoreResult<()> {
+        let c = Check {
+            path: "agents.metaorder.",
+        };
+        c.latency(&self.latency)?;
+        c.non_negative("rate", self.rate)?;
+        c.positive("size_min_lots", self.size_min_lots)?;
+        c.positive("size_alpha", self.size_alpha)?;
+        c.lots("max_size_lots", self.max_size_lots)?;
+        c.lots("child_lots", self.child_lots)?;
+        c.positive("child_interval_s", self.child_interval_s)?;
+        c.probability("signal_prob", self.signal_prob)?;
+        c.non_negative("horizon_s", self.horizon_s)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The fundamental (efficient) price: an Ornstein–Uhlenbeck log value around a drifting
-//! anchor, with optional stochastic (log-OU) volatility, plus compound-Poisson jumps, drawn once on a fixed grid so informed agents can read
-//! it ahead by their horizon and every reader sees the same path.
+//! anchor, with optional stochastic volatility (the sum of two log-OU factors, a slow and a
+//! fast one: volatility clusters at two time scales, whose mix gives |r| an autocorrelation
+//! close to a power law), plus compound-Poisson jumps, drawn once on a fixed grid so informed
+//! agents can read it ahead by their horizon and every reader sees the same path.
 
 use rand_distr::{Distribution, Normal, Poisson, StandardNormal};
 use rand_pcg::Pcg64Mcg;
@@ -42,7 +44,7 @@ impl FundamentalPath {
         let anchor0 = cfg.initial_price.ln();
         // Track the deviation from the drifting anchor; the anchor itself moves linearly.
         let mut dev = 0.0;
-        let mut h = 0.0;
+        let mut h = [0.0; 2];
         let mut jumps = 0;
         for i in 0..points {
             log_values.push(anchor0 + law.drift_per_step * i as f64 + dev);
@@ -91,12 +93,13 @@ impl FundamentalPath {
 }
 
 /// One grid step of the exact OU transition, plus the jump count and sizes of that step,
-/// with the diffusion scaled by exp(h) for the log-volatility OU state h.
+/// with the diffusion scaled by exp(h₁ + h₂) for the two log-volatility OU factors.
 struct StepLaw {
     decay: f64,
     noise_sd: f64,
-    vol_decay: f64,
-    vol_noise_sd: f64,
+    /// Per factor: the OU decay over one step and the step's noise standard deviation.
+    vol_decay: [f64; 2],
+    vol_noise_sd: [f64; 2],
     drift_per_step: f64,
     jumps: Option<Poisson<f64>>,
     jump_size: Normal<f64>,
@@ -123,25 +126,35 @@ impl StepLaw {
         };
         let jump_size = Normal::new(cfg.jump_mean, cfg.jump_std)
             .map_err(|e| bad(format!("process.jump_std: {e}")))?;
-        let kv = cfg.vol_reversion_per_s;
-        let vol_var = cfg.vol_of_vol.powi(2) * (1.0 - (-2.0 * kv * dt_s).exp()) / (2.0 * kv);
+        let factors = [
+            (cfg.vol_of_vol, cfg.vol_reversion_per_s),
+            (cfg.vol2_of_vol, cfg.vol2_reversion_per_s),
+        ];
+        let vol_decay = factors.map(|(_, kv)| (-kv * dt_s).exp());
+        let vol_noise_sd = factors.map(|(sd, kv)| {
+            let v = sd.powi(2) * (1.0 - (-2.0 * kv * dt_s).exp()) / (2.0 * kv);
+            v.max(0.0).sqrt()
+        });
         Ok(Self {
             decay: (-kappa * dt_s).exp(),
             noise_sd: var.sqrt(),
-            vol_decay: (-kv * dt_s).exp(),
-            vol_noise_sd: vol_var.max(0.0).sqrt(),
+            vol_decay,
+            vol_noise_sd,
             drift_per_step: cfg.drift_per_day / S_PER_DAY * dt_s,
             jumps,
             jump_size,
         })
     }
 
-    fn step(&self, dev: f64, h: &mut f64, rng: &mut Pcg64Mcg) -> (f64, usize) {
+    fn step(&self, dev: f64, h: &mut [f64; 2], rng: &mut Pcg64Mcg) -> (f64, usize) {
         let z: f64 = StandardNormal.sample(rng);
-        let mut next = dev * self.decay + self.noise_sd * h.exp() * z;
-        if self.vol_noise_sd > 0.0 {
-            let zv: f64 = StandardNormal.sample(rng);
-            *h = *h * self.vol_decay + self.vol_noise_sd * zv;
+        let mut next = dev * self.decay + self.noise_sd * (h[0] + h[1]).exp() * z;
+        for (i, hi) in h.iter_mut().enumerate() {
+            // A factor switched off draws nothing, so a config without it keeps its path.
+            if self.vol_noise_sd[i] > 0.0 {
+                let zv: f64 = StandardNormal.sample(rng);
+                *hi = *hi * self.vol_decay[i] + self.vol_noise_sd[i] * zv;
+            }
         }
         let n = self.jumps.as_ref().map_or(0, |p| p.sample(rng) as usize);
         for _ in 0..n {
@@ -168,6 +181,8 @@ mod tests {
             mean_reversion_per_s: 0.0,
             vol_of_vol: 0.0,
             vol_reversion_per_s: 1.0,
+            vol2_of_vol: 0.0,
+            vol2_reversion_per_s: 1.0,
             jump_rate_per_hour: 0.0,
             jump_mean: 0.0,
             jump_std: 0.0,
@@ -259,6 +274,20 @@ mod tests {
         let b = FundamentalPath::generate(&clustered, 2 * DAY_NS, &mut agent_rng(5, 0, 0)).unwrap();
         assert!(variance_spread(&a) < 1.5, "{}", variance_spread(&a));
         assert!(variance_spread(&b) > 3.0, "{}", variance_spread(&b));
+        // The second factor alone clusters too; switched off, it leaves the path as it was.
+        let second = ProcessConfig {
+            vol2_of_vol: 0.03,
+            vol2_reversion_per_s: 1.0 / 3_600.0,
+            ..constant.clone()
+        };
+        let c = FundamentalPath::generate(&second, 2 * DAY_NS, &mut agent_rng(5, 0, 0)).unwrap();
+        assert!(variance_spread(&c) > 3.0, "{}", variance_spread(&c));
+        let off = ProcessConfig {
+            vol2_reversion_per_s: 0.5,
+            ..clustered.clone()
+        };
+        let d = FundamentalPath::generate(&off, 2 * DAY_NS, &mut agent_rng(5, 0, 0)).unwrap();
+        assert_eq!(b.log_values(), d.log_values());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 
 use super::agents::{
-    agent_rng, Agent, Hft, Informed, MarketHistory, MarketMaker, Momentum, Noise, StrategyAgent,
-    StrategyRecord,
+    agent_rng, Agent, Hft, Informed, MarketHistory, MarketMaker, MetaOrder, Momentum, Noise,
+    StrategyAgent, StrategyRecord,
 };
 use super::config::{micros, secs, LatencyConfig, SimConfig};
 use super::kernel::{Kernel, KernelConfig, Latency, SamplePeriods};
@@ -376,7 +376,8 @@ pub fn run(cfg: &SimConfig, strategy: Option<Program>) -> CoreResult<SimOutput> 
     })?;
     let end = cfg.duration_ns();
     let mut process_rng = agent_rng(cfg.seed, PROCESS_STREAM, SALT_PROCESS);
-    let ahead = secs(cfg.agents.informed.horizon_s) + secs(1.0);
+    let a = &cfg.agents;
+    let ahead = secs(a.informed.horizon_s.max(a.metaorder.horizon_s)) + secs(1.0);
     let fundamental = FundamentalPath::generate(&cfg.process, end + ahead, &mut process_rng)?;
     let mid_ticks = cfg.process.initial_price / m.tick_size;
     if !(1.0..=(1u64 << 50) as f64).contains(&mid_ticks) {
@@ -432,6 +433,7 @@ fn population_size(cfg: &SimConfig) -> usize {
         a.informed.count,
         a.noise.count,
         a.momentum.count,
+        a.metaorder.count,
     ]
     .iter()
     .map(|&c| c as usize)
@@ -479,7 +481,8 @@ fn seat(
     lats.push(lat);
 }
 
-/// Seats every agent in a fixed order (makers, HFTs, informed, noise, momentum, strategy).
+/// Seats every agent in a fixed order (makers, HFTs, informed, noise, momentum, meta-order
+/// traders, strategy).
 fn seat_population(
     kernel: &mut Kernel,
     cfg: &SimConfig,
@@ -490,7 +493,7 @@ fn seat_population(
     let mut lats = Vec::new();
     for _ in 0..a.market_maker.count {
         seat(kernel, &mut lats, seed, &a.market_maker.latency, |r| {
-            Box::new(MarketMaker::new(a.market_maker.clone(), r))
+            Box::new(MarketMaker::new(a.market_maker.clone(), tick, r))
         });
     }
     for _ in 0..a.hft.count {
@@ -511,6 +514,11 @@ fn seat_population(
     for _ in 0..a.momentum.count {
         seat(kernel, &mut lats, seed, &a.momentum.latency, |r| {
             Box::new(Momentum::new(a.momentum.clone(), r))
+        });
+    }
+    for _ in 0..a.metaorder.count {
+        seat(kernel, &mut lats, seed, &a.metaorder.latency, |r| {
+            Box::new(MetaOrder::new(a.metaorder.clone(), tick, r))
         });
     }
     if let Some(program) = strategy {

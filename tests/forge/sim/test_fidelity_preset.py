@@ -26,6 +26,12 @@ def test_preset_loads_and_sets_what_it_documents() -> None:
     # Stochastic volatility is on and the makers quote the real book's depth and tick.
     assert calm.get("process.vol_of_vol") == 0.0 < cfg.get("process.vol_of_vol")
     assert cfg.tick_size == 0.5
+    # The mechanisms behind the facts: two volatility factors, meta-order traders, a maker
+    # quoting around the reference and moving with order flow.
+    assert calm.get("process.vol2_of_vol") == 0.0 < cfg.get("process.vol2_of_vol")
+    assert calm.get("agents.metaorder.count") == 0 < cfg.get("agents.metaorder.count")
+    assert cfg.get("agents.market_maker.anchor_weight") == 1.0
+    assert cfg.get("agents.market_maker.flow_impact_ticks_per_lot") > 0.0
     maker = "agents.market_maker.size_lots"
     assert cfg.get(maker) > 100 * calm.get(maker)
     # Every key the file sets is a key of the scenario (from_toml refuses unknown ones).

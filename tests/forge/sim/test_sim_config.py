@@ -53,6 +53,17 @@ def test_int_widens_to_float_but_not_the_reverse() -> None:
         ({"agents.noise.sizes": 3}, r"unknown key 'agents\.noise\.sizes'"),
         ({"agents.whale.count": 3}, r"unknown agent type 'whale'"),
         ({"seed": -1}, r"seed must be a non-negative integer"),
+        ({"process.vol2_of_vol": -0.1}, r"process\.vol2_of_vol must be >= 0"),
+        ({"agents.market_maker.anchor_weight": 1.5}, r"anchor_weight must be in \[0, 1\]"),
+        (
+            {"agents.market_maker.flow_memory_max_s": 0.5},
+            r"flow_memory_max_s must be in \[flow_memory_min_s",
+        ),
+        ({"agents.market_maker.flow_decay_exponent": 2.0}, r"flow_decay_exponent must be in"),
+        ({"agents.market_maker.size_dispersion": 5.0}, r"size_dispersion must be <= 3"),
+        ({"agents.metaorder.child_lots": 0}, r"agents\.metaorder\.child_lots must be > 0"),
+        ({"agents.metaorder.size_alpha": 0.0}, r"agents\.metaorder\.size_alpha must be > 0"),
+        ({"agents.metaorder.signal_prob": 2.0}, r"signal_prob must be in \[0, 1\]"),
     ],
 )
 def test_bad_values_name_their_key(overrides: dict[str, object], message: str) -> None:

@@ -5,9 +5,14 @@ A config is a nested mapping of sections, the same shape as its TOML file:
     duration_s, seed                      run length (simulated seconds) and seed
     [market]      tick_size, lot_size, maker_fee, taker_fee, vol_window_s
     [process]     fundamental value: initial_price, vol_per_day, drift_per_day,
-                  mean_reversion_per_s, jump_rate_per_hour, jump_mean, jump_std, step_ms
+                  mean_reversion_per_s, two stochastic-volatility factors (vol_of_vol,
+                  vol_reversion_per_s, vol2_of_vol, vol2_reversion_per_s), jump_rate_per_hour,
+                  jump_mean, jump_std, step_ms
     [agents.market_maker] [agents.hft] [agents.informed] [agents.noise] [agents.momentum]
+    [agents.metaorder]
                   count, latency = {order_us, md_us, jitter_us}, and per-type parameters
+                  (makers: anchor_weight and flow_* for a reference that moves with order
+                  flow, size_dispersion; metaorder: Pareto parent sizes worked as children)
     [strategy]    the strategy under test: latency, interval_s, max_position_lots,
                   max_order_lots, start_s
     [sampling]    top_interval_s, l2_interval_s, l2_levels, mid_interval_s, record_events

@@ -6,6 +6,7 @@
 mod hft;
 mod informed;
 mod market_maker;
+mod metaorder;
 mod momentum;
 mod noise;
 mod strategy;
@@ -14,6 +15,7 @@ mod view;
 pub use hft::Hft;
 pub use informed::Informed;
 pub use market_maker::MarketMaker;
+pub use metaorder::MetaOrder;
 pub use momentum::Momentum;
 pub use noise::Noise;
 pub use strategy::{StrategyAgent, StrategyRecord, FEATURE_COLUMNS};
@@ -35,16 +37,18 @@ pub enum AgentKind {
     Noise,
     Momentum,
     Strategy,
+    MetaOrder,
 }
 
 impl AgentKind {
-    pub const ALL: [AgentKind; 6] = [
+    pub const ALL: [AgentKind; 7] = [
         AgentKind::MarketMaker,
         AgentKind::Hft,
         AgentKind::Informed,
         AgentKind::Noise,
         AgentKind::Momentum,
         AgentKind::Strategy,
+        AgentKind::MetaOrder,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl AgentKind {
             AgentKind::Noise => "noise",
             AgentKind::Momentum => "momentum",
             AgentKind::Strategy => "strategy",
+            AgentKind::MetaOrder => "metaorder",
         }
     }
 
