@@ -10,7 +10,8 @@ every candidate (`refute_all = true`) with every graph parent as a common cause
 (`screen_alpha = 1.0`), and the Monte Carlo paths of each candidate held in one matrix (as
 before the chunking; same figures). After: the default `GateConfig()`. Both use the default
 thresholds and workload otherwise (19 null histories, 1000 bootstrap paths, 16 PBO blocks).
-Last line: `RESULT gate_s_before=<s> gate_s_after=<s> speedup=<x>`.
+Last line: `RESULT gate_s_before=<s> gate_s_after=<s> speedup=<x> cpu_s_before=<s>
+cpu_s_after=<s>` (wall seconds, and CPU seconds of every thread of the process).
 """
 
 from __future__ import annotations
@@ -63,11 +64,12 @@ def make_run(root: Path) -> Path:
     return out
 
 
-def timed(run: Path, cfg: GateConfig, out: Path) -> tuple[float, GateResult]:
-    """Seconds for the whole gate (evidence, decisions, files) on `run`."""
-    started = time.perf_counter()
+def timed(run: Path, cfg: GateConfig, out: Path) -> tuple[float, float, GateResult]:
+    """Wall and CPU seconds (every thread of this process) for the whole gate on `run`; on a
+    shared machine the CPU time is the steadier figure."""
+    wall, cpu = time.perf_counter(), time.process_time()
     res = validate_run(run, cfg, out)
-    return time.perf_counter() - started, res
+    return time.perf_counter() - wall, time.process_time() - cpu, res
 
 
 def verdicts(res: GateResult) -> list[tuple[str, bool, tuple[str, ...]]]:
@@ -86,17 +88,18 @@ def main() -> None:
         run = args.run or make_run(Path(tmp))
         before_cfg = GateConfig(threads=1, refute_all=True, refute=RefuteConfig(screen_alpha=1.0))
         with unchunked_monte_carlo():
-            before, res_b = timed(run, before_cfg, Path(tmp) / "before")
-        print(f"before: {before:.0f} s  {verdicts(res_b)}", flush=True)
-        after, res_a = timed(run, GateConfig(), Path(tmp) / "after")
-        print(f"after:  {after:.0f} s  {verdicts(res_a)}", flush=True)
+            before, cpu_b, res_b = timed(run, before_cfg, Path(tmp) / "before")
+        print(f"before: {before:.0f} s (cpu {cpu_b:.0f} s)  {verdicts(res_b)}", flush=True)
+        after, cpu_a, res_a = timed(run, GateConfig(), Path(tmp) / "after")
+        print(f"after:  {after:.0f} s (cpu {cpu_a:.0f} s)  {verdicts(res_a)}", flush=True)
         same = [v[1] for v in verdicts(res_b)] == [v[1] for v in verdicts(res_a)]
         dsr_b = [j.evidence.dsr.dsr for j in res_b.judged]
         dsr_a = [j.evidence.dsr.dsr for j in res_a.judged]
         print(f"same verdicts: {same}; same DSR: {np.allclose(dsr_b, dsr_a)}; "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"RESULT gate_s_before={before:.1f} gate_s_after={after:.1f} "
-          f"speedup={before / after:.2f}")  # fmt: skip
+          f"speedup={before / after:.2f} cpu_s_before={cpu_b:.1f} "
+          f"cpu_s_after={cpu_a:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
