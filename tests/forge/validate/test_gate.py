@@ -85,6 +85,13 @@ def test_gate_config_refuses_bad_values() -> None:
     assert parse_gate_config({}).min_dsr == 0.95
 
 
+def test_example_config_lists_the_defaults() -> None:
+    from nexusforge.forge.validate.config import load_gate_config
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "gate.toml"
+    assert load_gate_config(path) == GateConfig()
+
+
 def test_incomplete_run_is_refused(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"status": "running"}))
     with pytest.raises(ForgeError, match="not complete"):
