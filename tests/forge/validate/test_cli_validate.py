@@ -84,6 +84,7 @@ def test_forge_run_ends_with_the_gate_by_default(validate_store: Path, tmp_path:
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     assert "validation gate" in done.output
+    assert "published to the Pit Crew folder" in " ".join(done.output.split())
     summary = json.loads((out / "validation" / "summary.json").read_text())
     assert summary["passed"] + summary["rejected"] == 2
     # The Pit Crew folder holds exactly the validated challengers, each with its gate record.

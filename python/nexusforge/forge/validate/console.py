@@ -51,9 +51,12 @@ def validate_command(run_dir: Path, config: Path | None, as_json: bool, console:
     console.print(decisions_table(result))
     console.print(f"validated challengers: {len(result.validated)} in "
                   f"{result.summary.parent / 'challengers'}")  # fmt: skip
-    if result.published:
-        console.print(f"published to the Pit Crew folder: {len(result.published)} in "
-                      f"{result.published[0].parent}")  # fmt: skip
+    pit = result.config.challenger_dir or result.run.config.challenger_dir
+    if pit is not None:
+        console.print(
+            f"published to the Pit Crew folder {pit}: {len(result.published)}"
+            + ("" if result.published else " (no challenger passed every check)")
+        )
     console.print(f"rejection log: {result.rejection_log}")
     console.print(f"report: {report}")
 
