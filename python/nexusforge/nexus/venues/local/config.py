@@ -164,18 +164,35 @@ def default_replay_files(shared_data: Path | None = None) -> tuple[Path, ...]:
     return tuple(shared_data / name for name in DEFAULT_REPLAY_NAMES)
 
 
+SECTIONS = frozenset({"exchange", "keys", "replay", "instruments", "rate_limits"})
+EXCHANGE_KEYS = frozenset(
+    {"mode", "host", "port", "initial_balance", "leverage", "fee_tier", "funding_rate",
+     "sim_seed", "sim_symbol"}
+)  # fmt: skip
+REPLAY_KEYS = frozenset({"files", "speed", "loop", "start_paused"})
+INSTRUMENT_KEYS = frozenset(
+    {"tick_size", "qty_step", "min_qty", "max_qty", "max_market_qty", "min_notional"}
+)
+
+
 def _from_dict(raw: dict[str, Any], base: Path) -> ExchangeConfig:
-    ex = dict(raw.get("exchange", {}))
+    _refuse_unknown(raw, "", SECTIONS)
+    ex = dict(_table(raw, "exchange"))
+    _refuse_unknown(ex, "exchange.", EXCHANGE_KEYS)
     keys = tuple(_api_key(i, k) for i, k in enumerate(raw.get("keys", [])))
-    replay = dict(raw.get("replay", {}))
+    replay = dict(_table(raw, "replay"))
+    _refuse_unknown(replay, "replay.", REPLAY_KEYS)
     files = tuple(_path(p, base) for p in replay.get("files", ()))
     insts = {}
-    for sym, spec in raw.get("instruments", {}).items():
+    for sym, spec in _table(raw, "instruments").items():
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"instruments.{sym}: expected a table, got {spec!r}")
+        _refuse_unknown(spec, f"instruments.{sym}.", INSTRUMENT_KEYS)
         try:
             insts[str(sym).upper()] = _instrument(spec)
         except ValueError as exc:
             raise ConfigError(f"instruments.{sym}: {exc}") from None
-    limits = dict(raw.get("rate_limits", {}))
+    limits = dict(_table(raw, "rate_limits"))
     for name in sorted(limits.keys() - {"order_write", "order_read", "account_read"}):
         raise ConfigError(f"rate_limits.{name}: unknown key")
     kwargs: dict[str, Any] = {
@@ -195,11 +212,30 @@ def _from_dict(raw: dict[str, Any], base: Path) -> ExchangeConfig:
             kwargs[name] = _value(ex, "exchange", name, lambda v: Decimal(str(v)), "a number")
     if "speed" in replay:
         kwargs["speed"] = _value(replay, "replay", "speed", float, "a number")
-    if "loop" in replay:
-        kwargs["loop"] = bool(replay["loop"])
-    if "start_paused" in replay:
-        kwargs["start_paused"] = bool(replay["start_paused"])
+    for name in ("loop", "start_paused"):
+        if name in replay:
+            kwargs[name] = _flag(replay, "replay", name)
     return ExchangeConfig(**kwargs)
+
+
+def _table(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: expected a table, got {value!r}")
+    return value
+
+
+def _refuse_unknown(table: Mapping[str, Any], prefix: str, known: frozenset[str]) -> None:
+    """A misspelt key would silently fall back to its default: name it instead."""
+    for name in sorted(set(table) - known):
+        raise ConfigError(f"{prefix}{name}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _flag(table: Mapping[str, Any], section: str, name: str) -> bool:
+    value = table[name]
+    if not isinstance(value, bool):  # bool("no") is True: a string here is a mistake
+        raise ConfigError(f"{section}.{name}: expected true or false, got {value!r}")
+    return value
 
 
 def _value(
@@ -217,6 +253,7 @@ def _api_key(i: int, entry: Any) -> ApiKey:
     for name in ("key", "secret"):
         if not isinstance(entry, Mapping) or name not in entry:
             raise ConfigError(f"keys[{i}].{name}: missing")
+    _refuse_unknown(entry, f"keys[{i}].", frozenset({"key", "secret"}))
     return ApiKey(str(entry["key"]), Secret(str(entry["secret"])))
 
 
@@ -225,7 +262,7 @@ def _path(raw: object, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _instrument(spec: dict[str, Any]) -> InstrumentOverride:
+def _instrument(spec: Mapping[str, Any]) -> InstrumentOverride:
     def dec(name: str) -> Decimal | None:
         if name not in spec:
             return None
