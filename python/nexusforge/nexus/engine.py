@@ -339,7 +339,7 @@ class Engine:
         for ws in (self.public, self.private):
             if ws is not None:
                 await ws.stop()
-        await self.router.drain()
+        await self.router.close()
         venue_pos: Decimal | None = None
         try:
             # Bounded: a venue in a long back-off must not hold a stop hostage; the journal has

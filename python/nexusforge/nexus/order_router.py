@@ -108,6 +108,7 @@ class OrderRouter:
         self._refusals: dict[int, int] = {}  # slot -> refusals in a row
         self._cool_until: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.closing = False  # set by drain(): from then on nothing new goes to the venue
         # IEL (nexus/execution.py): the venue order per intent; None sends market orders.
         self.tactics: RouterTactics | None = None
         self._specs: dict[str, OrderSpec] = {}
@@ -117,6 +118,8 @@ class OrderRouter:
     def submit(self, intents: Iterable[OrderIntent], t0: Stamp | None = None) -> None:
         """Counts the intents in flight now; a task journals and sends them one by one (each
         intent is committed to the journal before its request is built)."""
+        if self.closing:
+            return
         batch = list(intents)
         if self.tactics is not None:
             batch = self._with_tactics(batch)
@@ -151,6 +154,9 @@ class OrderRouter:
         self.inflight[intent.order_link_id] = InFlight(intent, time.monotonic(), sent=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self.closing:
+            coro.close()
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -162,6 +168,9 @@ class OrderRouter:
 
     async def _send(self, intent: OrderIntent, t0: Stamp | None) -> None:
         spec = self._specs.pop(intent.order_link_id, None)
+        if self.closing:  # the rest of a batch planned before the stop: never sent
+            self.inflight.pop(intent.order_link_id, None)
+            return
         if intent.reason not in FLATTENING and (
             self.blocked_all or intent.slot in self.blocked_slots
         ):
@@ -241,10 +250,26 @@ class OrderRouter:
             except BybitError as exc:
                 log.warning("cancel %s failed: %s", link, exc)
 
-    async def drain(self, timeout_s: float = 5.0) -> None:
-        """Waits for the send tasks still running."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+    async def drain(self, timeout_s: float = 5.0) -> set[asyncio.Task[None]]:
+        """Waits for the send tasks still running; those still running after `timeout_s`."""
+        if not self._tasks:
+            return set()
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        return pending
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stops sending, waits for requests already out, then cancels what is still waiting.
+
+        A request still queued behind the rate limiter or a venue back-off when the time is up
+        is cancelled before it leaves: an order sent after the engine's final venue check would
+        fill where no ledger sees it. One cancelled on the wire is journaled and reconciled."""
+        self.closing = True
+        pending = await self.drain(timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("stop: %d order requests still waiting were cancelled", len(pending))
+            await asyncio.wait(pending, timeout=1.0)
 
     # ---- venue answers ----
 
