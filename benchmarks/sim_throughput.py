@@ -296,6 +296,11 @@ def sim_rate(seed: int, runs: int) -> tuple[float, float, dict[str, int]]:
     return stats["messages"] / wall, stats["messages"] / cpu, stats
 
 
+def _load() -> str:
+    """The machine's load averages: wall-clock rates on a shared machine depend on them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, default=2_000_000)
@@ -311,6 +316,7 @@ def main() -> None:
         f"polars {pl.__version__}"
     )
     print(f"seed={args.seed} ops={args.ops} py_ops={args.py_ops} runs={args.runs}")
+    print(f"load average at start (1, 5, 15 min): {_load()}")
     sim, sim_cpu, st = sim_rate(args.sim_seed, args.sim_runs)
     print(
         f"simulator, rmsc04 day (seed {args.sim_seed}): {st['messages']:,} messages "
@@ -332,6 +338,7 @@ def main() -> None:
     py_rate = args.py_ops / py_wall
     py_cpu_rate = args.py_ops / py_cpu
     print(f"python price-time book: {py_rate:,.0f} requests/s wall, {py_cpu_rate:,.0f} per CPU-s")
+    print(f"load average at end (1, 5, 15 min): {_load()}")
     print(
         f"RESULT sim_msgs_per_s={sim:.0f} engine_ops_per_s={rate:.0f} "
         f"ratio_vs_python={rate / py_rate:.1f}"
