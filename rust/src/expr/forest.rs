@@ -125,11 +125,6 @@ fn assign_slots(nodes: &[Node], roots: &[usize]) -> (Vec<usize>, usize) {
     }
     let (mut slot, mut free, mut slots) = (vec![0; nodes.len()], Vec::new(), 0);
     for (i, n) in nodes.iter().enumerate() {
-        slot[i] = free.pop().unwrap_or_else(|| {
-            slots += 1;
-            slots - 1
-        });
-        // Freed after taking this node's slot, so a node never writes over its operands.
         let mut dead: Vec<usize> = n
             .args
             .iter()
@@ -138,9 +133,29 @@ fn assign_slots(nodes: &[Node], roots: &[usize]) -> (Vec<usize>, usize) {
             .collect();
         dead.sort_unstable();
         dead.dedup();
+        if in_place(n, i, &last_use) {
+            // The first operand dies here: the node overwrites its buffer, as the stack
+            // machine does, instead of copying it.
+            slot[i] = slot[n.args[0]];
+            dead.retain(|&c| c != n.args[0]);
+        } else {
+            slot[i] = free.pop().unwrap_or_else(|| {
+                slots += 1;
+                slots - 1
+            });
+        }
+        // Freed after taking this node's slot, so a node never writes over another operand.
         free.extend(dead.into_iter().map(|c| slot[c]));
     }
     (slot, slots)
+}
+
+/// True when node `i` may compute in its first operand's buffer: that operand has no later
+/// consumer and is not also a later operand of the same node.
+fn in_place(n: &Node, i: usize, last_use: &[usize]) -> bool {
+    n.args
+        .first()
+        .is_some_and(|&c| last_use[c] == i && !n.args[1..].contains(&c))
 }
 
 /// A forest's window state and block buffers; feed rows in order, in blocks of ≤ `block`.
@@ -183,7 +198,8 @@ impl<'f> ForestEvaluator<'f> {
             if node.instr.op == Op::Col {
                 out.copy_from_slice(&columns[node.instr.k][start..start + len]);
             } else {
-                if let Some(&c) = node.args.first() {
+                // In place, `dst` already holds the first operand (see `assign_slots`).
+                if let Some(&c) = node.args.first().filter(|&&c| f.slot[c] != f.slot[i]) {
                     out.copy_from_slice(&self.bufs[f.slot[c]][..len]);
                 }
                 apply(&node.instr, state, out, operand(1), operand(2));
@@ -239,6 +255,9 @@ mod tests {
             prog(&[a, &[op(0, 0), op(19, 3), op(3, 0), op(21, 12)]]),
             prog(&[a, b, &[op(2, 0)]]),
             prog(&[&[(1, 0, 2.0, 0.0)], a, &[op(4, 0)]]),
+            // One node as both operands, and a dying first operand reused in place.
+            prog(&[a, a, &[op(4, 0), op(6, 0), op(9, 0)]]),
+            prog(&[b, b, &[op(3, 0)], b, &[op(2, 0)]]),
         ]
     }
 
