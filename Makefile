@@ -20,7 +20,8 @@ $(PY):
 
 # Dependencies (and dev extras) from pyproject.toml; re-run only when it changes.
 $(DEPS_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet $$($(PY) scripts/list_requirements.py pyproject.toml dev research)
+	$(PY) scripts/list_requirements.py pyproject.toml dev research > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
 	touch $@
 
 # The Rust core, built in release mode and installed in develop (editable) mode.
