@@ -13,6 +13,7 @@ from typing import IO
 #: `nexusforge nexus run` exit codes of a clean stop: 0 reconciled, 3 the venue could not be
 #: read at the stop (an outage; the next start reconciles). Anything else is a crash.
 CLEAN_EXITS = (0, 3)
+VENUE_UNREAD = 3
 
 # Six strategies on short windows so they trade within seconds of a (re)start; two lean
 # against each other so internal crosses happen too.

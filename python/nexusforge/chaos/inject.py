@@ -59,6 +59,9 @@ class Injector:
         self.resumes.append(timer)
 
     def settle(self) -> None:
-        """Let every pending market stall end (before the final checks)."""
+        """Ends the faults before the final checks: pending market stalls run out, and REST
+        failures or delays armed for more requests than the engine made are disarmed."""
         for timer in self.resumes:
             timer.join()
+        self.ex.fail_next_requests(0)
+        self.ex.delay_next_requests(0, 0.0)

@@ -10,13 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexusforge.chaos.check import Verdict, check, venue_view
-from nexusforge.chaos.engine_proc import CLEAN_EXITS, EngineProcess, write_engine_config
+from nexusforge.chaos.engine_proc import (
+    CLEAN_EXITS,
+    VENUE_UNREAD,
+    EngineProcess,
+    write_engine_config,
+)
 from nexusforge.chaos.inject import Injector
 from nexusforge.chaos.schedule import Fault, Schedule, build_schedule
 from nexusforge.nexus.venues.bybit import BybitConfig, Credentials
 from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, RateLimits, Secret
 
 KEY = "chaos-key"
+FINAL_RESTARTS = 3  # starts on the quiet venue to settle an engine stopped in an outage
+RECONCILE_S = 5.0  # time given to such a start (its start-up reconciliation) before the stop
 LEGACY = "bybit/market/bybit_legacy_v2_linear_ws_20210417.txt"  # LTCUSDT book + trades, 2021
 
 
@@ -124,6 +131,14 @@ class _Play:
                 self.engine = self._spawn()
 
     def finish(self) -> None:
+        """Stops the engine. One stopped inside a venue back-off exits VENUE_UNREAD ("the next
+        start reconciles"): that claim is checked by starting it again on the quiet venue."""
         code = self.engine.stop()
+        for _ in range(FINAL_RESTARTS):
+            if code != VENUE_UNREAD:
+                break
+            self.engine = self._spawn()
+            time.sleep(self.cfg.settle_s + RECONCILE_S)
+            code = self.engine.stop()
         if code not in CLEAN_EXITS:
             self.crashes += 1
