@@ -421,3 +421,14 @@ def test_an_execution_row_with_bad_utf8_is_a_skipped_row() -> None:
     parsed = parse_ws_message(bad)
     assert len(parsed.skipped) == 1 and not parsed.rows
     assert len(parse_ws_message(frame).rows) == 1
+
+
+def test_a_page_cursor_that_cannot_be_signed_is_a_protocol_error() -> None:
+    """Found at 100,000 inputs: a space in the venue's nextPageCursor made the next page's
+    signed query raise ValueError out of the client."""
+    body = (b'{"retCode":0,"retMsg":"OK","result":{"nextPageCursor":" 1%3A2","category":"linear",'
+            b'"list":[{"orderId":"1"}]}}')  # fmt: skip
+    lb = loopback()
+    lb.reply = http_reply(200, [], body)
+    with pytest.raises(BybitProtocolError, match="nextPageCursor"):
+        lb.run(call(lb.client, "open_orders"))
