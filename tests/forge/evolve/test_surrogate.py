@@ -19,7 +19,14 @@ from nexusforge.forge.evolve.fitness import (
 )
 from nexusforge.forge.evolve.primitives import Term, build_pset, generate, to_expr
 from nexusforge.forge.evolve.run import parse_config, research_table
-from nexusforge.forge.evolve.surrogate import Surrogate, Vectorizer, screen, spearman
+from nexusforge.forge.evolve.surrogate import (
+    PHENO,
+    Surrogate,
+    Vectorizer,
+    quantiles,
+    screen,
+    spearman,
+)
 from nexusforge.forge.evolve.table import TARGET, ResearchTable
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import columns
@@ -86,3 +93,80 @@ def test_spearman_matches_known_values() -> None:
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_quantiles_rank_with_ties() -> None:
+    q = quantiles(np.array([3.0, 1.0, 1.0, -100.0, 5.0]))
+    assert q.tolist() == pytest.approx([0.75, 0.375, 0.375, 0.0, 1.0])
+    assert quantiles(np.array([2.0])).tolist() == [0.0]
+
+
+def _fit_predict(y: np.ndarray, ranks: bool) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(300, 3))
+    sur = Surrogate(seed=0, min_train=50, ranks=ranks)
+    sur.add(x, list(y(x)))
+    assert sur.fit()
+    return sur.predict(rng.uniform(size=(100, 3)))
+
+
+def test_rank_target_ignores_the_scale_of_the_score_tail() -> None:
+    # The same order with a huge negative tail (as turnover penalties give) must not change
+    # what the rank-trained surrogate predicts; the raw-score one is pulled by the tail.
+    def plain(x: np.ndarray) -> np.ndarray:
+        return x[:, 0] - 0.5 * x[:, 1]
+
+    def tailed(x: np.ndarray) -> np.ndarray:
+        v = plain(x)
+        return np.where(v < 0.0, v * 500.0, v)
+
+    assert np.array_equal(_fit_predict(plain, True), _fit_predict(tailed, True))
+    raw_plain, raw_tailed = _fit_predict(plain, False), _fit_predict(tailed, False)
+    assert not np.allclose(raw_plain, raw_tailed)
+
+
+def test_optimistic_bound_is_mean_plus_spread_and_seeded() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(size=(200, 3))
+    y = list(x[:, 0] + 0.3 * rng.standard_normal(200))
+    probe = rng.uniform(size=(50, 3))
+    runs = []
+    for _ in range(2):
+        sur = Surrogate(seed=2, min_train=50, members=4, kappa=1.5)
+        sur.add(x, y)
+        assert sur.fit()
+        runs.append(sur.optimistic(probe))
+    (mean, bound), (mean2, bound2) = runs
+    assert np.array_equal(mean, mean2) and np.array_equal(bound, bound2)
+    assert np.allclose(mean, sur.predict(probe))
+    assert (bound >= mean).all() and (bound > mean).any()
+    single = Surrogate(seed=2, min_train=50, members=1)
+    single.add(x, y)
+    assert single.fit()
+    m1, b1 = single.optimistic(probe)
+    assert np.array_equal(m1, b1)
+
+
+def test_surrogate_refuses_bad_ensemble() -> None:
+    with pytest.raises(ValueError, match="members"):
+        Surrogate(seed=0, members=0)
+    with pytest.raises(ValueError, match="kappa"):
+        Surrogate(seed=0, kappa=-1.0)
+
+
+def test_optimistic_ranks_known_phenotypes_last() -> None:
+    # Rows whose trailing phenotype columns repeat an evaluated row's are ranked below every
+    # novel row (bound -inf) but keep their mean prediction; novelty=False leaves them alone.
+    rng = np.random.default_rng(7)
+    width = len(PHENO) + 2
+    x = rng.uniform(size=(120, width))
+    y = list(x[:, -1])
+    probe = rng.uniform(size=(6, width))
+    probe[:2, -len(PHENO) :] = x[:2, -len(PHENO) :]  # new structure, known positions
+    for novelty in (True, False):
+        sur = Surrogate(seed=0, min_train=50, members=2, novelty=novelty)
+        sur.add(x, y)
+        assert sur.fit()
+        mean, bound = sur.optimistic(probe)
+        assert np.isfinite(mean).all()
+        assert np.isneginf(bound[:2]).all() == novelty and np.isfinite(bound[2:]).all()

@@ -322,8 +322,9 @@ class Evolution:
             return kids, [math.nan] * len(kids), 0
         if not new:
             return known, [math.nan] * len(known), 0
-        pred = self.surrogate.predict(self.vectorizer.transform([k.expr for k in new]))
-        keep = screen(pred, self.sur_cfg.keep, self.sur_cfg.explore, self.rng)
+        x = self.vectorizer.transform([k.expr for k in new])
+        pred, bound = self.surrogate.optimistic(x)  # rank by the upper bound, record the mean
+        keep = screen(bound, self.sur_cfg.keep, self.sur_cfg.explore, self.rng)
         chosen = [new[i] for i in keep]
         preds = [float(pred[i]) for i in keep] + [math.nan] * len(known)
         return chosen + known, preds, len(new) - len(keep)

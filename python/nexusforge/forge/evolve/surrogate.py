@@ -6,6 +6,11 @@ and phenotypic: the expression's positions on a small fixed reference sample of 
 (level, spread, long/short share, turnover) and a cheap proxy fitness there (the positions'
 correlation with the forward return, and their cost-adjusted mean return). The reference
 sample comes from the first training window only, so screening never sees test or trade rows.
+
+Screening ranks offspring by an upper confidence bound (ensemble mean + spread of predicted
+fitness quantile) and ranks last those whose positions on the reference rows repeat an
+evaluated individual's: without that, the oracle kept sending phenotypic clones of the current
+best (and flat trees) to full evaluation, and the population locked in.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from nexusforge.strategy.expr import PRIMITIVES, Call, Col, Const, Expr, depth, 
 from nexusforge.strategy.vector import evaluate
 
 _OPS = tuple(sorted(PRIMITIVES))
+_F64 = npt.NDArray[np.float64]
 PHENO = ("pos_mean", "pos_std", "long_share", "short_share", "nan_share", "turnover", "ic",
          "proxy_ret")  # fmt: skip
 
@@ -118,14 +124,42 @@ def spearman(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-class Surrogate:
-    """A LightGBM regressor of fitness from expression features, refit on all it has seen."""
+def _phenotype_key(row: npt.NDArray[np.float64]) -> tuple[float, ...]:
+    # Rows come from `Vectorizer.transform`: the phenotype is the last len(PHENO) columns.
+    return tuple(np.round(row[-len(PHENO) :], 9).tolist())
 
-    def __init__(self, seed: int, min_train: int = 40, trees: int = 150) -> None:
-        self.seed, self.min_train, self.trees = seed, min_train, trees
+
+def quantiles(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each value's average rank scaled to [0, 1] (0 the lowest); ties share a rank."""
+    if y.size < 2:
+        return np.zeros(y.size)
+    r = pl.Series(y).rank("average").to_numpy().astype(np.float64)
+    return (r - 1.0) / (y.size - 1)
+
+
+class Surrogate:
+    """A LightGBM regressor of fitness quantile from expression features, refit on all seen.
+
+    It learns each example's rank among everything seen (0 worst, 1 best), not the raw score:
+    screening only needs the order, and raw scores have a tail of huge negative values
+    (turnover penalties of -30 to -170) that a squared loss spends its splits on, leaving the
+    top, where screening decides, poorly resolved. `members` models on different row
+    subsamples give a spread; `optimistic` ranks by mean + `kappa` x spread (an upper
+    confidence bound), so offspring unlike anything seen are not screened out as if known.
+    """
+
+    def __init__(
+        self, seed: int, min_train: int = 40, trees: int = 150, ranks: bool = True,
+        members: int = 4, kappa: float = 1.0, novelty: bool = True,
+    ) -> None:  # fmt: skip
+        if members < 1 or kappa < 0.0:
+            raise ValueError("need members >= 1 and kappa >= 0")
+        self.seed, self.min_train, self.trees, self.ranks = seed, min_train, trees, ranks
+        self.members, self.kappa, self.novelty = members, kappa, novelty
+        self._phenotypes: set[tuple[float, ...]] = set()
         self._x: list[npt.NDArray[np.float64]] = []
         self._y: list[float] = []
-        self._model: object | None = None
+        self._models: list[object] = []
 
     @property
     def seen(self) -> int:
@@ -135,7 +169,7 @@ class Surrogate:
     @property
     def ready(self) -> bool:
         """True once it has enough examples and has been fit."""
-        return self._model is not None
+        return bool(self._models)
 
     def add(self, x: npt.NDArray[np.float64], y: Sequence[float]) -> None:
         """Learn from fully evaluated individuals (non-finite scores are skipped)."""
@@ -143,6 +177,7 @@ class Surrogate:
             if math.isfinite(v):
                 self._x.append(row)
                 self._y.append(float(v))
+            self._phenotypes.add(_phenotype_key(row))
 
     def fit(self) -> bool:
         """Refit on everything seen; False while there are too few examples."""
@@ -150,20 +185,42 @@ class Surrogate:
             return False
         from lightgbm import LGBMRegressor
 
-        model = LGBMRegressor(
-            n_estimators=self.trees, learning_rate=0.05, num_leaves=15, min_child_samples=5,
-            subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=self.seed,
-            deterministic=True, force_row_wise=True, n_jobs=1, verbose=-1,
-        )  # fmt: skip
-        model.fit(np.vstack(self._x), np.asarray(self._y))
-        self._model = model
+        x = np.vstack(self._x)
+        y = np.asarray(self._y)
+        target = quantiles(y) if self.ranks else y
+        models: list[object] = []
+        for m in range(self.members):
+            model = LGBMRegressor(
+                n_estimators=self.trees, learning_rate=0.05, num_leaves=15, min_child_samples=5,
+                subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+                random_state=self.seed * 1009 + m, deterministic=True, force_row_wise=True,
+                n_jobs=1, verbose=-1,
+            )  # fmt: skip
+            model.fit(x, target)
+            models.append(model)
+        self._models = models
         return True
 
-    def predict(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Predicted fitness per row (requires `ready`)."""
-        if self._model is None:
+    def _each(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if not self._models:
             raise RuntimeError("the surrogate has not been fit yet")
-        return np.asarray(self._model.predict(x), dtype=np.float64)  # type: ignore[attr-defined]
+        return np.array([m.predict(x) for m in self._models], dtype=np.float64)  # type: ignore[attr-defined]
+
+    def predict(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Predicted fitness quantile (raw fitness with `ranks=False`) per row; needs `ready`."""
+        return np.asarray(self._each(x).mean(axis=0))
+
+    def optimistic(self, x: npt.NDArray[np.float64]) -> tuple[_F64, _F64]:
+        """(mean prediction, mean + kappa x spread across members) per row; needs `ready`."""
+        each = self._each(x)
+        mean = each.mean(axis=0)
+        bound = mean + self.kappa * each.std(axis=0)
+        if self.novelty:
+            # Same positions on the reference rows as an evaluated individual: its score is
+            # all but known, so a full evaluation would teach nothing; rank it last.
+            seen = np.array([_phenotype_key(r) in self._phenotypes for r in x], dtype=bool)
+            bound = np.where(seen, -np.inf, bound)
+        return mean, bound
 
 
 def screen(
