@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from chaosx import trading
 
 from nexusforge.chaos.engine_proc import EngineProcess, write_engine_config
 from nexusforge.chaos.runner import KEY, ChaosConfig, exchange_config
-from nexusforge.nexus.journal import Journal
 from nexusforge.nexus.venues.local import LocalExchange
 
 FAULTS = {
@@ -33,22 +33,12 @@ def test_engine_start_survives_a_transient_venue_error(
         engine_cfg = write_engine_config(tmp_path, ex.port, cfg.symbol, "0")
         engine = EngineProcess(engine_cfg, tmp_path / "engine.log", KEY, cfg.secret)
         deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and engine.alive() and not _trading(tmp_path, cfg.symbol):
+        while time.monotonic() < deadline and engine.alive() and not trading(tmp_path, cfg.symbol):
             time.sleep(0.2)
         alive = engine.alive()
         code_at_stop = engine.stop()
     log = (tmp_path / "engine.log").read_text()
-    assert alive and _trading(tmp_path, cfg.symbol), log[-2000:]
+    assert alive and trading(tmp_path, cfg.symbol), log[-2000:]
     assert code_at_stop == 0, log[-2000:]
     if fault == "10002x4":  # past the client's own re-syncs: the engine's start retry did it
         assert "start: server time failed" in log or "failed (" in log, log[-2000:]
-
-
-def _trading(folder: Path, symbol: str) -> bool:
-    """The engine is past its start: models are set up and an order intent was journaled."""
-    path = folder / "journal.sqlite"
-    try:
-        with Journal(path, readonly=True) as j:
-            return bool(j.models()) and j.first_intent_time_ms(symbol) is not None
-    except Exception:  # not created yet, or being created right now
-        return False

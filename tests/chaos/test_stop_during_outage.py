@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from chaosx import trading
 
 from nexusforge.chaos.engine_proc import CLEAN_EXITS, EngineProcess, write_engine_config
 from nexusforge.chaos.runner import KEY, ChaosConfig, exchange_config
-from nexusforge.nexus.journal import Journal
 from nexusforge.nexus.venues.local import LocalExchange
 
 
@@ -35,9 +35,9 @@ def test_sigterm_during_a_venue_outage_exits_cleanly(
             assert "start: " in _log(tmp_path), _log(tmp_path)[-2000:]
         if phase == "trading":
             deadline = time.monotonic() + 45
-            while time.monotonic() < deadline and not _trading(tmp_path, cfg.symbol):
+            while time.monotonic() < deadline and not trading(tmp_path, cfg.symbol):
                 time.sleep(0.2)
-            assert _trading(tmp_path, cfg.symbol), (tmp_path / "engine.log").read_text()[-2000:]
+            assert trading(tmp_path, cfg.symbol), (tmp_path / "engine.log").read_text()[-2000:]
             _outage(ex)
         time.sleep(3.0)  # deep enough into the back-off that waiting it out would take long
         assert engine.alive(), (tmp_path / "engine.log").read_text()[-2000:]
@@ -55,13 +55,3 @@ def _log(folder: Path) -> str:
 
 def _outage(ex: LocalExchange) -> None:
     ex.fail_next_requests(100_000, 10016, "Bad Gateway", http_status=502, scope="any")
-
-
-def _trading(folder: Path, symbol: str) -> bool:
-    """The engine is past its start: models are set up and an order intent was journaled."""
-    path = folder / "journal.sqlite"
-    try:
-        with Journal(path, readonly=True) as j:
-            return bool(j.models()) and j.first_intent_time_ms(symbol) is not None
-    except Exception:  # not created yet, or being created right now
-        return False
