@@ -7,10 +7,8 @@
 //! expression runs alone on its thread, so results do not depend on the thread count, and
 //! they equal `evaluate` followed by `run` + `compute_metrics` bit for bit.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-
 use super::engine::{touch_grid, BarSink, Sim};
+use super::jobs::run_jobs;
 use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
 use super::{BacktestConfig, Market};
 use crate::error::{CoreError, CoreResult};
@@ -136,40 +134,19 @@ pub fn evaluate_and_backtest_batch(
     let n = m.close.len();
     check_programs(programs, columns, n)?;
     let touch = touch_grid(cfg, m);
-    let next = AtomicUsize::new(0);
-    let workers = threads.clamp(1, programs.len().div_ceil(LANES).max(1));
-    let parts = thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let w = Worker {
-                        columns,
-                        m,
-                        cfg,
-                        touch: touch.as_deref(),
-                        bars_per_year,
-                    };
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(LANES, Ordering::Relaxed);
-                        if i >= programs.len() {
-                            break;
-                        }
-                        let group = &programs[i..(i + LANES).min(programs.len())];
-                        done.extend(w.group(i, group));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join())
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|_| CoreError::InvalidInput("a batch thread panicked".into()))?;
+    let w = Worker {
+        columns,
+        m,
+        cfg,
+        touch: touch.as_deref(),
+        bars_per_year,
+    };
+    let groups = run_jobs(programs.len().div_ceil(LANES), threads, |g| {
+        let first = g * LANES;
+        w.group(first, &programs[first..(first + LANES).min(programs.len())])
+    })?;
     let mut slots: Vec<Option<CoreResult<Metrics>>> = programs.iter().map(|_| None).collect();
-    for (i, r) in parts.into_iter().flatten() {
+    for (i, r) in groups.into_iter().flatten() {
         slots[i] = Some(r);
     }
     slots

@@ -4,6 +4,7 @@
 mod batch;
 mod engine;
 mod exprs;
+mod jobs;
 mod lean;
 mod metrics;
 mod rounding;

@@ -7,10 +7,9 @@
 //! engine state, so results do not depend on the thread count or the chunking.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 
 use super::engine::{touch_grid, Bar, BarSink, Sim};
+use super::jobs::run_jobs;
 use super::lean::{self, Lean};
 use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
 use super::{BacktestConfig, BookLevels, Market};
@@ -200,8 +199,8 @@ pub fn evaluate_and_backtest_windows(
         .flat_map(|w| (0..forests.len()).map(move |c| (w, c)))
         .collect();
     items.sort_by_key(|&(w, c)| (std::cmp::Reverse(windows[w].len()), w, c));
-    let next = AtomicUsize::new(0);
-    let run_item = |(w, c): (usize, usize)| {
+    let parts = run_jobs(items.len(), threads, |k| {
+        let (w, c) = items[k];
         let r = &windows[w];
         let wm = window_market(m, r);
         let cols: Vec<&[f64]> = columns.iter().map(|col| &col[r.clone()]).collect();
@@ -211,29 +210,9 @@ pub fn evaluate_and_backtest_windows(
             c,
             run_window(&forests[c], &cols, &wm, wt, cfg, bars_per_year),
         )
-    };
-    let parts = thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.min(items.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&item) = items.get(i) else { break };
-                        done.push(run_item(item));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join())
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|_| CoreError::InvalidInput("a batch thread panicked".into()))?;
+    })?;
     let mut out: Vec<Option<Metrics>> = vec![None; programs.len() * windows.len()];
-    for (w, c, res) in parts.into_iter().flatten() {
+    for (w, c, res) in parts {
         for (j, r) in res?.into_iter().enumerate() {
             let p = c * per_chunk + j;
             let metrics = r.map_err(|e| CoreError::InvalidInput(format!("expression {p}: {e}")))?;
