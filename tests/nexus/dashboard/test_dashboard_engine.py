@@ -21,6 +21,8 @@ from nexusforge.nexus.engine import Engine
 from nexusforge.nexus.run import venue_config
 from nexusforge.nexus.venues.bybit import Credentials
 from nexusforge.nexus.venues.local import ApiKey, ExchangeConfig, LocalExchange, RateLimits, Secret
+from nexusforge.strategy import artifact, codec
+from nexusforge.strategy.artifact import Challenger
 
 pytestmark = pytest.mark.slow
 KEY, SECRET = "dashboard-test-key", "dashboard-test-secret"
@@ -34,11 +36,14 @@ STRATEGIES = {
 }  # fmt: skip
 
 
-def write_config(folder: Path, port: int) -> Path:
+def write_config(folder: Path, port: int, champions: bool = False) -> Path:
+    """Two short-window models, or (`champions`) the six bundled ones that `make run` trades,
+    with the Pit Crew watching `challengers/`."""
     lines = ["[engine]", 'symbol = "LTCUSDT"', 'journal = "journal.sqlite"',
              "round_interval_s = 0.2", 'capital = "10000"', 'kill_file = "kill.now"',
+             'challenger_dir = "challengers"',
              "[venue]", 'kind = "custom"', f"port = {port}"]  # fmt: skip
-    for name, expr in STRATEGIES.items():
+    for name, expr in () if champions else STRATEGIES.items():
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"schema": 1, "expr": expr}))
         lines += ["[[models]]", f'name = "{name}"', f'strategy = "{path}"']
@@ -168,3 +173,83 @@ def test_a_dashboard_that_cannot_start_leaves_the_engine_alone(
     engine.journal.close()
     asyncio.run(engine.rest.aclose())
     busy.close()
+
+
+def test_the_six_champions_and_a_dropped_challenger(shared_data: Path, tmp_path: Path) -> None:
+    """What `make run` shows: the six bundled champions trading, equity moving, a challenger
+    file dropped into the Pit Crew folder appearing in shadow mode; the kill switch refuses a
+    request without the token."""
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on PATH: .ci/run installs it")
+        pytest.skip("no chromium on PATH")
+    ex_cfg = ExchangeConfig(
+        keys=(ApiKey(KEY, Secret(SECRET)),),
+        replay_files=(shared_data / RECORDING,),
+        speed=0.0,
+        rate_limits=RateLimits(order_write=100),
+    )
+
+    async def main(port: int) -> Engine:
+        cfg = load_config(write_config(tmp_path, port, champions=True))
+        engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
+        stop = asyncio.Event()
+        on_start = DashboardOnStart("127.0.0.1", 0, TOKEN, lambda _: None, tmp_path / "reports")
+        on_start(engine)
+        handle = on_start.handle
+        assert handle is not None
+
+        async def drive() -> None:
+            try:
+                url = f"http://127.0.0.1:{await handle.started()}/"
+                await asyncio.to_thread(watch_champions, url, tmp_path)
+            finally:
+                stop.set()
+
+        task = asyncio.create_task(drive())
+        try:
+            await engine.run(120, stop)
+        finally:
+            await task
+            await handle.stop()
+        return engine
+
+    with LocalExchange(ex_cfg) as ex:
+        engine = asyncio.run(main(ex.port))
+    assert len(engine.models) == 6
+    assert engine.state.kill is None  # the token-less request changed nothing
+
+
+def watch_champions(url: str, tmp_path: Path) -> None:
+    exe = chromium_path()
+    assert exe is not None
+    b = Browser(exe)
+    try:
+        b.goto(url)
+        b.wait_for("document.querySelectorAll('#models tbody tr[data-model]').length === 6", 30)
+        equities = "[...document.querySelectorAll('#models td[data-field=equity]')]"
+        first = b.wait_for(f"{equities}.map(td => td.title).join('|')")
+        b.wait_for(f"{equities}.map(td => td.title).join('|') !== {json.dumps(first)}", 60)
+        (tmp_path / "challengers" / "edge.json").write_text(_challenger())
+        b.wait_for("document.querySelector('#challengers tr[data-challenger]') !== null", 30)
+        b.js("document.getElementById('kill-open').click()")
+        b.js("document.getElementById('kill-token').value = ''")
+        b.js("document.getElementById('kill-arm').click()")
+        assert b.wait_for("document.getElementById('kill-error').textContent", 10)
+        b.screenshot(tmp_path / "dashboard-champions.png")
+        artifacts = os.environ.get("NEXUSFORGE_TEST_ARTIFACTS")
+        if artifacts:
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            (Path(artifacts) / "dashboard-champions.png").write_bytes(
+                (tmp_path / "dashboard-champions.png").read_bytes()
+            )
+        assert b.exceptions == []
+    finally:
+        b.close()
+
+
+def _challenger() -> str:
+    """A gate-validated challenger file on the live features (what `forge run` publishes)."""
+    expr = codec.loads(json.dumps({"schema": 1, "expr": STRATEGIES["imbalance"]}))
+    validation = {"status": "validated", "gate": {"passed": True, "failed": []}}
+    return artifact.dumps(Challenger(expr, {"oos_sharpe": 1.0}, {"table": "test"}, {}, validation))
