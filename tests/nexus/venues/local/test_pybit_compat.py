@@ -141,15 +141,17 @@ def test_private_stream_receives_executions_and_orders(ex: LocalExchange, http: 
     try:
         ws.execution_stream(executions.append)
         ws.order_stream(orders.append)
-        wait_for(lambda: len(ex.private.connections) == 1)
-        time.sleep(0.1)  # the subscribe messages are on their way
+        # both topics subscribed before the order (a fill before that is pushed to no one)
+        wait_for(lambda: any(len(c.topics) >= 2 for c in ex.private.connections))
         placed = http.place_order(category="linear", symbol=SYMBOL, side="Buy",
                                   orderType="Market", qty="25", orderLinkId="py-m")  # fmt: skip
         wait_for(lambda: bool(executions) and bool(orders))
         old = {c.conn_id for c in ex.private.connections}
         ex.drop_private_connections()  # pybit reconnects, re-auths and resubscribes
         wait_for(
-            lambda: any(c.topics and c.conn_id not in old for c in ex.private.connections),
+            lambda: any(
+                len(c.topics) >= 2 and c.conn_id not in old for c in ex.private.connections
+            ),
             timeout=10,
         )
         http.place_order(category="linear", symbol=SYMBOL, side="Sell", orderType="Market",
