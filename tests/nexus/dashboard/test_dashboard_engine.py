@@ -73,29 +73,14 @@ def browse(url: str, tmp_path: Path) -> None:
         b.js(f"document.getElementById('kill-code-input').value = '{code}'")
         b.js("document.getElementById('kill-confirm').click()")
         b.wait_for("document.getElementById('kill-state').textContent.includes('TRIPPED')", 30)
-        b.screenshot(tmp_path / "dashboard-engine.png")
-        artifacts = os.environ.get("NEXUSFORGE_TEST_ARTIFACTS")
-        if artifacts:
-            Path(artifacts).mkdir(parents=True, exist_ok=True)
-            (Path(artifacts) / "dashboard-engine.png").write_bytes(
-                (tmp_path / "dashboard-engine.png").read_bytes()
-            )
+        _screenshot(b, tmp_path / "dashboard-engine.png")
         assert b.exceptions == []
     finally:
         b.close()
 
 
 def test_dashboard_of_a_trading_engine(shared_data: Path, tmp_path: Path) -> None:
-    if chromium_path() is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium on PATH: .ci/run installs it")
-        pytest.skip("no chromium on PATH")
-    ex_cfg = ExchangeConfig(
-        keys=(ApiKey(KEY, Secret(SECRET)),),
-        replay_files=(shared_data / RECORDING,),
-        speed=0.0,
-        rate_limits=RateLimits(order_write=100),
-    )
+    ex_cfg = _exchange_with_chromium(shared_data)
 
     listed: list[str] = []  # the reports the engine's dashboard lists
 
@@ -179,16 +164,7 @@ def test_the_six_champions_and_a_dropped_challenger(shared_data: Path, tmp_path:
     """What `make run` shows: the six bundled champions trading, equity moving, a challenger
     file dropped into the Pit Crew folder appearing in shadow mode; the kill switch refuses a
     request without the token."""
-    if chromium_path() is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium on PATH: .ci/run installs it")
-        pytest.skip("no chromium on PATH")
-    ex_cfg = ExchangeConfig(
-        keys=(ApiKey(KEY, Secret(SECRET)),),
-        replay_files=(shared_data / RECORDING,),
-        speed=0.0,
-        rate_limits=RateLimits(order_write=100),
-    )
+    ex_cfg = _exchange_with_chromium(shared_data)
 
     async def main(port: int) -> Engine:
         cfg = load_config(write_config(tmp_path, port, champions=True))
@@ -236,13 +212,7 @@ def watch_champions(url: str, tmp_path: Path) -> None:
         b.js("document.getElementById('kill-token').value = ''")
         b.js("document.getElementById('kill-arm').click()")
         assert b.wait_for("document.getElementById('kill-error').textContent", 10)
-        b.screenshot(tmp_path / "dashboard-champions.png")
-        artifacts = os.environ.get("NEXUSFORGE_TEST_ARTIFACTS")
-        if artifacts:
-            Path(artifacts).mkdir(parents=True, exist_ok=True)
-            (Path(artifacts) / "dashboard-champions.png").write_bytes(
-                (tmp_path / "dashboard-champions.png").read_bytes()
-            )
+        _screenshot(b, tmp_path / "dashboard-champions.png")
         assert b.exceptions == []
     finally:
         b.close()
@@ -253,3 +223,26 @@ def _challenger() -> str:
     expr = codec.loads(json.dumps({"schema": 1, "expr": STRATEGIES["imbalance"]}))
     validation = {"status": "validated", "gate": {"passed": True, "failed": []}}
     return artifact.dumps(Challenger(expr, {"oos_sharpe": 1.0}, {"table": "test"}, {}, validation))
+
+
+def _exchange_with_chromium(shared_data: Path) -> ExchangeConfig:
+    """The fast LTCUSDT replay these tests trade on (skips, or fails in CI, without chromium)."""
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on PATH: .ci/run installs it")
+        pytest.skip("no chromium on PATH")
+    return ExchangeConfig(
+        keys=(ApiKey(KEY, Secret(SECRET)),),
+        replay_files=(shared_data / RECORDING,),
+        speed=0.0,
+        rate_limits=RateLimits(order_write=100),
+    )
+
+
+def _screenshot(b: Browser, path: Path) -> None:
+    """The page as a PNG, also copied to $NEXUSFORGE_TEST_ARTIFACTS when set."""
+    b.screenshot(path)
+    artifacts = os.environ.get("NEXUSFORGE_TEST_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        (Path(artifacts) / path.name).write_bytes(path.read_bytes())
