@@ -73,6 +73,7 @@ from nexusforge.nexus.venues.bybit import (
     Credentials,
     ExecIdSet,
     ExecutionEvent,
+    KlineUpdate,
     OrderEvent,
     PositionEvent,
     StreamStatus,
@@ -101,6 +102,7 @@ STALE_ORDER_S = 3.0
 FLATTEN_RETRY_S = 1.0
 COMPACT_EVERY_S = 600.0
 KEEP_FILLS_MS = 3_600_000
+STREAM_EXEC_IDS = 4096  # execIds the private stream keeps in memory (the journal has them all)
 FINAL_CHECK_TIMEOUT_S = 10.0  # the venue check at a stop; SIGTERM senders wait ~30 s
 
 
@@ -285,21 +287,24 @@ class Engine:
         if self.symbol not in found:
             raise ConfigError(f"engine.symbol: {self.symbol} is not listed by the venue")
         self.instrument = found[self.symbol]
-        self.feed = MarketFeed(self.instrument)
+        self.feed = feed = MarketFeed(self.instrument, bars=self.config.bar_spec())
         self._setup_models()
+        feed.check_models(self.models)
         self.pit_crew = PitCrew.for_engine(self.config, self.instrument, self.journal)
+        for row in await self._start_step(lambda: feed.seed_bars(self.rest), "klines"):
+            self._signal(row)  # bar-clocked models start warm (restart: the same bars again)
         await self._start_step(self._reconcile_on_start, "start reconciliation")
         since = self.journal.last_exec_time_ms(self.symbol)
         self._needs_recovery = since is not None
-        seen = ExecIdSet()
-        for exec_id in self.journal.exec_ids():
-            seen.add(exec_id)
+        # the newest fills in memory, every older one answered by the journal's execId index
+        seen = ExecIdSet(STREAM_EXEC_IDS, known=self.journal.has_execution)
         self.private = BybitPrivateWs(
             self.venue, self._credentials, self._on_private, rest=self.rest, since_ms=since,
             seen=seen,
         )  # fmt: skip
         depth = self.config.orderbook_depth
         topics = [f"orderbook.{depth}.{self.symbol}", f"publicTrade.{self.symbol}"]
+        topics += feed.topics()
         self.public = BybitPublicWs(self.venue, topics, self._on_public)
         self.private.start()
         self.public.start()
@@ -396,7 +401,9 @@ class Engine:
                 self.journal.record_model(slot, name, self.symbol, self.config.capital)
         books = self.journal.rebuild()
         capitals = {n: self.config.capital for n in names.values()}
-        self.book = books.get(self.symbol) or Book(self.symbol, capitals, slot_router(names))
+        self.book = books.get(self.symbol) or Book(
+            self.symbol, capitals, slot_router(names), exec_rows=self.journal.exec_rows
+        )
         states, weights = self.journal.latest_states(), self.journal.latest_weights()
         weight = Decimal(1) / len(names)
         promoted = promoted_strategies(self.journal.path)  # Pit Crew swaps survive a restart
@@ -528,6 +535,9 @@ class Engine:
             if self.pit_crew is not None:
                 self.pit_crew.on_trades(event)
             for row in feed.on_trades(event):
+                self._signal(row)
+        elif isinstance(event, KlineUpdate):
+            for row in feed.on_kline(event):  # a closed bar: bar-clocked models read it
                 self._signal(row)
         elif isinstance(event, StreamStatus):
             log.info("public stream: %s %s", event.kind, event.detail)

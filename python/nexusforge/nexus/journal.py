@@ -38,6 +38,15 @@ SCHEMA_VERSION = 1
 APP_ID = "nexusforge-journal"
 TERMINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
 SOURCES = frozenset({"ws", "rest", "internal", "reconcile"})
+# SQLite's page cache per connection, in KiB (default 2,000). Held for the life of the engine and
+# of each reader, it would fill to the cap as the journal grows. 512 KiB is 128 pages of 4 KiB:
+# the root and interior pages of the executions table and of its execId index (a few hundred
+# thousand rows need a few dozen) plus the leaves being appended; anything else comes from the
+# OS page cache. Appends and execId lookups run at the same speed (benchmarked in the memory
+# bounds work, issue 11).
+CACHE_KIB = 512
+# execIds per `exec_rows` query (SQLite's default host-parameter limit is 32,766; old builds 999).
+LOOKUP_CHUNK = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,6 +109,7 @@ class Journal:
         try:
             target = f"file:{self.path}?mode=ro" if readonly else str(self.path)
             self._db = sqlite3.connect(target, isolation_level=None, uri=readonly)
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             meta = self._read_meta()  # before any write: never touch someone else's database
             if not readonly:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -327,8 +337,17 @@ class Journal:
                 raise JournalError(f"{self.path}: corrupt execution row ({exc})") from None
 
     def exec_ids(self) -> set[str]:
-        """Every journaled execId."""
+        """Every journaled execId (all in memory: for checks, not for a long-running loop)."""
         return {r[0] for r in self._db.execute("SELECT exec_id FROM executions")}
+
+    def has_execution(self, exec_id: str) -> bool:
+        """Whether this execId is journaled (one lookup in the unique index)."""
+        row = self._db.execute("SELECT 1 FROM executions WHERE exec_id = ?", (exec_id,))
+        return row.fetchone() is not None
+
+    def exec_rows(self, exec_ids: Sequence[str], symbol: str | None = None) -> dict[str, int]:
+        """The journal row id of each of `exec_ids` that is journaled (for `symbol`, if given)."""
+        return exec_rows(self._db, exec_ids, symbol)
 
     def last_exec_time_ms(self, symbol: str | None = None) -> int | None:
         """execTime of the latest venue execution (the start of a REST recovery window)."""
@@ -398,12 +417,28 @@ class Journal:
         books: dict[str, Book] = {}
         for sym in sorted({m.symbol for m in models}):
             capitals = {m.name: m.capital for m in models if m.symbol == sym}
-            books[sym] = Book(sym, capitals, owner)
+            books[sym] = Book(sym, capitals, owner, exec_rows=self.exec_rows)
         for e in self.executions():
             if e.symbol not in books:
-                books[e.symbol] = Book(e.symbol, {}, owner)
+                books[e.symbol] = Book(e.symbol, {}, owner, exec_rows=self.exec_rows)
             books[e.symbol].apply(e)
         return books
+
+
+def exec_rows(
+    db: sqlite3.Connection, exec_ids: Sequence[str], symbol: str | None = None
+) -> dict[str, int]:
+    """execId -> journal row id for those of `exec_ids` in the journal open on `db`."""
+    out: dict[str, int] = {}
+    for i in range(0, len(exec_ids), LOOKUP_CHUNK):
+        part = list(exec_ids[i : i + LOOKUP_CHUNK])
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT exec_id, id FROM executions WHERE exec_id IN ({marks})"  # noqa: S608
+        args: list[str] = part
+        if symbol is not None:
+            sql, args = sql + " AND symbol = ?", [*part, symbol]
+        out.update((str(k), int(r)) for k, r in db.execute(sql, args))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,7 +609,7 @@ def reconcile(
     - whatever position remains unexplained after applying the missing executions is orphaned
       (for the orphan ledger and a flatten), never booked as a synthetic fill.
     """
-    known = journal.exec_ids()
+    known = journal.exec_rows([e.exec_id for e in venue_executions])
     fresh: dict[str, Execution] = {}
     for e in venue_executions:
         if e.symbol == book.symbol and e.exec_id not in known:

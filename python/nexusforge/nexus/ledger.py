@@ -28,8 +28,9 @@ ignored and counted. IGNORED rows (unknown execTypes) are counted and never appl
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
@@ -52,6 +53,12 @@ CHECKPOINT_EVERY = 32
 # as they pass it. ~1.4 KB a fill: an engine trading all day stays flat (the soak found the
 # ledgers, and the dashboard's copy of them, growing by every fill).
 MAX_KEPT_FILLS = 256
+# execIds a journal-backed Book (and each of its ledgers) keeps in memory; older ones are
+# answered exactly by the journal's unique index (~0.3 KB an id: the soak found these sets
+# growing by every fill, in the engine's book and again in the dashboard's).
+RECENT_EXEC_IDS = 4096
+# Forgotten at once when the window overflows: one journal lookup per this many fills.
+FORGET_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +137,11 @@ class Ledger:
     late_beyond_horizon: int = 0
     fill_count: int = 0  # fills applied, compacted ones included
     max_kept: int = MAX_KEPT_FILLS
+    max_ids: int | None = None  # execIds remembered (None: all; exact dedupe on its own)
     forced_fills: list[ExecId] = field(default_factory=list)
     _fills: list[Execution] = field(default_factory=list, init=False, repr=False)
     _keys: list[tuple[int, str]] = field(default_factory=list, init=False, repr=False)
-    _seen: set[str] = field(default_factory=set, init=False, repr=False)
+    _seen: RecentIds = field(init=False, repr=False)
     _checkpoints: list[LedgerState] = field(default_factory=list, init=False, repr=False)
     _state: LedgerState = field(init=False, repr=False)
     _horizon: tuple[int, str] = field(default=(-1, ""), init=False, repr=False)
@@ -141,6 +149,7 @@ class Ledger:
     def __post_init__(self) -> None:
         if self.max_kept < CHECKPOINT_EVERY:
             raise LedgerError(f"{self.model}: max_kept must be >= {CHECKPOINT_EVERY}")
+        self._seen = RecentIds(self.max_ids)
         self._state = LedgerState(cash=self.capital)
         self._checkpoints = [self._state]
 
@@ -165,8 +174,14 @@ class Ledger:
         return self._fills[-1] if self._fills else None
 
     def has(self, exec_id: str) -> bool:
-        """Whether this execId was applied (or deliberately ignored) already."""
+        """Whether this execId was applied (or deliberately ignored) and is still remembered
+        (always, unless `max_ids` bounds the memory: then the newest `max_ids`)."""
         return exec_id in self._seen
+
+    @property
+    def remembered_ids(self) -> int:
+        """How many execIds this ledger holds in memory."""
+        return len(self._seen)
 
     def apply(self, e: Execution) -> bool:
         """Applies one execution once; False for a duplicate or an IGNORED row (both counted)."""
@@ -239,6 +254,33 @@ class Ledger:
         return cut
 
 
+class RecentIds:
+    """The newest `capacity` execIds in arrival order (None: every one); `add` returns the
+    oldest ones it forgot (`FORGET_BATCH` at a time, so callers act on them in bulk)."""
+
+    def __init__(self, capacity: int | None) -> None:
+        if capacity is not None and capacity < 1:
+            raise LedgerError(f"execId memory must hold at least 1 id, got {capacity}")
+        self.capacity = capacity
+        self._ids: dict[str, None] = {}
+
+    def __contains__(self, exec_id: str) -> bool:
+        return exec_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, exec_id: str) -> list[str]:
+        """Remembers `exec_id` (not already held); returns the ids forgotten to make room."""
+        self._ids[exec_id] = None
+        if self.capacity is None or len(self._ids) <= self.capacity + FORGET_BATCH:
+            return []
+        old = list(itertools.islice(self._ids, len(self._ids) - self.capacity))
+        for k in old:
+            del self._ids[k]
+        return old
+
+
 @dataclass(frozen=True, slots=True)
 class ReconciliationAlert:
     """The ledgers of a symbol disagree with the venue's position: pause new orders."""
@@ -263,6 +305,8 @@ class ReconciliationAlert:
 
 # The router: orderLinkId -> model name, or None when no model owns it.
 OwnerFn = Callable[[str], str | None]
+# A journal's index: (execIds, symbol) -> the journal row id of each one journaled.
+ExecRows = Callable[[Sequence[str], str], Mapping[str, int]]
 ORPHAN = "orphan"
 FUNDING_QUANTUM = Decimal("1e-12")
 
@@ -278,16 +322,33 @@ class Book:
     ledger pays what it would pay alone); shares are rounded to 1e-12 and the residue goes to
     the largest position so the shares sum to the venue's fee exactly. That split depends on
     arrival order, so a rebuild replays the journal in arrival order.
+
+    Dedupe is exact. Alone, a Book remembers every execId. Given `exec_rows` (its journal's
+    index), it keeps the newest `RECENT_EXEC_IDS` in memory and answers older ones from the
+    journal: once the rows up to journal row R were applied and forgotten, an execId journaled
+    at or before R was applied. That holds when the Book is fed its journal's rows in journal
+    order, each once journaled (the engine, `Journal.rebuild` and the dashboard all do); an id
+    that was never journaled is never forgotten.
     """
 
     def __init__(
-        self, symbol: str, capitals: Mapping[str, Decimal], owner: OwnerFn | None = None
+        self,
+        symbol: str,
+        capitals: Mapping[str, Decimal],
+        owner: OwnerFn | None = None,
+        *,
+        exec_rows: ExecRows | None = None,
     ) -> None:
         self.symbol = symbol
-        self.ledgers = {m: Ledger(m, symbol, c) for m, c in capitals.items()}
-        self.orphan = Ledger(ORPHAN, symbol, ZERO)
+        window = None if exec_rows is None else RECENT_EXEC_IDS
+        # each ledger's own memory is a safety net: the Book's exact dedupe runs first
+        self.ledgers = {m: Ledger(m, symbol, c, max_ids=window) for m, c in capitals.items()}
+        self.orphan = Ledger(ORPHAN, symbol, ZERO, max_ids=window)
         self._owner = owner if owner is not None else _no_owner
-        self._seen: set[str] = set()
+        self._exec_rows = exec_rows
+        self._recent = RecentIds(window)
+        self._unjournaled: set[str] = set()  # applied, not in the journal: never forgotten
+        self._forgotten_through = 0  # journal rows with id <= this were applied and forgotten
         self.duplicates = 0
         self.orphan_fills = 0
 
@@ -300,12 +361,12 @@ class Book:
 
     def apply(self, e: Execution) -> bool:
         """Routes and applies one execution once; False for a duplicate or an ignored row."""
-        if e.exec_id in self._seen:
+        if self.applied_before(e.exec_id):
             self.duplicates += 1
             return False
         if e.symbol != self.symbol:
             raise LedgerError(f"{e.exec_id} is {e.symbol}, book is {self.symbol}")
-        self._seen.add(e.exec_id)
+        self._remember(e.exec_id)
         if e.kind is ExecKind.FUNDING:
             return self._apply_funding(e)
         model = self._owner(e.order_link_id)
@@ -313,6 +374,30 @@ class Book:
             self.orphan_fills += e.kind is not ExecKind.IGNORED
             return self.orphan.apply(e)
         return self.ledgers[model].apply(e)
+
+    def applied_before(self, exec_id: str) -> bool:
+        """Whether an execution with this execId was applied (or ignored) here already."""
+        if exec_id in self._recent or exec_id in self._unjournaled:
+            return True
+        if self._exec_rows is None or self._forgotten_through == 0:
+            return False
+        row = self._exec_rows([exec_id], self.symbol).get(exec_id)
+        return row is not None and row <= self._forgotten_through
+
+    @property
+    def remembered_ids(self) -> int:
+        """How many execIds this Book holds in memory (its ledgers' not counted)."""
+        return len(self._recent) + len(self._unjournaled)
+
+    def _remember(self, exec_id: str) -> None:
+        old = self._recent.add(exec_id)
+        if not old:
+            return
+        assert self._exec_rows is not None  # only a bounded window forgets
+        rows = self._exec_rows(old, self.symbol)
+        self._unjournaled.update(k for k in old if k not in rows)
+        if rows:
+            self._forgotten_through = max(self._forgotten_through, *rows.values())
 
     def apply_all(self, rows: Iterable[Execution]) -> int:
         """Applies rows in the given order; returns how many changed a ledger."""

@@ -65,7 +65,7 @@ class JournalSource:
         self._books: dict[str, Book] = {}
         for sym in sorted({m.symbol for m in models}):
             capitals = {m.name: m.capital for m in models if m.symbol == sym}
-            self._books[sym] = Book(sym, capitals, owner)
+            self._books[sym] = Book(sym, capitals, owner, exec_rows=self._tail.exec_rows)
         self._owner = owner
         self._tracks = {m.name: ModelTrack(m.capital) for m in models}
         self._marks: dict[str, Decimal] = {}
@@ -109,7 +109,8 @@ class JournalSource:
     def _execution(self, e: Execution) -> None:
         book = self._books.get(e.symbol)
         if book is None:
-            book = self._books[e.symbol] = Book(e.symbol, {}, self._owner)
+            book = Book(e.symbol, {}, self._owner, exec_rows=self._tail.exec_rows)
+            self._books[e.symbol] = book
         applied = book.apply(e)
         if self.mark_fills and e.kind in INVENTORY_KINDS:
             self._marks[e.symbol] = e.mark_price if e.mark_price is not None else e.price

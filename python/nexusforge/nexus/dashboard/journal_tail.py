@@ -8,6 +8,7 @@ never writes: the file is opened `mode=ro` after `Journal(readonly=True)` has ch
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from nexusforge.errors import JournalError, MalformedMessageError
 from nexusforge.nexus import executions as ex
 from nexusforge.nexus.executions import Execution
-from nexusforge.nexus.journal import Journal, ModelRecord
+from nexusforge.nexus.journal import CACHE_KIB, Journal, ModelRecord, exec_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class JournalTail:
         self._db = sqlite3.connect(
             f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # lives as long as the dashboard
         self._last = {t: 0 for t in ("executions", "order_intents", "venue_acks")}
         self._last |= {t: 0 for t in ("model_states", "weights", "kill_events")}
 
@@ -93,6 +95,13 @@ class JournalTail:
         """Registered models by slot."""
         rows = self._db.execute("SELECT slot, name, symbol, capital FROM models ORDER BY slot")
         return [ModelRecord(int(s), n, sym, Decimal(c)) for s, n, sym, c in rows]
+
+    def exec_rows(self, exec_ids: Sequence[str], symbol: str | None = None) -> dict[str, int]:
+        """The journal row id of each of `exec_ids` that is journaled (for `symbol`, if given)."""
+        try:
+            return exec_rows(self._db, exec_ids, symbol)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: unreadable ({exc})") from None
 
     def read(self, limit: int | None = None) -> Appended:
         """The rows appended since the last read, at most `limit` per table (None: all), in

@@ -19,7 +19,7 @@ from typing import Any
 
 from nexusforge.errors import JournalError
 from nexusforge.nexus.dashboard.snapshot import ChallengerView
-from nexusforge.nexus.journal import now_ms
+from nexusforge.nexus.journal import CACHE_KIB, now_ms
 from nexusforge.nexus.live_head import LiveHead, head_from_json
 from nexusforge.strategy import codec
 from nexusforge.strategy.expr import Expr
@@ -54,6 +54,7 @@ class DecisionLog:
             try:
                 self._db = sqlite3.connect(str(path), isolation_level=None, timeout=5.0)
                 self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # lives as long as the engine
                 self._db.execute(_SCHEMA)
             except sqlite3.DatabaseError as exc:
                 raise JournalError(

@@ -8,6 +8,7 @@ already delivered, shared by the stream and the recovery so an overlap never dou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nexusforge.nexus.venues.bybit.models import BybitExecution
@@ -28,17 +29,24 @@ class ExecMark:
 
 
 class ExecIdSet:
-    """The execIds already delivered, keeping the newest `capacity` of them."""
+    """The execIds already delivered, keeping the newest `capacity` of them in memory.
 
-    def __init__(self, capacity: int = 500_000) -> None:
+    `known` (e.g. `Journal.has_execution`) answers for the older ones, so a bounded memory still
+    refuses a fill delivered hours ago; without it, an id older than `capacity` is forgotten.
+    """
+
+    def __init__(self, capacity: int = 500_000, known: Callable[[str], bool] | None = None) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
+        self._known = known
         self._ids: dict[str, None] = {}
 
     def add(self, exec_id: str) -> bool:
         """Remember `exec_id`; True when it is new."""
         if exec_id in self._ids:
+            return False
+        if self._known is not None and self._known(exec_id):
             return False
         self._ids[exec_id] = None
         if len(self._ids) > self.capacity:
@@ -46,7 +54,9 @@ class ExecIdSet:
         return True
 
     def __contains__(self, exec_id: object) -> bool:
-        return exec_id in self._ids
+        if exec_id in self._ids:
+            return True
+        return isinstance(exec_id, str) and self._known is not None and self._known(exec_id)
 
     def __len__(self) -> int:
         return len(self._ids)
