@@ -14,9 +14,12 @@ features; a bar is complete only once its interval has ended. Bar features (n = 
 Bar features count BARS, not time: `bars_from_trades` skips intervals with no trade and gaps
 in candle data are not filled, so "the last n bars" may span more than n intervals after a
 halt or a quiet spell, and `ret` is then the return across the gap. Sums over bars are
-differences of running cumulative sums, as in `batch_mtfa.py`; group sums are running sums in bar
-order. Precision: a window sum is off by about ε·|S| (ε = 2.2e-16, S the running sum at the
-window; rounding before the window cancels). The worst case is Σ volume² inside vol_z: a year
+differences of running cumulative sums, as in `batch_mtfa.py`; a higher-timeframe bar's volume
+and turnover are Kahan sums in bar order, which is how polars sums a group, so on the same base
+bars the two sides agree to the last bit (tests/nexus/test_live_bar_features.py); so does a
+division by a constant, written as the product with its reciprocal that polars computes.
+Precision: a window sum is off by about ε·|S| (ε = 2.2e-16, S the running sum at the window;
+rounding before the window cancels). The worst case is Σ volume² inside vol_z: a year
 of 1 m BTC bars has S ≈ 5e11 BTC², an error ≈ 1e-4 BTC² against a window variance term
 n·var ≈ 1e6 BTC², so ≈ 1e-10 relative. Both sides round identically, so parity is unaffected.
 Alignment: a fast row stamped t sees only higher-timeframe bars with close_ts ≤ t (never a bar
@@ -99,15 +102,23 @@ class Bar:
         return self.turnover / self.volume if self.volume > 0 else NAN
 
 
-def _merge(agg: Bar, bar: Bar) -> None:
-    """Fold a later base bar into a running higher-timeframe bar."""
+def _kahan(total: float, comp: float, x: float) -> tuple[float, float]:
+    """One step of Kahan summation: the new (sum, compensation)."""
+    y = x - comp
+    t = total + y
+    return t, (t - total) - y
+
+
+def _merge(agg: Bar, bar: Bar, comp: list[float]) -> None:
+    """Fold a later base bar into a running higher-timeframe bar; `comp` holds the Kahan
+    compensations of volume, turnover and buy volume."""
     agg.high = max(agg.high, bar.high)
     agg.low = min(agg.low, bar.low)
     agg.close = bar.close
-    agg.volume = agg.volume + bar.volume
-    agg.turnover = agg.turnover + bar.turnover
+    agg.volume, comp[0] = _kahan(agg.volume, comp[0], bar.volume)
+    agg.turnover, comp[1] = _kahan(agg.turnover, comp[1], bar.turnover)
     agg.trade_count = agg.trade_count + bar.trade_count
-    agg.buy_volume = agg.buy_volume + bar.buy_volume
+    agg.buy_volume, comp[2] = _kahan(agg.buy_volume, comp[2], bar.buy_volume)
 
 
 @dataclass(slots=True)
@@ -141,9 +152,12 @@ class BarFeatureStream:
             rv = math.sqrt(max(self._cum[0] - start[0], 0.0))
         if i >= n - 1:
             s1, s2 = self._cum[1] - start[1], self._cum[2] - start[2]
-            var = (s2 - s1 * s1 / n) / (n - 1)
+            # Division by a constant as a product with its reciprocal: polars rewrites `x / n`
+            # that way in `batch_mtfa`, and the two must agree to the last bit.
+            inv_n, inv_n1 = 1.0 / n, 1.0 / (n - 1)
+            var = (s2 - s1 * s1 * inv_n) * inv_n1
             if var > 0:
-                vol_z = (v - s1 / n) / math.sqrt(var)
+                vol_z = (v - s1 * inv_n) / math.sqrt(var)
         vwap = bar.vwap
         return {
             "ret": ret,
@@ -206,6 +220,7 @@ class _Resampler:
     def __init__(self, every_ns: int) -> None:
         self.every_ns = every_ns
         self._agg: Bar | None = None
+        self._comp = [0.0, 0.0, 0.0]
 
     def on_bar(self, bar: Bar) -> list[Bar]:
         out: list[Bar] = []
@@ -216,7 +231,8 @@ class _Resampler:
         if self._agg is None:
             self._agg = Bar(open_ts, open_ts + self.every_ns, bar.open, bar.high, bar.low,
                             bar.close, 0.0, 0.0, 0, 0.0)  # fmt: skip
-        _merge(self._agg, bar)
+            self._comp = [0.0, 0.0, 0.0]
+        _merge(self._agg, bar, self._comp)
         if bar.close_ts >= self._agg.close_ts:  # the last base bar of the interval: complete
             out.append(self._agg)
             self._agg = None

@@ -17,6 +17,8 @@ Schema (every key optional; the defaults below are what an empty file gives):
     challenger_dir = ""             # Pit Crew intake folder ("" = no shadow challengers);
                                     # relative paths resolve beside the config
     cwo_interval_s = 60.0           # CWO: re-weight the models this often
+    bar_interval_s = 300            # base bar of the research table's bar/MTFA features, from
+                                    # the venue's closed klines (a Bybit kline length; 0 = off)
 
     [venue]
     kind = "local"                  # local (in-process exchange) | custom | testnet | mainnet
@@ -51,6 +53,7 @@ from typing import Any
 
 from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
+from nexusforge.nexus.bar_feed import KLINE_INTERVALS, BarSpec
 from nexusforge.nexus.config_locate import locate_error
 from nexusforge.nexus.model import champion_names
 
@@ -115,6 +118,7 @@ class EngineConfig:
     check_interval_s: float = 1.0
     challenger_dir: str = ""
     cwo_interval_s: float = 60.0
+    bar_interval_s: int = 300
     venue: VenueSettings = field(default_factory=VenueSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
@@ -129,6 +133,8 @@ class EngineConfig:
         _check(self.check_interval_s > 0, "engine.check_interval_s", "> 0")
         _check(self.cwo_interval_s > 0, "engine.cwo_interval_s", "> 0")
         _check(self.orderbook_depth in BOOK_DEPTHS, "engine.orderbook_depth", BOOK_DEPTHS)
+        bars = (0, *KLINE_INTERVALS)
+        _check(self.bar_interval_s in bars, "engine.bar_interval_s", bars)
         _check(Decimal(0) <= self.kill_fraction < 1, "engine.kill_fraction", "in [0, 1)")
         _check(self.venue.kind in VENUE_KINDS, "venue.kind", VENUE_KINDS)
         _check(0 <= self.venue.port < 65536, "venue.port", "in 0..65535")
@@ -140,6 +146,10 @@ class EngineConfig:
         _check(len(set(names)) == len(names), "models.name", "unique names")
         for m in self.models:
             _check(bool(m.name) and m.name != "orphan", "models.name", "non-empty, not 'orphan'")
+
+    def bar_spec(self) -> BarSpec | None:
+        """The live bar features' spec (None when `bar_interval_s` is 0)."""
+        return BarSpec(self.bar_interval_s) if self.bar_interval_s else None
 
 
 def _check(ok: bool, key: str, want: object) -> None:
@@ -221,7 +231,7 @@ def _engine_value(key: str, value: object) -> object:
         return _decimal(value, name)
     if key in ("round_interval_s", "check_interval_s", "cwo_interval_s"):
         return _float({key: value}, key, 0.0, "engine.")
-    if key == "orderbook_depth":
+    if key in ("orderbook_depth", "bar_interval_s"):
         return _int({key: value}, key, 0, "engine.")
     if key == "journal":
         return Path(_str({key: value}, key, ""))

@@ -73,6 +73,7 @@ from nexusforge.nexus.venues.bybit import (
     Credentials,
     ExecIdSet,
     ExecutionEvent,
+    KlineUpdate,
     OrderEvent,
     PositionEvent,
     StreamStatus,
@@ -286,9 +287,12 @@ class Engine:
         if self.symbol not in found:
             raise ConfigError(f"engine.symbol: {self.symbol} is not listed by the venue")
         self.instrument = found[self.symbol]
-        self.feed = MarketFeed(self.instrument)
+        self.feed = feed = MarketFeed(self.instrument, bars=self.config.bar_spec())
         self._setup_models()
+        feed.check_models(self.models)
         self.pit_crew = PitCrew.for_engine(self.config, self.instrument, self.journal)
+        for row in await self._start_step(lambda: feed.seed_bars(self.rest), "klines"):
+            self._signal(row)  # bar-clocked models start warm (restart: the same bars again)
         await self._start_step(self._reconcile_on_start, "start reconciliation")
         since = self.journal.last_exec_time_ms(self.symbol)
         self._needs_recovery = since is not None
@@ -300,6 +304,7 @@ class Engine:
         )  # fmt: skip
         depth = self.config.orderbook_depth
         topics = [f"orderbook.{depth}.{self.symbol}", f"publicTrade.{self.symbol}"]
+        topics += feed.topics()
         self.public = BybitPublicWs(self.venue, topics, self._on_public)
         self.private.start()
         self.public.start()
@@ -530,6 +535,9 @@ class Engine:
             if self.pit_crew is not None:
                 self.pit_crew.on_trades(event)
             for row in feed.on_trades(event):
+                self._signal(row)
+        elif isinstance(event, KlineUpdate):
+            for row in feed.on_kline(event):  # a closed bar: bar-clocked models read it
                 self._signal(row)
         elif isinstance(event, StreamStatus):
             log.info("public stream: %s %s", event.kind, event.detail)

@@ -5,23 +5,33 @@ continuity, resubscribe on a gap); each update it passes is re-encoded as a v5 f
 by the Rust book, which checks them again (a crossed or gapped book makes it invalid, so the
 features turn NaN and the models hold). Event clock: our receive time in ns, kept non-decreasing
 (the feature windows need a monotonic clock; the wall clock can step back).
+
+With a `BarSpec`, the venue's closed klines also feed the research table's bar and MTFA
+features (`bar_feed.py`): every row carries the latest closed bar's values (NaN during
+warm-up), and each bar close emits a bar row of its own. They update once per bar, not per tick.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import msgspec
 
+from nexusforge.errors import ConfigError
 from nexusforge.market.book import OrderBook
 from nexusforge.market.features import FeatureConfig, FeatureStream
 from nexusforge.market.instruments import Instrument
-from nexusforge.nexus.venues.bybit import BookUpdate, TradeBatch
+from nexusforge.nexus.bar_feed import BarFeed, BarSpec, Candle, candle_of, mixes_clocks
+from nexusforge.nexus.model import TradingModel
+from nexusforge.nexus.venues.bybit import BookUpdate, BybitRestClient, KlineUpdate, TradeBatch
+from nexusforge.nexus.venues.bybit.models import BybitKline
 
 log = logging.getLogger(__name__)
+SEED_PAGE = 1000  # GET /v5/market/kline's largest page
 SIDES = {"Buy": 1, "Sell": -1}
 _ENCODER = msgspec.json.Encoder()
 
@@ -39,14 +49,98 @@ class FeedStats:
 class MarketFeed:
     """Book and features of one symbol; `mid` and the latest feature row for the engine."""
 
-    def __init__(self, instrument: Instrument, features: FeatureConfig | None = None) -> None:
+    def __init__(
+        self,
+        instrument: Instrument,
+        features: FeatureConfig | None = None,
+        bars: BarSpec | None = None,
+    ) -> None:
         self.instrument = instrument
         self.cfg = features or FeatureConfig(tick_size=float(instrument.tick_size))
         self.book = OrderBook(float(instrument.tick_size))
         self.stream = FeatureStream(self.cfg)
+        self.bars = BarFeed(bars) if bars is not None else None
         self.stats = FeedStats()
         self.row: dict[str, float] = {}
         self._clock = 0
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Feature columns a strategy may read from this feed's rows."""
+        bars = self.bars.columns if self.bars is not None else []
+        return frozenset([*self.cfg.feature_names(), *bars])
+
+    def topics(self) -> list[str]:
+        """Public topics the feed needs besides book and trades (the kline topic, if bars on)."""
+        return [self.bars.spec.topic(self.instrument.symbol)] if self.bars is not None else []
+
+    def check_models(self, models: Iterable[TradingModel]) -> None:
+        """ConfigError naming a model whose strategy reads columns this feed does not make, or
+        mixes bar features with tick features (no research table has both)."""
+        have = self.columns
+        for m in models:
+            missing = sorted(set(m.columns) - have)
+            if missing:
+                hint = " (bar features need engine.bar_interval_s)" if self.bars is None else ""
+                raise ConfigError(f"model {m.name}: reads columns the feed lacks {missing}{hint}")
+            if mixes_clocks(m.columns):
+                raise ConfigError(f"model {m.name}: mixes bar features with tick features")
+
+    async def seed_bars(self, rest: BybitRestClient) -> list[dict[str, float]]:
+        """Warm the bar features from GET /v5/market/kline (enough closed bars for the slowest
+        timeframe's window); their bar rows, oldest first. A restart trades on warm features."""
+        if self.bars is None:
+            return []
+        spec, symbol = self.bars.spec, self.instrument.symbol
+        want = seed_bars_needed(spec)
+        got: list[BybitKline] = []
+        end: int | None = None
+        while len(got) < want:
+            page = await rest.klines(symbol, spec.interval, end_ms=end, limit=SEED_PAGE)
+            older = [k for k in page if end is None or k.start_ms <= end]
+            if not older:
+                break
+            got = older + got
+            end = older[0].start_ms - 1
+            if len(page) < SEED_PAGE:
+                break
+        return self.seed(got, rest.time.now_ms())
+
+    def on_kline(self, update: KlineUpdate) -> list[dict[str, float]]:
+        """Closed candles of our kline topic -> one bar row each (open candles are ignored)."""
+        if self.bars is None or update.topic != self.bars.spec.topic(self.instrument.symbol):
+            return []
+        closed = [c for c in update.candles if c.confirm]
+        if any(c.interval != self.bars.spec.interval for c in closed):
+            self.stats.malformed += 1
+            log.warning("kline message %s has a candle of another interval", update.topic)
+            return []
+        return self._bar_rows([candle_of(c.start, c.open, c.high, c.low, c.close, c.volume,
+                                         c.turnover) for c in closed])  # fmt: skip
+
+    def seed(self, klines: list[BybitKline], server_now_ms: int) -> list[dict[str, float]]:
+        """History from GET /v5/market/kline: the candles closed by `server_now_ms` (the newest
+        one is still open, and an open candle never reaches a feature)."""
+        if self.bars is None:
+            return []
+        step = self.bars.spec.interval_s * 1000
+        closed = [k for k in klines if k.start_ms + step <= server_now_ms]
+        return self._bar_rows([candle_of(k.start_ms, k.open, k.high, k.low, k.close, k.volume,
+                                         k.turnover) for k in closed])  # fmt: skip
+
+    def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
+        assert self.bars is not None
+        rows = self.bars.on_candles(candles)
+        if rows:  # bar rows carry the event features of the moment as well (all columns)
+            event = {k: v for k, v in self.row.items() if k not in self.bars.values}
+            rows = [event | r for r in rows] if event else rows
+            self.row = {**self.row, **self.bars.values}
+        return rows
+
+    def _with_bars(self, row: dict[str, float]) -> dict[str, float]:
+        if self.bars is not None:
+            row.update(self.bars.values)
+        return row
 
     def now_ns(self) -> int:
         """The event clock: wall time in ns, never going back."""
@@ -73,14 +167,14 @@ class MarketFeed:
         self.stats.malformed += self.book.apply_json([frame], "bybit")
         d = self.cfg.max_depth
         bids, asks = self.book.depth(d)
-        self.row = self.stream.on_book(
+        self.row = self._with_bars(self.stream.on_book(
             self.now_ns(),
             self.book.is_valid,
             bids[:, 0],
             bids[:, 1],
             asks[:, 0],
             asks[:, 1],
-        )
+        ))  # fmt: skip
         return self.row
 
     def on_trades(self, batch: TradeBatch) -> list[dict[str, float]]:
@@ -93,7 +187,9 @@ class MarketFeed:
                 log.warning("public trade %s skipped: side %r qty %s", t.i, t.S, t.v)
                 continue
             self.stats.trades += 1
-            self.row = self.stream.on_trade(self.now_ns(), float(t.p), float(t.v), side)
+            self.row = self._with_bars(
+                self.stream.on_trade(self.now_ns(), float(t.p), float(t.v), side)
+            )
             rows.append(self.row)
         return rows
 
@@ -105,3 +201,11 @@ class MarketFeed:
         if m is None or not m > 0:
             return None
         return self.instrument.round_price(Decimal(repr(m)))
+
+
+def seed_bars_needed(spec: BarSpec) -> int:
+    """Base bars that warm every feature: n_bars + 1 bars of the slowest timeframe (rv needs
+    n returns), one more for its partial first bar, and the longest past-return horizon."""
+    cfg = spec.mtfa()
+    slowest = max((cfg.base_ns, *cfg.timeframes_ns)) // cfg.base_ns
+    return (spec.n_bars + 2) * slowest + max(spec.horizons)

@@ -10,6 +10,9 @@ model's target is 0 (Watchtower flattens what it still holds). Sizing follows th
 the strategy's value in [-1, 1] is a fraction of the model's equity, times its capital weight,
 over the price, rounded toward zero to the lot step. NaN (warm-up, missing feature) keeps the
 current inventory. Strategy files are data: parsed by the codec, never executed.
+A model reading only bar features (`bar_feed.is_bar_column`) is bar-clocked: its strategy sees
+one row per closed bar, as the research table has, and holds its value between bars; any other
+model sees every tick row and skips the rows a bar close emits.
 
 The weight (in [0, 1], set by the allocator every 60 s) only scales exposure: re-weighting never
 moves cash between ledgers, so every ledger stays exactly the sum of its own fills.
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from nexusforge.errors import ConfigError, StateTransitionError
 from nexusforge.market.instruments import Instrument, Rounding
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BAR_ROW, is_bar_column
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import LiveHead
 from nexusforge.strategy import codec
@@ -110,12 +114,21 @@ class TradingModel:
     head: LiveHead | None = None
     _evaluator: StreamEvaluator = field(init=False, repr=False)
     _raw: float = field(default=math.nan, init=False, repr=False)
+    _bar_clocked: bool = field(default=False, init=False, repr=False)
+    _bar_seen: float = field(default=-math.inf, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.ledger.symbol != self.symbol:
             raise ConfigError(f"{self.name}: ledger is {self.ledger.symbol}, model {self.symbol}")
         self.set_weight(self.weight)
         self._evaluator = StreamEvaluator(self.strategy)
+        cols = self.columns
+        self._bar_clocked = bool(cols) and all(is_bar_column(c) for c in cols)
+
+    @property
+    def bar_clocked(self) -> bool:
+        """True when the strategy reads bar features only (one row per closed bar)."""
+        return self._bar_clocked
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -136,10 +149,22 @@ class TradingModel:
         return before, self.state
 
     def signal(self, row: Mapping[str, float]) -> float:
-        """Feeds one feature row to the strategy; its value clipped to [-1, 1] (NaN kept)."""
+        """Feeds one feature row to the strategy; its value clipped to [-1, 1] (NaN kept).
+        A row that is not news to the model's clock keeps the last value."""
+        if not self._fresh(row):
+            return self.last_signal
         value = self._raw = self._evaluator.update(row)
         self.last_signal = value if math.isnan(value) else max(-1.0, min(1.0, value))
         return self.last_signal
+
+    def _fresh(self, row: Mapping[str, float]) -> bool:
+        if not self._bar_clocked:
+            return BAR_ROW not in row
+        stamp = row.get(BAR_CLOSE_TS, math.nan)
+        if not stamp > self._bar_seen:  # the same bar again (or none yet: NaN)
+            return False
+        self._bar_seen = stamp
+        return True
 
     def target_position(
         self, row: Mapping[str, float], price: Decimal, instrument: Instrument

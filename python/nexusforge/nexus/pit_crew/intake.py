@@ -5,7 +5,11 @@ re-checked after reading: a file still being written (or rewritten while read) w
 later poll. Each file is then parsed as data (`strategy.artifact.loads`: exact keys, sha256,
 codec limits, primitive registry — contract 5) and must carry a validation gate's pass
 (`validation.status == "validated"`, `validation.gate.passed is true`). An admitted file moves
-to `accepted/`; a bad one moves to `rejected/` beside a `<name>.reason.json` saying why. Nothing
+to `accepted/`; a bad one moves to `rejected/` beside a `<name>.reason.json` saying why. With the
+engine's columns known, a file must read only those; it may not mix bar features (one row per
+bar, as Forge's research table) with tick features, and one evolved on another bar length
+(`data.series` `...:300s`) than the engine builds is refused: its windows would count other
+bars. Nothing
 here raises on bad input: every problem is a rejection, counted and logged.
 Hidden files and `*.tmp` (atomic writers' temporaries) are never read.
 """
@@ -15,11 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexusforge.errors import ArtifactError
+from nexusforge.nexus.bar_feed import CLOCK_KEYS, is_bar_column, mixes_clocks
 from nexusforge.nexus.live_head import live_head
 from nexusforge.strategy import artifact
 from nexusforge.strategy.artifact import Challenger
@@ -28,6 +34,9 @@ from nexusforge.strategy.expr import columns as expr_columns
 log = logging.getLogger(__name__)
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+_SERIES_INTERVAL = re.compile(r":(\d+)s$")  # Forge's `data.series`: venue:symbol:300s
+_BASE_RET = re.compile(r"^([smhd])(\d+)_ret$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +138,7 @@ class Intake:
             return f"bad head: {exc}"
         if self.columns is not None:
             reads = set(expr_columns(ch.expr)) | set(head.features if head is not None else ())
-            missing = sorted(reads - self.columns)
-            if missing:
-                return f"reads feature columns the engine does not have: {missing}"
+            return _column_problem(reads, self.columns, ch.data.get("series", ""))
         return None
 
     def _reject(self, path: Path, reason: str) -> None:
@@ -140,6 +147,32 @@ class Intake:
         note.write_text(json.dumps({"file": path.name, "reason": reason}, indent=1) + "\n")
         self.rejections.append(Rejection(dest, reason))
         log.warning("challenger %s rejected: %s", path.name, reason)
+
+
+def _column_problem(reads: set[str], have: frozenset[str], series: str) -> str | None:
+    """Why the engine cannot run a strategy reading `reads` (None: it can)."""
+    clock = sorted(reads & CLOCK_KEYS)
+    if clock:
+        return f"reads the engine's bar clock {clock}, which is not a feature"
+    missing = sorted(reads - have)
+    if missing:
+        return f"reads feature columns the engine does not have: {missing}"
+    if mixes_clocks(reads):
+        bars = sorted(c for c in reads if is_bar_column(c))
+        ticks = sorted(c for c in reads if not is_bar_column(c))
+        return f"mixes bar features {bars} with tick features {ticks}: no research table has both"
+    evolved = _SERIES_INTERVAL.search(series)
+    base = _base_interval_s(have)
+    on_bars = any(map(is_bar_column, reads))
+    if on_bars and evolved is not None and base is not None and int(evolved[1]) != base:
+        return f"evolved on {evolved[1]} s bars ({series}); the engine builds {base} s bars"
+    return None
+
+
+def _base_interval_s(have: frozenset[str]) -> int | None:
+    """The engine's base bar length: its shortest timeframe with a `_ret` column."""
+    found = [int(m[2]) * _UNIT_S[m[1]] for c in have if (m := _BASE_RET.match(c))]
+    return min(found) if found else None
 
 
 def _candidates(folder: Path) -> Iterable[Path]:

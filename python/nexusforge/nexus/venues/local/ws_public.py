@@ -15,7 +15,7 @@ from typing import Any
 from nexusforge.nexus.venues.local.book_topic import DEPTHS, BookTopic, Levels
 from nexusforge.nexus.venues.local.market_data import ticker
 from nexusforge.nexus.venues.local.rejects import Reject
-from nexusforge.nexus.venues.local.trades import Print, interval_ms
+from nexusforge.nexus.venues.local.trades import Candle, Print, interval_ms
 from nexusforge.nexus.venues.local.venue import Venue
 from nexusforge.nexus.venues.local.wire import fmt
 from nexusforge.nexus.venues.local.ws_conn import Connection
@@ -38,6 +38,7 @@ class PublicHub:
         self.tickers: dict[str, dict[str, Any]] = {}
         self.ticker_cs = 0
         self.klines: dict[str, tuple[int, dict[str, Any]]] = {}  # topic -> (bar start, last bar)
+        self.candles: dict[str, Candle] = {}  # topic -> its running candle
         self.lose_book_messages = 0  # a fault: book updates published to nobody (a `u` gap)
 
     # ---- client requests ----
@@ -143,20 +144,35 @@ class PublicHub:
         for topic in [
             t for t in self.subscribers if t.startswith("kline.") and t.endswith(f".{symbol}")
         ]:
-            self._kline(topic, confirm=False)
+            self._kline(topic, trade)
 
-    def _kline(self, topic: str, *, confirm: bool) -> None:
+    def _kline(self, topic: str, trade: Print) -> None:
+        """The topic's candle with `trade` in it, pushed open; the candle it ends is pushed
+        closed first (the periodic close may not have run yet: a fast replay crosses bars
+        between two ticks). Kept running, so a trade costs O(1), not a scan of the history."""
         _, interval, symbol = topic.split(".")
         length = interval_ms(interval)
         now = self.venue.now_ms()
-        bars = self.venue.trades.candles(symbol, length, None, None, 1)
-        if not bars:
-            return
-        bar = bars[0]
+        start = trade.ts_ms - trade.ts_ms % length
+        bar = self.candles.get(topic)
+        if bar is None or start > bar.start:
+            last = self.klines.get(topic)
+            if last is not None and not last[1]["confirm"]:
+                closed = dict(last[1], confirm=True, timestamp=now)
+                self.klines[topic] = (last[0], closed)
+                self._fan_out(topic, {"topic": topic, "type": "snapshot", "ts": now,
+                                      "data": [closed]})  # fmt: skip
+            # the candle so far (a first subscriber may join in the middle of one)
+            bar = self.venue.trades.candles(symbol, length, start, start, 1)[0]
+        else:  # the same candle (a venue clock stepped back stays in it)
+            bar = Candle(bar.start, bar.open, max(bar.high, trade.price),
+                         min(bar.low, trade.price), trade.price, bar.volume + trade.qty,
+                         bar.turnover + trade.qty * trade.price)  # fmt: skip
+        self.candles[topic] = bar
         item = {"start": bar.start, "end": bar.start + length - 1, "interval": interval,
                 "open": fmt(bar.open), "close": fmt(bar.close), "high": fmt(bar.high),
                 "low": fmt(bar.low), "volume": fmt(bar.volume), "turnover": fmt(bar.turnover),
-                "confirm": confirm, "timestamp": now}  # fmt: skip
+                "confirm": False, "timestamp": now}  # fmt: skip
         self.klines[topic] = (bar.start, item)
         self._fan_out(topic, {"topic": topic, "type": "snapshot", "ts": now, "data": [item]})
 

@@ -1,0 +1,290 @@
+"""Live bar/MTFA features against Forge's research table, on the recorded Bybit candles.
+
+The venue's candle strings go through the live path (`MarketFeed.on_kline`: closed klines ->
+`BarFeed` -> `MtfaStream`) and through research (`ingest` -> store -> `load_research_table`);
+every feature must be bit-identical at every bar close. Then: no look-ahead (a live row equals
+the batch table cut at that bar; the future changes nothing; an open candle is never read), the
+bar clock of models (a bar-only strategy reads each closed bar once, as the vectorized research
+evaluation does), and the intake's column rules for bar challengers.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from nexusforge.data.ingest import ingest
+from nexusforge.errors import ConfigError
+from nexusforge.forge.backtest.run import HIGHER_TIMEFRAMES_S, SeriesSpec, feature_table
+from nexusforge.forge.evolve.table import ResearchTable, from_bars, load_research_table
+from nexusforge.market.batch_mtfa import BAR_COLUMNS, bars_from_candles
+from nexusforge.market.instruments import Instrument, parse_instruments_response
+from nexusforge.market.mtfa import NS_PER_S
+from nexusforge.nexus import bar_feed
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec, is_bar_column
+from nexusforge.nexus.ledger import Ledger
+from nexusforge.nexus.market_feed import MarketFeed, seed_bars_needed
+from nexusforge.nexus.model import TradingModel
+from nexusforge.nexus.pit_crew.intake import Intake
+from nexusforge.nexus.venues.bybit import BookUpdate, KlineUpdate
+from nexusforge.nexus.venues.bybit.models import BybitKline
+from nexusforge.nexus.venues.bybit.public_ws import WsKline
+from nexusforge.strategy import artifact, codec, evaluate
+from nexusforge.strategy.artifact import Challenger
+from nexusforge.strategy.expr import Expr
+
+D = Decimal
+CSV_5M = "history/bybit_linear_BTCUSDT_5m_20260301_20260721.csv.gz"
+SERIES = SeriesSpec("bybit_linear", "BTCUSDT", 300)
+TOPIC = "kline.5.BTCUSDT"
+Raw = list[tuple[int, str, str, str, str, str]]
+
+
+@pytest.fixture(scope="module")
+def btc(shared_data: Path) -> Instrument:
+    path = shared_data / "bybit/rest/nautilus_http_get_instruments_linear.json"
+    return parse_instruments_response(json.loads(path.read_text()))["BTCUSDT"]
+
+
+@pytest.fixture(scope="module")
+def raw(shared_data: Path) -> Raw:
+    """The candle file's rows as the venue's strings: (start ms, open, high, low, close, volume)."""
+    with gzip.open(shared_data / CSV_5M, "rt") as fh:
+        rows = list(csv.DictReader(fh))
+    return [(int(r["open_time_ms"]), r["open"], r["high"], r["low"], r["close"], r["volume"])
+            for r in rows]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def research(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> ResearchTable:
+    store = tmp_path_factory.mktemp("bars-store")
+    assert not ingest(shared_data / CSV_5M, store).failed
+    return load_research_table(store, SERIES)
+
+
+def kline(row: tuple[int, str, str, str, str, str], confirm: bool = True) -> WsKline:
+    start, o, h, lo, c, v = row
+    # The history file has no turnover: the live path gets none either, and both estimate it.
+    return WsKline(start, start + 299_999, "5", D(o), D(c), D(h), D(lo), D(v), None, confirm,  # type: ignore[arg-type]
+                   start + 300_000)  # fmt: skip
+
+
+def rest_kline(row: tuple[int, str, str, str, str, str], turnover: D | None = None) -> BybitKline:
+    start, o, h, lo, c, v = row
+    return BybitKline(
+        start, D(o), D(h), D(lo), D(c), D(v), D(v) * D(c) if turnover is None else turnover
+    )
+
+
+def live_rows(btc: Instrument, rows: Raw) -> list[dict[str, float]]:
+    """Each candle as its own closed kline message through the engine's feed."""
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    out = []
+    for r in rows:
+        out += feed.on_kline(KlineUpdate(TOPIC, [kline(r, confirm=False)]))  # the open candle
+        out += feed.on_kline(KlineUpdate(TOPIC, [kline(r)]))
+    return out
+
+
+def test_live_features_equal_the_research_table_bit_for_bit(
+    btc: Instrument, raw: Raw, research: ResearchTable
+) -> None:
+    rows = live_rows(btc, raw)
+    frame = research.frame
+    assert len(rows) == frame.height == len(raw) == 41_100  # the file has no gap
+    close_ts = np.array([r[BAR_CLOSE_TS] for r in rows])
+    assert np.array_equal(close_ts, frame["close_ts"].to_numpy().astype(np.float64))
+    assert set(research.features) == set(BarSpec(300).columns())
+    for col in research.features:
+        live = np.array([r[col] for r in rows])
+        want = frame[col].to_numpy()
+        assert np.array_equal(live, want, equal_nan=True), col  # same bits, NaN in the same rows
+        assert np.isfinite(live[300:]).all(), col  # warm after the slowest window (h1: 21 h)
+    warm = seed_bars_needed(BarSpec(300))
+    assert all(math.isfinite(rows[warm - 1][c]) for c in research.features)
+
+
+def test_higher_timeframes_and_columns_are_the_research_tables() -> None:
+    assert bar_feed.HIGHER_TIMEFRAMES_S == HIGHER_TIMEFRAMES_S
+    for base in (60, 300, 900, 3600):
+        ints = ("open_ts", "close_ts", "trade_count")
+        empty = pl.DataFrame(schema={c: pl.Int64 if c in ints else pl.Float64 for c in BAR_COLUMNS})
+        research = [*feature_table(empty, base).columns[1:], "ret_h1"]
+        assert BarSpec(base).columns() == research
+        assert all(map(is_bar_column, research))
+    inst = Instrument("XUSDT", D("0.1"), D("0.1"), D("0.1"), D(1000), D(1000), D(1))
+    assert not any(map(is_bar_column, MarketFeed(inst).cfg.feature_names()))  # tick columns
+
+
+def test_a_live_row_equals_the_batch_table_cut_at_that_bar(
+    btc: Instrument, raw: Raw, research: ResearchTable
+) -> None:
+    """No look-ahead: what the engine shows at bar k is what research computes from bars <= k
+    alone, and bars after k (here: changed wildly) change nothing at or before k."""
+    rows = live_rows(btc, raw[:700])
+    for k in (0, 11, 12, 13, 250, 288, 299, 699):  # warm-up, hour edges, a mid-hour bar
+        cut = _batch(raw[: k + 1])
+        for col in cut.columns:
+            assert np.array_equal(cut[col][-1], rows[k][col], equal_nan=True), (k, col)
+    shaken = [_shaken(r) if i > 400 else r for i, r in enumerate(raw[:700])]
+    other = live_rows(btc, shaken)
+    for k in range(700):
+        same = all(np.array_equal(other[k][c], rows[k][c], equal_nan=True) for c in rows[k])
+        assert same == (k <= 400) or k > 401, k  # it shows from its own bar on, never before
+
+
+def _shaken(r: tuple[int, str, str, str, str, str]) -> tuple[int, str, str, str, str, str]:
+    """The candle with every price and the volume doubled."""
+    return (r[0], *(str(float(x) * 2) for x in r[1:]))  # type: ignore[return-value]
+
+
+def _batch(rows: Raw) -> pl.DataFrame:
+    """The research features of just these candles (the batch path on a cut history)."""
+    names = ("open", "high", "low", "close", "volume")
+    candles = pl.DataFrame({
+        "open_ts": [r[0] * 1_000_000 for r in rows],
+        **{k: [float(r[i]) for r in rows] for i, k in enumerate(names, 1)},
+    })  # fmt: skip
+    bars = bars_from_candles(candles, 300 * NS_PER_S)
+    feats = feature_table(bars, 300).drop("close_ts")
+    close_ts = bars["close_ts"].to_numpy()
+    close = bars["close"].to_numpy()
+    if len(rows) < 2:  # from_bars needs more rows than the horizon; ret_h1 is NaN on one bar
+        return feats.with_columns(ret_h1=pl.lit(math.nan))
+    table = from_bars(close_ts, close, feats, bars_per_year=1.0)
+    return table.frame.select(table.features)
+
+
+def test_an_open_candle_never_reaches_a_feature(btc: Instrument, raw: Raw) -> None:
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    assert feed.on_kline(KlineUpdate(TOPIC, [kline(raw[0])]))
+    before = dict(feed.bars.values)  # type: ignore[union-attr]
+    assert feed.on_kline(KlineUpdate(TOPIC, [kline(raw[1], confirm=False)])) == []
+    assert feed.bars.values == before  # type: ignore[union-attr]
+    # REST history: the newest candle is still open at the server's clock and is dropped
+    klines = [rest_kline(r) for r in raw[1:4]]
+    now = raw[3][0] + 299_999  # one ms before the third candle closes
+    rows = feed.seed(klines, now)
+    assert [r[BAR_CLOSE_TS] for r in rows] == [
+        float((raw[i][0] + 300_000) * 1_000_000) for i in (1, 2)
+    ]
+    # a candle re-sent (the WS close after the REST seed) is a counted duplicate, not a bar
+    assert feed.on_kline(KlineUpdate(TOPIC, [kline(raw[2])])) == []
+    assert feed.bars.stats.duplicates == 1  # type: ignore[union-attr]
+    # another symbol's or interval's topic is not ours
+    assert feed.on_kline(KlineUpdate("kline.5.ETHUSDT", [kline(raw[3])])) == []
+    assert feed.on_kline(KlineUpdate("kline.15.BTCUSDT", [kline(raw[3])])) == []
+
+
+def test_bad_and_gapped_candles_are_counted_not_fatal(btc: Instrument, raw: Raw) -> None:
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    bad = (raw[0][0], "0", "1", "1", "1", "1")
+    assert feed.on_kline(KlineUpdate(TOPIC, [kline(bad)])) == []
+    off_grid = (raw[0][0] + 1000, *raw[0][1:])
+    assert feed.on_kline(KlineUpdate(TOPIC, [kline(off_grid)])) == []
+    no_turnover = rest_kline(raw[0], D(0))  # volume > 0, turnover 0
+    assert feed.seed([no_turnover], raw[0][0] + 300_000) == []
+    assert feed.bars.stats.bad == 3  # type: ignore[union-attr]
+    assert len(feed.on_kline(KlineUpdate(TOPIC, [kline(raw[0]), kline(raw[3])]))) == 2
+    assert feed.bars.stats.gaps == 1 and feed.bars.stats.bars == 2  # type: ignore[union-attr]
+
+
+def expr(doc: Mapping[str, Any]) -> Expr:
+    return codec.loads(json.dumps({"schema": 1, "expr": doc}))
+
+
+BAR_STRATEGY = {"op": "tanh", "args": [{"op": "ema", "args": [{"op": "mul", "args": [
+    {"col": "m5_ret"}, {"const": 400.0}]}], "k": 5}]}  # fmt: skip
+TICK_STRATEGY = {"op": "clip", "args": [{"col": "imb_1"}], "params": [-1.0, 1.0]}
+
+
+def test_a_bar_model_reads_each_bar_once_as_research_does(
+    btc: Instrument, raw: Raw, research: ResearchTable
+) -> None:
+    """Ticks between bars do not move a bar-clocked model's windows: fed live (bar rows among
+    tick rows) it gives the vectorized research value at every bar close."""
+    n = 400
+    bar_model = TradingModel(
+        0, "bars", "BTCUSDT", expr(BAR_STRATEGY), Ledger("bars", "BTCUSDT", D(1000))
+    )
+    tick_model = TradingModel(
+        1, "ticks", "BTCUSDT", expr(TICK_STRATEGY), Ledger("ticks", "BTCUSDT", D(1000))
+    )
+    assert bar_model.bar_clocked and not tick_model.bar_clocked
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    got = []
+    tick = {"imb_1": 0.5} | feed.bars.values  # type: ignore[union-attr]
+    assert math.isnan(bar_model.signal(tick))  # no bar yet: NaN (the model holds inventory)
+    for r in raw[:n]:
+        for row in feed.on_kline(KlineUpdate(TOPIC, [kline(r)])):
+            got.append(bar_model.signal(row))
+            assert math.isnan(tick_model.signal(row))  # a bar row is no tick: skipped
+            tick = {"imb_1": 0.5} | feed.bars.values  # type: ignore[union-attr]
+            for _ in range(3):  # ticks until the next bar: the value holds
+                assert np.array_equal(bar_model.signal(tick), got[-1], equal_nan=True)
+    want = evaluate(expr(BAR_STRATEGY), research.frame.head(n))
+    assert np.array_equal(np.clip(want, -1, 1), np.array(got), equal_nan=True)
+    assert tick_model.signal(tick) == 0.5
+
+
+def test_the_engine_refuses_a_model_its_feed_cannot_serve(btc: Instrument) -> None:
+    bar_model = TradingModel(
+        0, "bars", "BTCUSDT", expr(BAR_STRATEGY), Ledger("bars", "BTCUSDT", D(1))
+    )
+    mixed = {"op": "add", "args": [{"col": "m5_ret"}, {"col": "imb_1"}]}
+    mixed_model = TradingModel(1, "mix", "BTCUSDT", expr(mixed), Ledger("mix", "BTCUSDT", D(1)))
+    MarketFeed(btc, bars=BarSpec(300)).check_models([bar_model])
+    with pytest.raises(ConfigError, match="bar_interval_s"):
+        MarketFeed(btc).check_models([bar_model])
+    with pytest.raises(ConfigError, match="lacks"):
+        MarketFeed(btc, bars=BarSpec(60)).check_models([bar_model])  # m1_* only
+    with pytest.raises(ConfigError, match="mixes"):
+        MarketFeed(btc, bars=BarSpec(300)).check_models([mixed_model])
+    with pytest.raises(ConfigError, match="kline interval"):
+        BarSpec(120)
+
+
+def book_snapshot() -> BookUpdate:
+    bids, asks = [("60000.0", "1.5")], [("60000.5", "2")]
+    return BookUpdate("orderbook.50.BTCUSDT", "BTCUSDT", True, bids, asks, 1, 1, 0, 0, "")
+
+
+def _challenger(doc: Mapping[str, Any], series: str) -> str:
+    gate = {"status": "validated", "gate": {"passed": True, "failed": []}}
+    return artifact.dumps(Challenger(expr(doc), {"fitness": 1.0}, {"series": series}, {}, gate))
+
+
+@pytest.mark.parametrize(
+    ("doc", "series", "reason"),
+    [
+        (BAR_STRATEGY, "bybit_linear:BTCUSDT:300s", None),
+        (BAR_STRATEGY, "bybit_linear:BTCUSDT:60s", "evolved on 60 s bars"),
+        ({"op": "tanh", "args": [{"col": "h1_ret"}]}, "bybit_linear:BTCUSDT:60s", "evolved on 60"),
+        ({"op": "add", "args": [{"col": "m5_ret"}, {"col": "imb_1"}]}, "x:300s", "mixes bar"),
+        ({"op": "tanh", "args": [{"col": BAR_CLOSE_TS}]}, "x:300s", "bar clock"),
+        ({"op": "tanh", "args": [{"col": "m1_ret"}]}, "x:60s", "does not have: ['m1_ret']"),
+        (TICK_STRATEGY, "x:60s", None),  # tick features: no bar length to match
+    ],
+)
+def test_intake_judges_bar_challengers_by_the_engines_columns(
+    btc: Instrument, tmp_path: Path, doc: Mapping[str, Any], series: str, reason: str | None
+) -> None:
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    row = feed.on_book(book_snapshot())  # the Pit Crew takes the columns from a real row
+    intake = Intake(tmp_path, columns=frozenset(row))
+    (tmp_path / "c.json").write_text(_challenger(doc, series))
+    admitted = intake.poll() + intake.poll()
+    if reason is None:
+        assert len(admitted) == 1 and not intake.rejections
+    else:
+        assert not admitted and reason in intake.rejections[0].reason

@@ -1,0 +1,162 @@
+"""Bar-feature strategies in a real engine against the local exchange on loopback.
+
+The engine builds 1-minute bars from the venue's closed klines (`kline.1.LTCUSDT`, made by the
+exchange from the recorded trades it replays). A champion reading a bar feature trades as an
+active model, and a Forge-style challenger reading bar features (evolved on 60 s bars) passes
+the Pit Crew intake and trades in shadow. The venue's clock is moved on a minute at a time so
+bars close within seconds (the venue's clock is the bar clock; REST requests re-sync to it).
+At the end, the engine's features of its last bar equal the research table computed from the
+venue's own REST klines up to that bar, bit for bit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "engine"))
+
+from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
+
+from nexusforge.forge.backtest.run import feature_table
+from nexusforge.forge.evolve.table import from_bars
+from nexusforge.market.batch_mtfa import bars_from_candles
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS
+from nexusforge.nexus.config import load_config
+from nexusforge.nexus.engine import Engine
+from nexusforge.nexus.model import ModelState
+from nexusforge.nexus.run import venue_config
+from nexusforge.nexus.venues.bybit import BybitRestClient, Credentials
+from nexusforge.nexus.venues.local import LocalExchange
+from nexusforge.strategy import artifact, codec
+from nexusforge.strategy.artifact import Challenger
+
+# Long while the last 1-minute bar's range is positive (it always is >= 0; NaN before a bar).
+BAR_CHAMPION = {"op": "tanh", "args": [{"op": "add", "args": [
+    {"op": "ema", "args": [{"op": "mul", "args": [{"col": "m1_range_close"}, {"const": 1e3}]}],
+     "k": 2}, {"const": 0.3}]}]}  # fmt: skip
+BAR_CHALLENGER = {"op": "tanh", "args": [{"op": "add", "args": [
+    {"op": "mul", "args": [{"col": "m1_vwap_dev_bps"}, {"const": 1e-3}]},
+    {"op": "add", "args": [{"col": "m1_range_close"}, {"const": 1.0}]}]}]}  # fmt: skip
+TICK_MODEL = {"op": "clip", "args": [{"col": "imb_1"}], "params": [-1.0, 1.0]}
+BAR_S = 60
+
+
+def write_engine_config(folder: Path, port: int) -> Path:
+    for name, doc in (("bars", BAR_CHAMPION), ("ticks", TICK_MODEL)):
+        (folder / f"{name}.json").write_text(json.dumps({"schema": 1, "expr": doc}))
+    lines = ["[engine]", f'symbol = "{SYMBOL}"', 'journal = "journal.sqlite"',
+             "round_interval_s = 0.2", 'challenger_dir = "challengers"', 'kill_file = ""',
+             f"bar_interval_s = {BAR_S}"]  # fmt: skip
+    lines += ["[venue]", 'kind = "custom"', f"port = {port}"]
+    for name in ("bars", "ticks"):
+        lines += ["[[models]]", f'name = "{name}"', f'strategy = "{folder / name}.json"']
+    path = folder / "engine.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def challenger_text() -> str:
+    gate = {"status": "validated", "gate": {"passed": True, "failed": []}}
+    expr = codec.loads(json.dumps({"schema": 1, "expr": BAR_CHALLENGER}))
+    data = {"series": f"bybit_linear:{SYMBOL}:{BAR_S}s"}
+    return artifact.dumps(Challenger(expr, {"fitness": 1.0}, data, {"tag": "bars"}, gate))
+
+
+async def wait_for(cond: object, timeout_s: float = 30.0, what: object = "") -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    while not cond():  # type: ignore[operator]
+        assert loop.time() < end, f"condition not reached in time: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def venue_klines(port: int) -> pl.DataFrame:
+    """The venue's 1-minute candles (REST), as research reads a candle series."""
+    async with BybitRestClient(client_config(port), Credentials(KEY, SECRET)) as rest:
+        await rest.sync_time()
+        rows = await rest.klines(SYMBOL, "1", limit=1000)
+    return pl.DataFrame({
+        "open_ts": [k.start_ms * 1_000_000 for k in rows],
+        **{f: [float(getattr(k, f)) for k in rows]
+           for f in ("open", "high", "low", "close", "volume", "turnover")},
+    })  # fmt: skip
+
+
+def research_row(candles: pl.DataFrame, close_ts: int) -> dict[str, float]:
+    """The research table's features at the bar closing at `close_ts`, from candles up to it."""
+    bars = bars_from_candles(candles, BAR_S * 1_000_000_000).filter(pl.col("close_ts") <= close_ts)
+    feats = feature_table(bars, BAR_S).drop("close_ts")
+    table = from_bars(bars["close_ts"].to_numpy(), bars["close"].to_numpy(), feats,
+                      bars_per_year=1.0)  # fmt: skip
+    assert table.frame["close_ts"][-1] == close_ts
+    return {c: float(table.frame[c][-1]) for c in table.features}
+
+
+@pytest.mark.slow
+def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "challengers"
+    folder.mkdir()
+    (folder / "bars.json").write_text(challenger_text())
+    seen: dict[str, object] = {}
+
+    async def script(engine: Engine, ex: LocalExchange) -> None:
+        crew, feed = engine.pit_crew, engine.feed
+        assert crew is not None and feed is not None and feed.bars is not None
+        crew.config = type(crew.config)(folder, poll_s=0.2, sample_s=0.2)
+        bar_model = engine.models[0]
+        assert bar_model.bar_clocked and not engine.models[1].bar_clocked
+        await wait_for(lambda: len(crew.shadows) == 1, what="admission")
+        (shadow,) = crew.shadows.values()
+        assert shadow.model.bar_clocked
+        minute = 0
+        while not (feed.bars.stats.bars >= 4 and shadow.stats.fills >= 1
+                   and bar_model.ledger.inventory > 0):  # fmt: skip
+            minute += 1
+            assert minute < 40, (feed.bars.stats, shadow.stats, bar_model.ledger.inventory)
+            await asyncio.to_thread(ex.skew_clock, minute * BAR_S * 1000)
+            await asyncio.sleep(0.6)
+        seen["values"] = dict(feed.bars.values)
+        seen["stats"] = feed.bars.stats
+        seen["shadow_inventory"] = shadow.model.ledger.inventory
+        seen["bar_state"] = bar_model.state
+        seen["bar_inventory"] = bar_model.ledger.inventory
+
+    async def main(ex: LocalExchange) -> None:
+        cfg = load_config(write_engine_config(tmp_path, ex.port))
+        engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
+        stop = asyncio.Event()
+
+        async def drive() -> None:
+            try:
+                await wait_for(lambda: engine.pit_crew is not None, what="engine start")
+                await script(engine, ex)
+            finally:
+                stop.set()
+
+        task = asyncio.create_task(drive())
+        await engine.run(90, stop)
+        await task
+
+    with LocalExchange(exchange_config(shared_data)) as ex:
+        asyncio.run(main(ex))
+        candles = asyncio.run(venue_klines(ex.port))
+    assert not (folder / "rejected").exists()
+    assert seen["bar_state"] is ModelState.ACTIVE
+    assert seen["bar_inventory"] > Decimal(0)  # type: ignore[operator]
+    assert seen["shadow_inventory"] != Decimal(0)
+    values = seen["values"]
+    assert isinstance(values, dict)
+    close_ts = int(values[BAR_CLOSE_TS])
+    want = research_row(candles, close_ts)
+    assert math.isfinite(want["m1_vwap_dev_bps"]) and math.isfinite(want["m1_range_close"])
+    for col, v in want.items():
+        assert np.array_equal(values[col], v, equal_nan=True), (col, values[col], v)
