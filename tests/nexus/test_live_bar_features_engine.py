@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
 from nexusforge.forge.backtest.run import feature_table
 from nexusforge.forge.evolve.table import from_bars
 from nexusforge.market.batch_mtfa import bars_from_candles
-from nexusforge.nexus.bar_feed import BAR_CLOSE_TS
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BAR_ROW, BarFeed, Candle
 from nexusforge.nexus.config import load_config
 from nexusforge.nexus.engine import Engine
 from nexusforge.nexus.model import ModelState
@@ -79,6 +80,16 @@ async def wait_for(cond: object, timeout_s: float = 30.0, what: object = "") -> 
         await asyncio.sleep(0.05)
 
 
+async def pass_minutes(ex: LocalExchange, minute: int, done: Callable[[], bool]) -> int:
+    """Move the venue's clock on a minute at a time until `done`; the last minute."""
+    while not done():
+        minute += 1
+        assert minute < 60, "bars did not close as expected"
+        await asyncio.to_thread(ex.skew_clock, minute * BAR_S * 1000)
+        await asyncio.sleep(0.6)
+    return minute
+
+
 async def venue_klines(port: int) -> pl.DataFrame:
     """The venue's 1-minute candles (REST), as research reads a candle series."""
     async with BybitRestClient(client_config(port), Credentials(KEY, SECRET)) as rest:
@@ -91,14 +102,27 @@ async def venue_klines(port: int) -> pl.DataFrame:
     })  # fmt: skip
 
 
-def research_row(candles: pl.DataFrame, close_ts: int) -> dict[str, float]:
-    """The research table's features at the bar closing at `close_ts`, from candles up to it."""
-    bars = bars_from_candles(candles, BAR_S * 1_000_000_000).filter(pl.col("close_ts") <= close_ts)
+def research_table(candles: pl.DataFrame) -> dict[int, dict[str, float]]:
+    """The research table's features by bar close, from the venue's candles."""
+    bars = bars_from_candles(candles, BAR_S * 1_000_000_000)
     feats = feature_table(bars, BAR_S).drop("close_ts")
     table = from_bars(bars["close_ts"].to_numpy(), bars["close"].to_numpy(), feats,
                       bars_per_year=1.0)  # fmt: skip
-    assert table.frame["close_ts"][-1] == close_ts
-    return {c: float(table.frame[c][-1]) for c in table.features}
+    frame = table.frame.select("close_ts", *table.features)
+    return {int(r.pop("close_ts")): r for r in frame.iter_rows(named=True)}
+
+
+def record_bar_rows(bars: BarFeed, rows: list[dict[str, float]]) -> None:
+    """Keep every bar row the engine's feed makes (the feed's own method, wrapped)."""
+    make = bars.on_candle
+
+    def on_candle(c: Candle) -> dict[str, float] | None:
+        row = make(c)
+        if row is not None:
+            rows.append(row)
+        return row
+
+    setattr(bars, "on_candle", on_candle)  # noqa: B010 - instance attribute over the method
 
 
 @pytest.mark.slow
@@ -107,25 +131,32 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
     folder.mkdir()
     (folder / "bars.json").write_text(challenger_text())
     seen: dict[str, object] = {}
+    rows: list[dict[str, float]] = []
 
     async def script(engine: Engine, ex: LocalExchange) -> None:
         crew, feed = engine.pit_crew, engine.feed
         assert crew is not None and feed is not None and feed.bars is not None
         crew.config = type(crew.config)(folder, poll_s=0.2, sample_s=0.2)
+        record_bar_rows(feed.bars, rows)
         bar_model = engine.models[0]
         assert bar_model.bar_clocked and not engine.models[1].bar_clocked
         await wait_for(lambda: len(crew.shadows) == 1, what="admission")
         (shadow,) = crew.shadows.values()
         assert shadow.model.bar_clocked
-        minute = 0
-        while not (feed.bars.stats.bars >= 4 and shadow.stats.fills >= 1
-                   and bar_model.ledger.inventory > 0):  # fmt: skip
-            minute += 1
-            assert minute < 40, (feed.bars.stats, shadow.stats, bar_model.ledger.inventory)
-            await asyncio.to_thread(ex.skew_clock, minute * BAR_S * 1000)
-            await asyncio.sleep(0.6)
+        minute = await pass_minutes(ex, 0, lambda: feed.bars.stats.bars >= 3)  # type: ignore[union-attr]
+        # Two bar closes are lost, then the public stream drops: the missed bars come from
+        # REST, in order, before the next one.
+        await asyncio.to_thread(ex.lose_next_kline_closes, 2)
+        minute = await pass_minutes(ex, minute, lambda: feed.stats.gap_fills >= 1)
+        assert await asyncio.to_thread(ex.drop_public_connections) >= 1
+        await asyncio.to_thread(ex.skew_clock, (minute + 2) * BAR_S * 1000)
+        await asyncio.sleep(0.3)
+        await pass_minutes(ex, minute + 2, lambda: (
+            feed.stats.gap_fills >= 1 and feed.bars.stats.bars >= 6  # type: ignore[union-attr]
+            and shadow.stats.fills >= 1 and bar_model.ledger.inventory > 0))  # fmt: skip
         seen["values"] = dict(feed.bars.values)
         seen["stats"] = feed.bars.stats
+        seen["gap_fills"] = feed.stats.gap_fills
         seen["shadow_inventory"] = shadow.model.ledger.inventory
         seen["bar_state"] = bar_model.state
         seen["bar_inventory"] = bar_model.ledger.inventory
@@ -153,10 +184,15 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
     assert seen["bar_state"] is ModelState.ACTIVE
     assert seen["bar_inventory"] > Decimal(0)  # type: ignore[operator]
     assert seen["shadow_inventory"] != Decimal(0)
-    values = seen["values"]
-    assert isinstance(values, dict)
-    close_ts = int(values[BAR_CLOSE_TS])
-    want = research_row(candles, close_ts)
-    assert math.isfinite(want["m1_vwap_dev_bps"]) and math.isfinite(want["m1_range_close"])
-    for col, v in want.items():
-        assert np.array_equal(values[col], v, equal_nan=True), (col, values[col], v)
+    research = research_table(candles)
+    assert len(rows) >= 6 and seen["values"] == {k: v for k, v in rows[-1].items() if k != BAR_ROW}
+    closes = [int(r[BAR_CLOSE_TS]) for r in rows]
+    assert closes == sorted(research)[: len(closes)]  # every bar, none twice, the venue's first on
+    for row, close in zip(rows, closes, strict=True):
+        for col, want in research[close].items():
+            assert np.array_equal(row[col], want, equal_nan=True), (close, col, row[col], want)
+    assert all(math.isfinite(r["m1_ret"]) for r in rows[1:])
+    # the missed bars came from REST; only minutes the venue itself has no candle for (the
+    # clock jumped over them) are gaps
+    empty = int(np.sum(np.diff(closes) != BAR_S * 1_000_000_000))
+    assert seen["gap_fills"] >= 1 and seen["stats"].gaps == empty  # type: ignore[attr-defined]

@@ -151,6 +151,16 @@ class BarFeed:
         """Feature columns of a bar row."""
         return list(self._names)
 
+    def missing_before(self, candles: Sequence[Candle]) -> tuple[int, int] | None:
+        """The starts (first, last, ms) of the candles missing between the last bar and the
+        first new one of `candles`, or None when they follow on (or nothing came before)."""
+        new = [
+            c.start_ms for c in candles if self._last_start is None or c.start_ms > self._last_start
+        ]
+        if self._last_start is None or not new or min(new) <= self._last_start + self._step_ms:
+            return None
+        return self._last_start + self._step_ms, min(new) - self._step_ms
+
     def on_candles(self, candles: Sequence[Candle]) -> list[dict[str, float]]:
         """Closed candles (any order, duplicates allowed); a row per new bar, oldest first."""
         rows = []

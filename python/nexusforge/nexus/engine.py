@@ -539,9 +539,15 @@ class Engine:
         elif isinstance(event, KlineUpdate):
             for row in feed.on_kline(event):  # a closed bar: bar-clocked models read it
                 self._signal(row)
+            if feed.gap_to_fill() is not None:  # closed bars missed: fetched, then in order
+                self._spawn(self._fill_bar_gap(feed))
         elif isinstance(event, StreamStatus):
             log.info("public stream: %s %s", event.kind, event.detail)
         return None
+
+    async def _fill_bar_gap(self, feed: MarketFeed) -> None:
+        for row in await feed.fill_gap(self.rest):
+            self._signal(row)
 
     def _signal(self, row: dict[str, float]) -> None:
         for m in self.models:

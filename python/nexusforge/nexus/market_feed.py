@@ -27,7 +27,13 @@ from nexusforge.market.features import FeatureConfig, FeatureStream
 from nexusforge.market.instruments import Instrument
 from nexusforge.nexus.bar_feed import BarFeed, BarSpec, Candle, candle_of, mixes_clocks
 from nexusforge.nexus.model import TradingModel
-from nexusforge.nexus.venues.bybit import BookUpdate, BybitRestClient, KlineUpdate, TradeBatch
+from nexusforge.nexus.venues.bybit import (
+    BookUpdate,
+    BybitError,
+    BybitRestClient,
+    KlineUpdate,
+    TradeBatch,
+)
 from nexusforge.nexus.venues.bybit.models import BybitKline
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ class FeedStats:
     trades: int = 0
     malformed: int = 0
     bad_trades: int = 0
+    gap_fills: int = 0  # kline gaps fetched from REST (a reconnect loses closed candles)
 
 
 class MarketFeed:
@@ -63,6 +70,9 @@ class MarketFeed:
         self.stats = FeedStats()
         self.row: dict[str, float] = {}
         self._clock = 0
+        self._gap: tuple[int, int] | None = None  # candle starts missed, being fetched
+        self._gap_asked = False
+        self._waiting: list[Candle] = []  # closed candles that arrived after the gap
 
     @property
     def columns(self) -> frozenset[str]:
@@ -115,8 +125,42 @@ class MarketFeed:
             self.stats.malformed += 1
             log.warning("kline message %s has a candle of another interval", update.topic)
             return []
-        return self._bar_rows([candle_of(c.start, c.open, c.high, c.low, c.close, c.volume,
-                                         c.turnover) for c in closed])  # fmt: skip
+        candles = [candle_of(c.start, c.open, c.high, c.low, c.close, c.volume, c.turnover)
+                   for c in closed]  # fmt: skip
+        if self._gap is None:
+            self._gap = self.bars.missing_before(candles)
+            if self._gap is None:
+                return self._bar_rows(candles)
+            log.warning("bars: candles %d..%d missed (a reconnect?); fetching them", *self._gap)
+        self._waiting += candles  # in order behind the missing ones (`fill_gap`)
+        return []
+
+    def gap_to_fill(self) -> tuple[int, int] | None:
+        """Once per gap: the candle starts a `fill_gap` must fetch (None: none, or asked)."""
+        if self._gap is None or self._gap_asked:
+            return None
+        self._gap_asked = True
+        return self._gap
+
+    async def fill_gap(self, rest: BybitRestClient) -> list[dict[str, float]]:
+        """The missed closed candles from GET /v5/market/kline, then those that waited behind
+        them: their bar rows, oldest first. A venue without them (a halt, an empty interval on
+        the local exchange) or a REST failure leaves the gap: features then span it, as the
+        research table does over a gap in the candle history."""
+        assert self.bars is not None and self._gap is not None
+        first, last = self._gap
+        spec = self.bars.spec
+        try:
+            got = await rest.klines(self.instrument.symbol, spec.interval, start_ms=first,
+                                    end_ms=last, limit=SEED_PAGE)  # fmt: skip
+        except BybitError as exc:
+            log.warning("bars: the missed candles could not be fetched (%s); gap kept", exc)
+            got = []
+        missed = [candle_of(k.start_ms, k.open, k.high, k.low, k.close, k.volume, k.turnover)
+                  for k in got if first <= k.start_ms <= last]  # fmt: skip
+        waiting, self._waiting, self._gap, self._gap_asked = self._waiting, [], None, False
+        self.stats.gap_fills += 1
+        return self._bar_rows(missed + waiting)
 
     def seed(self, klines: list[BybitKline], server_now_ms: int) -> list[dict[str, float]]:
         """History from GET /v5/market/kline: the candles closed by `server_now_ms` (the newest

@@ -297,6 +297,14 @@ class LocalExchange:
 
         self._call(arm)
 
+    def lose_next_kline_closes(self, count: int = 1) -> None:
+        """Publish the next `count` closed klines to nobody: subscribers miss those bars."""
+
+        def arm() -> None:
+            self.public.lose_kline_closes += count
+
+        self._call(arm)
+
     def duplicate_next_executions(self, count: int = 1) -> None:
         """Send each of the next `count` execution messages twice."""
 

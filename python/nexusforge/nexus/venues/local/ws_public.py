@@ -40,6 +40,7 @@ class PublicHub:
         self.klines: dict[str, tuple[int, dict[str, Any]]] = {}  # topic -> (bar start, last bar)
         self.candles: dict[str, Candle] = {}  # topic -> its running candle
         self.lose_book_messages = 0  # a fault: book updates published to nobody (a `u` gap)
+        self.lose_kline_closes = 0  # a fault: closed klines published to nobody
 
     # ---- client requests ----
 
@@ -158,10 +159,7 @@ class PublicHub:
         if bar is None or start > bar.start:
             last = self.klines.get(topic)
             if last is not None and not last[1]["confirm"]:
-                closed = dict(last[1], confirm=True, timestamp=now)
-                self.klines[topic] = (last[0], closed)
-                self._fan_out(topic, {"topic": topic, "type": "snapshot", "ts": now,
-                                      "data": [closed]})  # fmt: skip
+                self._close_kline(topic, last, now)
             # the candle so far (a first subscriber may join in the middle of one)
             bar = self.venue.trades.candles(symbol, length, start, start, 1)[0]
         else:  # the same candle (a venue clock stepped back stays in it)
@@ -210,7 +208,12 @@ class PublicHub:
                 self._fan_out(topic, book.snapshot(now))
         for topic, (start, item) in list(self.klines.items()):
             if not item["confirm"] and now > item["end"] and self.subscribers.get(topic):
-                closed = dict(item, confirm=True, timestamp=now)
-                self.klines[topic] = (start, closed)
-                self._fan_out(topic, {"topic": topic, "type": "snapshot", "ts": now,
-                                      "data": [closed]})  # fmt: skip
+                self._close_kline(topic, (start, item), now)
+
+    def _close_kline(self, topic: str, last: tuple[int, dict[str, Any]], now: int) -> None:
+        closed = dict(last[1], confirm=True, timestamp=now)
+        self.klines[topic] = (last[0], closed)
+        if self.lose_kline_closes > 0:
+            self.lose_kline_closes -= 1  # lost on the way: subscribers miss this bar
+            return
+        self._fan_out(topic, {"topic": topic, "type": "snapshot", "ts": now, "data": [closed]})
