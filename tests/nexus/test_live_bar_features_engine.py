@@ -177,8 +177,31 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
         await engine.run(90, stop)
         await task
 
+    async def restart(ex: LocalExchange) -> None:
+        """A second engine on the same journal: its bar features are warm from REST klines
+        before the first live bar, and its bar-clocked model has a value at once."""
+        cfg = load_config(tmp_path / "engine.toml")
+        engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
+        stop = asyncio.Event()
+
+        async def drive() -> None:
+            try:
+                await wait_for(lambda: engine.public is not None, what="restart")
+                feed = engine.feed
+                assert feed is not None and feed.bars is not None
+                seen["restart_values"] = dict(feed.bars.values)
+                seen["restart_bars"] = feed.bars.stats.bars
+                seen["restart_signal"] = engine.models[0].last_signal
+            finally:
+                stop.set()
+
+        task = asyncio.create_task(drive())
+        await engine.run(30, stop)
+        await task
+
     with LocalExchange(exchange_config(shared_data)) as ex:
         asyncio.run(main(ex))
+        asyncio.run(restart(ex))
         candles = asyncio.run(venue_klines(ex.port))
     assert not (folder / "rejected").exists()
     assert seen["bar_state"] is ModelState.ACTIVE
@@ -196,3 +219,10 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
     # clock jumped over them) are gaps
     empty = int(np.sum(np.diff(closes) != BAR_S * 1_000_000_000))
     assert seen["gap_fills"] >= 1 and seen["stats"].gaps == empty  # type: ignore[attr-defined]
+    # restart: seeded with every closed bar the venue has, equal to research, the model warm
+    assert seen["restart_bars"] >= len(rows)  # type: ignore[operator]
+    warm = seen["restart_values"]
+    assert isinstance(warm, dict)
+    for col, want in research[int(warm[BAR_CLOSE_TS])].items():
+        assert np.array_equal(warm[col], want, equal_nan=True), (col, warm[col], want)
+    assert math.isfinite(seen["restart_signal"])  # type: ignore[arg-type]
