@@ -12,6 +12,8 @@ use crate::error::{CoreError, CoreResult};
 
 /// Longest simulated run (a week), so a mistyped duration fails fast instead of running away.
 pub const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
+/// Most slices a maker posts a level in.
+pub const MAX_JOIN_SLICES: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +142,11 @@ pub struct MarketMakerConfig {
     pub flow_size_exponent: f64,
     /// Standard deviation of the log size of each new quote around the ladder size (0: fixed).
     pub size_dispersion: f64,
+    /// A level the maker (re)joins is posted in this many equal slices (1: all at once), the
+    /// first at once and each next one after an exponential gap of mean `join_interval_s`:
+    /// a touch that just moved starts thin and builds up, as it does live.
+    pub join_slices: u32,
+    pub join_interval_s: f64,
 }
 
 /// Short-horizon traders on top-of-book imbalance: momentum or mean reversion, fast cancels.
@@ -367,6 +374,8 @@ impl Default for MarketMakerConfig {
             flow_decay_exponent: 0.5,
             flow_size_exponent: 1.0,
             size_dispersion: 0.0,
+            join_slices: 1,
+            join_interval_s: 0.05,
         }
     }
 }
@@ -653,6 +662,10 @@ impl MarketMakerConfig {
         if self.size_dispersion > 3.0 {
             return Err(c.fail("size_dispersion", "<= 3", self.size_dispersion));
         }
+        if !(1..=MAX_JOIN_SLICES).contains(&self.join_slices) {
+            return Err(c.fail("join_slices", "in [1, 100]", self.join_slices));
+        }
+        c.positive("join_interval_s", self.join_interval_s)?;
         Ok(())
     }
 }

@@ -61,6 +61,8 @@ def test_int_widens_to_float_but_not_the_reverse() -> None:
         ),
         ({"agents.market_maker.flow_decay_exponent": 2.0}, r"flow_decay_exponent must be in"),
         ({"agents.market_maker.size_dispersion": 5.0}, r"size_dispersion must be <= 3"),
+        ({"agents.market_maker.join_slices": 0}, r"join_slices must be in \[1, 100\]"),
+        ({"agents.market_maker.join_interval_s": 0.0}, r"join_interval_s must be > 0"),
         ({"agents.metaorder.child_lots": 0}, r"agents\.metaorder\.child_lots must be > 0"),
         ({"agents.metaorder.size_alpha": 0.0}, r"agents\.metaorder\.size_alpha must be > 0"),
         ({"agents.metaorder.signal_prob": 2.0}, r"signal_prob must be in \[0, 1\]"),

@@ -1,6 +1,7 @@
 """The mechanisms behind the fidelity facts, each against the same market without it: meta-order
 traders give order signs memory; a maker quoting around the reference keeps the mid on the
-fundamental; its order-flow response makes a bought market move up, concavely in size."""
+fundamental; its order-flow response makes a bought market move up, concavely in size; joining a
+level in slices makes the touch often thin."""
 
 from __future__ import annotations
 
@@ -101,3 +102,41 @@ def test_the_flow_response_makes_impact_concave_in_size() -> None:
     assert 0 < small < large
     # ... and 16 times the size moves the price well under 16 times as much.
     assert large < 12 * small, (small, large)
+
+
+def _touch_depth(cfg: SimConfig, seed: int) -> np.ndarray:
+    top = run_sim(cfg, seed=seed).top.drop_nulls(["bid", "ask"])
+    return 0.5 * (top["bid_qty"].to_numpy() + top["ask_qty"].to_numpy())
+
+
+def test_joining_in_slices_leaves_the_touch_thin_after_it_moves() -> None:
+    tight = {
+        **ANCHORED,
+        "duration_s": 300.0,
+        "sampling.top_interval_s": 0.1,
+        "market.tick_size": 0.5,
+        "agents.market_maker.size_lots": 10_000,
+        "agents.market_maker.min_requote_s": 0.01,
+        "agents.market_maker.refresh_s": 0.1,
+    }
+    whole = _touch_depth(config(**tight), seed=2)
+    sliced = _touch_depth(
+        config(
+            **tight,
+            **{
+                "agents.market_maker.join_slices": 5,
+                "agents.market_maker.join_interval_s": 0.01,
+            },
+        ),
+        seed=2,
+    )
+    lot = SimConfig.scenario("calm").lot_size
+    # Posted whole, a fresh touch holds the maker's full size; in five slices it starts at a
+    # fifth of it and the thin touches show in the lower quantiles.
+    full = 10_000 * lot
+    assert np.percentile(whole, 20) > 0.9 * full, np.percentile(whole, 20)
+    assert np.percentile(sliced, 20) < 0.75 * full, np.percentile(sliced, 20)
+    assert np.percentile(sliced, 5) < 0.25 * full, np.percentile(sliced, 5)
+    # Once built, the level holds the same size as before.
+    assert np.median(whole) == full
+    assert abs(np.median(sliced) - full) < 0.01 * full, np.median(sliced)

@@ -12,7 +12,8 @@ A config is a nested mapping of sections, the same shape as its TOML file:
     [agents.metaorder]
                   count, latency = {order_us, md_us, jitter_us}, and per-type parameters
                   (makers: anchor_weight and flow_* for a reference that moves with order
-                  flow, size_dispersion; metaorder: Pareto parent sizes worked as children)
+                  flow, size_dispersion, join_slices / join_interval_s for a level posted in
+                  slices; metaorder: Pareto parent sizes worked as children)
     [strategy]    the strategy under test: latency, interval_s, max_position_lots,
                   max_order_lots, start_s
     [sampling]    top_interval_s, l2_interval_s, l2_levels, mid_interval_s, record_events

@@ -11,6 +11,8 @@
 //! transient, concave impact as in the propagator picture (Bouchaud et al.), which the
 //! maker learns from order flow rather than from its own fills. New quotes draw their size
 //! around the ladder size (lognormal, `size_dispersion`), so touch depth varies as it does live.
+//! A level it (re)joins can be posted in `join_slices` slices at exponential gaps, so a touch
+//! that just moved (or was just taken) starts thin and builds up over `join_interval_s`s.
 
 use std::collections::VecDeque;
 
@@ -90,6 +92,16 @@ impl FlowMemory {
     }
 }
 
+/// A level being joined slice by slice: the slice size, the lots still to post and when.
+#[derive(Debug, Clone, Copy)]
+struct Build {
+    side: Side,
+    price: i64,
+    slice: i64,
+    rest: i64,
+    next: Ns,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Quote {
     handle: u64,
@@ -117,6 +129,7 @@ pub struct MarketMaker {
     /// The ladder last quoted, and whether a quote left the book since.
     quoted: Vec<(Side, i64, i64)>,
     dirty: bool,
+    builds: Vec<Build>,
 }
 
 impl MarketMaker {
@@ -137,6 +150,7 @@ impl MarketMaker {
             desired: Vec::new(),
             quoted: Vec::new(),
             dirty: true,
+            builds: Vec::new(),
         }
     }
 
@@ -228,9 +242,14 @@ impl MarketMaker {
         let centre = self.reference(ctx, view);
         self.build_ladder(view, centre);
         // Same ladder and nothing filled or cancelled: every quote is where it should be.
-        if !self.dirty && self.desired == self.quoted {
-            return;
+        if self.dirty || self.desired != self.quoted {
+            self.sync_ladder(ctx);
         }
+        self.continue_builds(ctx);
+    }
+
+    /// Cancels the quotes off the ladder and joins the ladder levels that have none.
+    fn sync_ladder(&mut self, ctx: &mut Ctx<'_>) {
         self.dirty = false;
         std::mem::swap(&mut self.quoted, &mut self.desired);
         self.desired.clone_from(&self.quoted);
@@ -244,24 +263,94 @@ impl MarketMaker {
                 ctx.cancel(q.handle);
             }
         }
+        let desired = &self.desired;
+        self.builds
+            .retain(|b| desired.iter().any(|&(s, p, _)| s == b.side && p == b.price));
         for i in 0..self.desired.len() {
             let (side, price, size) = self.desired[i];
             let live = self
                 .quotes
                 .iter()
                 .any(|q| q.side == side && q.price == price && !q.cancelling);
-            if !live {
-                let qty = self.draw_size(size);
-                let handle = ctx.limit(side, price, qty);
-                self.quotes.push(Quote {
-                    handle,
-                    side,
-                    price,
-                    qty,
-                    cancelling: false,
-                });
+            // A level still being joined counts as quoted even while its slices so far are gone.
+            let building = self
+                .builds
+                .iter()
+                .any(|b| b.side == side && b.price == price);
+            if !live && !building {
+                self.join(ctx, side, price, size);
             }
         }
+    }
+
+    /// Posts a level of about `size` lots: at once, or its first slice now and the rest later.
+    fn join(&mut self, ctx: &mut Ctx<'_>, side: Side, price: i64, size: i64) {
+        let total = self.draw_size(size);
+        let slices = i64::from(self.cfg.join_slices);
+        if slices <= 1 {
+            self.post(ctx, side, price, total);
+            return;
+        }
+        let slice = (total / slices).max(1);
+        self.post(ctx, side, price, slice);
+        if total > slice {
+            let next = ctx.now + self.join_gap();
+            self.builds.push(Build {
+                side,
+                price,
+                slice,
+                rest: total - slice,
+                next,
+            });
+        }
+    }
+
+    /// Posts the next slice of every level whose turn has come (the last takes the remainder).
+    fn continue_builds(&mut self, ctx: &mut Ctx<'_>) {
+        let mut i = 0;
+        while i < self.builds.len() {
+            let b = self.builds[i];
+            if b.next > ctx.now {
+                i += 1;
+                continue;
+            }
+            let qty = if b.rest < 2 * b.slice {
+                b.rest
+            } else {
+                b.slice
+            };
+            self.post(ctx, b.side, b.price, qty);
+            if qty == b.rest {
+                self.builds.swap_remove(i);
+            } else {
+                let next = ctx.now + self.join_gap();
+                let b = &mut self.builds[i];
+                b.rest -= qty;
+                b.next = next;
+                i += 1;
+            }
+        }
+    }
+
+    /// Gap before the next slice of a level being joined.
+    fn join_gap(&mut self) -> Ns {
+        exp_gap(&mut self.rng, 1.0 / self.cfg.join_interval_s)
+    }
+
+    /// When the next slice of a level being joined is due (None: nothing being joined).
+    fn next_slice_at(&self) -> Option<Ns> {
+        self.builds.iter().map(|b| b.next).min()
+    }
+
+    fn post(&mut self, ctx: &mut Ctx<'_>, side: Side, price: i64, qty: i64) {
+        let handle = ctx.limit(side, price, qty);
+        self.quotes.push(Quote {
+            handle,
+            side,
+            price,
+            qty,
+            cancelling: false,
+        });
     }
 
     /// A new quote's size: the ladder size times a mean-one lognormal draw.
@@ -295,10 +384,17 @@ impl Agent for MarketMaker {
     }
 
     fn on_wakeup(&mut self, ctx: &mut Ctx<'_>, view: &MarketView) {
-        if ctx.now - self.last_requote >= self.refresh_ns {
+        let since = ctx.now - self.last_requote;
+        let slice_due = self.next_slice_at().is_some_and(|t| t <= ctx.now);
+        if since >= self.refresh_ns || (slice_due && since >= self.min_requote_ns) {
             self.requote(ctx, view);
         }
-        ctx.wake_at(self.last_requote + self.refresh_ns);
+        // One chain of wake-ups: the next refresh, or sooner the next slice of a level.
+        let mut next = self.last_requote + self.refresh_ns;
+        if let Some(t) = self.next_slice_at() {
+            next = next.min(t.max(self.last_requote + self.min_requote_ns));
+        }
+        ctx.wake_at(next);
     }
 
     fn on_market_data(&mut self, ctx: &mut Ctx<'_>, view: &MarketView) {
@@ -343,6 +439,9 @@ impl Agent for MarketMaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::agents::Request;
+    use crate::sim::matching::OrderKind;
+    use crate::sim::process::FundamentalPath;
 
     fn view(net_buy: i64) -> MarketView {
         MarketView {
@@ -403,6 +502,66 @@ mod tests {
         assert_eq!(m.taus_ns.last().copied(), Some(4_096.0 * 1e9));
         // Slower memories weigh less (w ∝ τ^−β).
         assert!(m.weights.windows(2).all(|w| w[0] > w[1]));
+    }
+
+    /// Lots the maker posted (submitted) on `side` at `price` in `requests`.
+    fn posted(requests: &[Request], side: Side, price: i64) -> Vec<i64> {
+        requests
+            .iter()
+            .filter_map(|r| match *r {
+                Request::Submit {
+                    side: s,
+                    kind: OrderKind::Limit { price: p, .. },
+                    qty,
+                    ..
+                } if s == side && p == price => Some(qty),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_joined_level_is_posted_in_slices_that_add_up_to_its_size() {
+        let c = MarketMakerConfig {
+            levels: 1,
+            size_lots: 1_000,
+            join_slices: 4,
+            join_interval_s: 0.01,
+            vol_mult: 0.0,
+            adverse_mult: 0.0,
+            ..MarketMakerConfig::default()
+        };
+        let path = FundamentalPath::generate(
+            &crate::sim::config::ProcessConfig::default(),
+            10_000_000_000,
+            &mut crate::sim::agents::agent_rng(1, 0, 1),
+        )
+        .unwrap();
+        let mut mm = MarketMaker::new(c, 0.5, crate::sim::agents::agent_rng(1, 0, 0));
+        let (mut requests, mut handle) = (Vec::new(), 1);
+        let v = view(0);
+        let mut ctx = Ctx::new(0, &path, &mut requests, &mut handle);
+        mm.on_market_data(&mut ctx, &v);
+        // One tick spread around mid 100: bid 99 (inside the view's 99/101, passive).
+        assert_eq!(posted(&requests, Side::Buy, 99), vec![250]);
+        assert_eq!(posted(&requests, Side::Sell, 101), vec![250]);
+        // Wake-ups and market data over one simulated second post the rest, then stop.
+        let mut now = 0;
+        while now < 1_000_000_000 {
+            now += 2_000_000;
+            let mut ctx = Ctx::new(now, &path, &mut requests, &mut handle);
+            if now % 4_000_000 == 0 {
+                mm.on_wakeup(&mut ctx, &v);
+            } else {
+                mm.on_market_data(&mut ctx, &v);
+            }
+        }
+        for side in [Side::Buy, Side::Sell] {
+            let price = if side == Side::Buy { 99 } else { 101 };
+            let slices = posted(&requests, side, price);
+            assert_eq!(slices, vec![250; 4], "{side:?}");
+        }
+        assert!(mm.builds.is_empty());
     }
 
     #[test]
