@@ -32,6 +32,7 @@ from nexusforge.market.instruments import Instrument, parse_instruments_response
 from nexusforge.market.mtfa import NS_PER_S
 from nexusforge.nexus import bar_feed
 from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec, is_bar_column
+from nexusforge.nexus.config import load_config
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.market_feed import MarketFeed, seed_bars_needed
 from nexusforge.nexus.model import TradingModel
@@ -288,3 +289,36 @@ def test_intake_judges_bar_challengers_by_the_engines_columns(
         assert len(admitted) == 1 and not intake.rejections
     else:
         assert not admitted and reason in intake.rejections[0].reason
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        ("bar_interval_s = 120", "engine.bar_interval_s"),
+        ("bar_interval_s = true", "engine.bar_interval_s"),
+        ('bar_horizons = ["3"]', "engine.bar_horizons"),
+        ("bar_horizons = [0]", "engine.bar_horizons"),
+        ("bar_horizons = 3", "engine.bar_horizons"),
+        ("bar_horizons = []", "engine.bar_horizons"),
+    ],
+)
+def test_bad_bar_settings_name_the_key(tmp_path: Path, lines: str, error: str) -> None:
+    path = tmp_path / "engine.toml"
+    path.write_text(f"[engine]\n{lines}\n")
+    with pytest.raises(ConfigError, match=error):
+        load_config(path)
+
+
+def test_bar_settings_give_the_feeds_spec(tmp_path: Path, btc: Instrument) -> None:
+    assert load_config(None).bar_spec() == BarSpec(300, (1,))
+    path = tmp_path / "engine.toml"
+    path.write_text("[engine]\nbar_interval_s = 60\nbar_horizons = [1, 12, 1]\n")
+    spec = load_config(path).bar_spec()
+    assert spec == BarSpec(60, (1, 12))
+    assert (
+        spec.columns()[-2:] == ["ret_h1", "ret_h12"] and spec.topic("BTCUSDT") == "kline.1.BTCUSDT"
+    )
+    path.write_text("[engine]\nbar_interval_s = 0\n")
+    cfg = load_config(path)
+    assert cfg.bar_spec() is None
+    assert MarketFeed(btc, bars=cfg.bar_spec()).topics() == []

@@ -19,6 +19,7 @@ Schema (every key optional; the defaults below are what an empty file gives):
     cwo_interval_s = 60.0           # CWO: re-weight the models this often
     bar_interval_s = 300            # base bar of the research table's bar/MTFA features, from
                                     # the venue's closed klines (a Bybit kline length; 0 = off)
+    bar_horizons = [1]              # past returns ret_h{h} in bars (Forge's data.horizon)
 
     [venue]
     kind = "local"                  # local (in-process exchange) | custom | testnet | mainnet
@@ -119,6 +120,7 @@ class EngineConfig:
     challenger_dir: str = ""
     cwo_interval_s: float = 60.0
     bar_interval_s: int = 300
+    bar_horizons: tuple[int, ...] = (1,)
     venue: VenueSettings = field(default_factory=VenueSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
@@ -135,6 +137,9 @@ class EngineConfig:
         _check(self.orderbook_depth in BOOK_DEPTHS, "engine.orderbook_depth", BOOK_DEPTHS)
         bars = (0, *KLINE_INTERVALS)
         _check(self.bar_interval_s in bars, "engine.bar_interval_s", bars)
+        ok = all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1000
+                 for h in self.bar_horizons)  # fmt: skip
+        _check(bool(self.bar_horizons) and ok, "engine.bar_horizons", "integers in 1..1000")
         _check(Decimal(0) <= self.kill_fraction < 1, "engine.kill_fraction", "in [0, 1)")
         _check(self.venue.kind in VENUE_KINDS, "venue.kind", VENUE_KINDS)
         _check(0 <= self.venue.port < 65536, "venue.port", "in 0..65535")
@@ -149,7 +154,7 @@ class EngineConfig:
 
     def bar_spec(self) -> BarSpec | None:
         """The live bar features' spec (None when `bar_interval_s` is 0)."""
-        return BarSpec(self.bar_interval_s) if self.bar_interval_s else None
+        return BarSpec(self.bar_interval_s, self.bar_horizons) if self.bar_interval_s else None
 
 
 def _check(ok: bool, key: str, want: object) -> None:
@@ -235,6 +240,10 @@ def _engine_value(key: str, value: object) -> object:
         return _int({key: value}, key, 0, "engine.")
     if key == "journal":
         return Path(_str({key: value}, key, ""))
+    if key == "bar_horizons":
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: expected a list of integers, got {value!r}")
+        return tuple(dict.fromkeys(value))
     return _str({key: value}, key, "", "engine.")
 
 
