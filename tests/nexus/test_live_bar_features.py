@@ -322,3 +322,31 @@ def test_bar_settings_give_the_feeds_spec(tmp_path: Path, btc: Instrument) -> No
     cfg = load_config(path)
     assert cfg.bar_spec() is None
     assert MarketFeed(btc, bars=cfg.bar_spec()).topics() == []
+
+
+WINDOWED = {"op": "tanh", "args": [{"op": "add", "args": [
+    {"op": "sub", "args": [{"col": "m5_ret"}, {"op": "lag", "args": [{"col": "m5_ret"}], "k": 3}]},
+    {"op": "max", "args": [{"col": "m5_range_close"}], "k": 10}]}]}  # fmt: skip
+
+
+def test_a_new_bar_model_warms_up_on_the_bars_before_it(
+    btc: Instrument, raw: Raw, research: ResearchTable
+) -> None:
+    """A shadow admitted at bar 400 reads the feed's recent closed bars first: from its first
+    live bar on it gives exactly the research value, with no warm-up of its own windows."""
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    for r in raw[:400]:
+        feed.on_kline(KlineUpdate(TOPIC, [kline(r)]))
+    assert len(feed.recent_bars) == seed_bars_needed(BarSpec(300))
+    cold = TradingModel(0, "cold", "BTCUSDT", expr(WINDOWED), Ledger("cold", "BTCUSDT", D(1)))
+    warm = TradingModel(1, "warm", "BTCUSDT", expr(WINDOWED), Ledger("warm", "BTCUSDT", D(1)))
+    feed.warm_up([warm])
+    assert warm.warm_up(feed.recent_bars) == 0  # once only
+    got_warm, got_cold = [], []
+    for r in raw[400:420]:
+        (row,) = feed.on_kline(KlineUpdate(TOPIC, [kline(r)]))
+        got_warm.append(warm.signal(row))
+        got_cold.append(cold.signal(row))
+    want = np.clip(evaluate(expr(WINDOWED), research.frame.head(420)), -1, 1)[400:]
+    assert np.array_equal(np.array(got_warm), want)
+    assert np.isnan(got_cold[:9]).all() and np.array_equal(got_cold[9:], want[9:])

@@ -599,6 +599,7 @@ class Engine:
         reweight(self.cwo, self.models, mid, self.journal, time.monotonic())
         if self.pit_crew is not None and self.feed is not None:
             self.pit_crew.on_round(row, self.feed.book, mid, self.models)
+            self.feed.warm_up(s.model for s in self.pit_crew.shadows.values())
 
     def _blocked(self) -> str | None:
         """Why no new round may trade now (None: it may)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -73,6 +74,8 @@ class MarketFeed:
         self._gap: tuple[int, int] | None = None  # candle starts missed, being fetched
         self._gap_asked = False
         self._waiting: list[Candle] = []  # closed candles that arrived after the gap
+        keep = seed_bars_needed(bars) if bars is not None else 0
+        self.recent_bars: deque[dict[str, float]] = deque(maxlen=keep)  # for new models
 
     @property
     def columns(self) -> frozenset[str]:
@@ -172,9 +175,16 @@ class MarketFeed:
         return self._bar_rows([candle_of(k.start_ms, k.open, k.high, k.low, k.close, k.volume,
                                          k.turnover) for k in closed])  # fmt: skip
 
+    def warm_up(self, models: Iterable[TradingModel]) -> None:
+        """New bar-clocked models read the recent closed bars (see `TradingModel.warm_up`)."""
+        for m in models:
+            if m.warm_up(self.recent_bars):
+                log.info("model %s warmed up on %d closed bars", m.name, len(self.recent_bars))
+
     def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
         assert self.bars is not None
         rows = self.bars.on_candles(candles)
+        self.recent_bars.extend(rows)
         if rows:  # bar rows carry the event features of the moment as well (all columns)
             event = {k: v for k, v in self.row.items() if k not in self.bars.values}
             rows = [event | r for r in rows] if event else rows

@@ -21,7 +21,7 @@ moves cash between ledgers, so every ledger stays exactly the sum of its own fil
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -156,6 +156,17 @@ class TradingModel:
         value = self._raw = self._evaluator.update(row)
         self.last_signal = value if math.isnan(value) else max(-1.0, min(1.0, value))
         return self.last_signal
+
+    def warm_up(self, bar_rows: Iterable[Mapping[str, float]]) -> int:
+        """A bar-clocked model that has read no bar yet (a new shadow) reads the bars closed
+        before it existed, without trading: its windows start as research's do. Rows read."""
+        if not self._bar_clocked or self._bar_seen > -math.inf:
+            return 0
+        n = 0
+        for row in bar_rows:
+            self.signal(row)
+            n += 1
+        return n
 
     def _fresh(self, row: Mapping[str, float]) -> bool:
         if not self._bar_clocked:
