@@ -350,3 +350,27 @@ def test_a_new_bar_model_warms_up_on_the_bars_before_it(
     want = np.clip(evaluate(expr(WINDOWED), research.frame.head(420)), -1, 1)[400:]
     assert np.array_equal(np.array(got_warm), want)
     assert np.isnan(got_cold[:9]).all() and np.array_equal(got_cold[9:], want[9:])
+
+
+def test_one_minute_bars_equal_research_too(
+    btc: Instrument, shared_data: Path, tmp_path: Path
+) -> None:
+    """A 1 m base (15- and 60-bar Kahan group sums for m15 and h1), on the recorded Binance
+    USD-M 1 m BTCUSDT candles: the first 8,000 live bars equal research's first 8,000 rows."""
+    src = shared_data / "history/binance_usdm_BTCUSDT_1m_20250504_20250624.csv.gz"
+    assert not ingest(src, tmp_path).failed
+    table = load_research_table(tmp_path, SeriesSpec("binance_usdm", "BTCUSDT", 60))
+    with gzip.open(src, "rt") as fh:
+        rows = [next(csv.reader([line])) for _, line in zip(range(8001), fh, strict=False)][1:]
+    feed = MarketFeed(btc, bars=BarSpec(60))
+    live = []
+    for r in rows:
+        start = int(r[0])
+        k = WsKline(start, start + 59_999, "1", D(r[2]), D(r[5]), D(r[3]), D(r[4]), D(r[6]),
+                    None, True, start + 60_000)  # type: ignore[arg-type]  # fmt: skip
+        live += feed.on_kline(KlineUpdate("kline.1.BTCUSDT", [k]))
+    assert len(live) == 8000 and set(table.features) == set(BarSpec(60).columns())
+    for col in table.features:
+        want = table.frame[col].to_numpy()[:8000]
+        assert np.array_equal(np.array([r[col] for r in live]), want, equal_nan=True), col
+    assert all(math.isfinite(live[-1][c]) for c in table.features)  # h1 warm (21 hours) by then
