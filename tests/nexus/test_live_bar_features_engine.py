@@ -30,7 +30,7 @@ from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
 from nexusforge.forge.backtest.run import feature_table
 from nexusforge.forge.evolve.table import from_bars
 from nexusforge.market.batch_mtfa import bars_from_candles
-from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BAR_ROW, BarFeed, Candle
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BAR_ROW, BarFeed, BarSpec, Candle
 from nexusforge.nexus.config import load_config
 from nexusforge.nexus.engine import Engine
 from nexusforge.nexus.model import ModelState
@@ -226,3 +226,42 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
     for col, want in research[int(warm[BAR_CLOSE_TS])].items():
         assert np.array_equal(warm[col], want, equal_nan=True), (col, warm[col], want)
     assert math.isfinite(seen["restart_signal"])  # type: ignore[arg-type]
+
+
+def test_a_gap_the_venue_cannot_fill_is_kept_and_bars_go_on(
+    shared_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The missed bars' REST request is refused (10001): the waiting bar is applied
+    after the gap, counted, and the next bars follow; nothing is lost or stuck."""
+    from nexusforge.nexus.market_feed import MarketFeed
+    from nexusforge.nexus.venues.bybit import KlineUpdate
+    from nexusforge.nexus.venues.bybit.public_ws import WsKline
+
+    def closed(start: int, price: str) -> KlineUpdate:
+        p = Decimal(price)
+        k = WsKline(start, start + 59_999, "1", p, p, p + 1, p - 1, Decimal(2), p * 2, True,
+                    start + 60_000)  # fmt: skip
+        return KlineUpdate(f"kline.1.{SYMBOL}", [k])
+
+    async def main(port: int) -> tuple[list[dict[str, float]], MarketFeed]:
+        async with BybitRestClient(client_config(port), Credentials(KEY, SECRET)) as rest:
+            inst = (await rest.instruments(SYMBOL))[SYMBOL]
+            feed = MarketFeed(inst, bars=BarSpec(BAR_S))
+            t0 = 1_700_000_040_000
+            rows = feed.on_kline(closed(t0, "100"))
+            assert feed.on_kline(closed(t0 + 180_000, "103")) == []  # two bars missed: waits
+            assert feed.gap_to_fill() == (t0 + 60_000, t0 + 120_000)
+            assert feed.gap_to_fill() is None  # asked once
+            assert feed.on_kline(closed(t0 + 240_000, "104")) == []  # waits behind the gap
+            await asyncio.to_thread(ex.fail_next_requests, 1, 10001, "params error")
+            rows += await feed.fill_gap(rest)
+            rows += feed.on_kline(closed(t0 + 300_000, "105"))
+            return rows, feed
+
+    with LocalExchange(exchange_config(shared_data)) as ex:
+        rows, feed = asyncio.run(main(ex.port))
+    assert [int(r[BAR_CLOSE_TS]) // 1_000_000 for r in rows] == [
+        1_700_000_100_000, 1_700_000_280_000, 1_700_000_340_000, 1_700_000_400_000]  # fmt: skip
+    assert feed.bars is not None and feed.bars.stats.gaps == 1 and feed.stats.gap_fills == 1
+    assert rows[1]["ret_h1"] == pytest.approx(math.log(103 / 100))  # the return spans the gap
+    assert "missed candles could not be fetched" in caplog.text

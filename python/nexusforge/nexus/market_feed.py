@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import msgspec
 
-from nexusforge.errors import ConfigError
+from nexusforge.errors import ConfigError, NexusForgeError
 from nexusforge.market.book import OrderBook
 from nexusforge.market.features import FeatureConfig, FeatureStream
 from nexusforge.market.instruments import Instrument
@@ -30,7 +30,6 @@ from nexusforge.nexus.bar_feed import BarFeed, BarSpec, Candle, candle_of, mixes
 from nexusforge.nexus.model import TradingModel
 from nexusforge.nexus.venues.bybit import (
     BookUpdate,
-    BybitError,
     BybitRestClient,
     KlineUpdate,
     TradeBatch,
@@ -156,7 +155,7 @@ class MarketFeed:
         try:
             got = await rest.klines(self.instrument.symbol, spec.interval, start_ms=first,
                                     end_ms=last, limit=SEED_PAGE)  # fmt: skip
-        except BybitError as exc:
+        except NexusForgeError as exc:  # venue or data error: the bars go on, gap and all
             log.warning("bars: the missed candles could not be fetched (%s); gap kept", exc)
             got = []
         missed = [candle_of(k.start_ms, k.open, k.high, k.low, k.close, k.volume, k.turnover)
