@@ -142,7 +142,7 @@ pub struct MarketMakerConfig {
     pub flow_size_exponent: f64,
     /// Standard deviation of the log size of each new quote around the ladder size (0: fixed).
     pub size_dispersion: f64,
-    /// A level the maker (re)joins is posted in this many equal slices (1: all at once), the
+    /// A touch level the maker (re)joins is posted in this many equal slices (1: at once), the
     /// first at once and each next one after an exponential gap of mean `join_interval_s`:
     /// a touch that just moved starts thin and builds up, as it does live.
     pub join_slices: u32,

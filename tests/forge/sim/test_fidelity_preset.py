@@ -32,6 +32,12 @@ def test_preset_loads_and_sets_what_it_documents() -> None:
     assert calm.get("agents.metaorder.count") == 0 < cfg.get("agents.metaorder.count")
     assert cfg.get("agents.market_maker.anchor_weight") == 1.0
     assert cfg.get("agents.market_maker.flow_impact_ticks_per_lot") > 0.0
+    # ... and joining the touch in slices, so it is often thin as the real one is.
+    assert (
+        calm.get("agents.market_maker.join_slices")
+        == 1
+        < cfg.get("agents.market_maker.join_slices")
+    )
     maker = "agents.market_maker.size_lots"
     assert cfg.get(maker) > 100 * calm.get(maker)
     # Every key the file sets is a key of the scenario (from_toml refuses unknown ones).

@@ -11,8 +11,8 @@
 //! transient, concave impact as in the propagator picture (Bouchaud et al.), which the
 //! maker learns from order flow rather than from its own fills. New quotes draw their size
 //! around the ladder size (lognormal, `size_dispersion`), so touch depth varies as it does live.
-//! A level it (re)joins can be posted in `join_slices` slices at exponential gaps, so a touch
-//! that just moved (or was just taken) starts thin and builds up over `join_interval_s`s.
+//! The touch level it (re)joins can be posted in `join_slices` slices at exponential gaps, so a
+//! touch that just moved (or was just taken) starts thin and builds up over `join_interval_s`s.
 
 use std::collections::VecDeque;
 
@@ -278,16 +278,23 @@ impl MarketMaker {
                 .iter()
                 .any(|b| b.side == side && b.price == price);
             if !live && !building {
-                self.join(ctx, side, price, size);
+                // Only the touch is joined in slices: deeper levels fill long before reached.
+                let touch = self.desired.iter().all(|&(s, p, _)| {
+                    s != side
+                        || (side == Side::Buy && p <= price)
+                        || (side == Side::Sell && p >= price)
+                });
+                self.join(ctx, side, price, size, touch);
             }
         }
     }
 
-    /// Posts a level of about `size` lots: at once, or its first slice now and the rest later.
-    fn join(&mut self, ctx: &mut Ctx<'_>, side: Side, price: i64, size: i64) {
+    /// Posts a level of about `size` lots: at once, or (the touch) its first slice now and the
+    /// rest later.
+    fn join(&mut self, ctx: &mut Ctx<'_>, side: Side, price: i64, size: i64, touch: bool) {
         let total = self.draw_size(size);
         let slices = i64::from(self.cfg.join_slices);
-        if slices <= 1 {
+        if slices <= 1 || !touch {
             self.post(ctx, side, price, total);
             return;
         }
@@ -523,7 +530,7 @@ mod tests {
     #[test]
     fn a_joined_level_is_posted_in_slices_that_add_up_to_its_size() {
         let c = MarketMakerConfig {
-            levels: 1,
+            levels: 2,
             size_lots: 1_000,
             join_slices: 4,
             join_interval_s: 0.01,
@@ -545,6 +552,9 @@ mod tests {
         // One tick spread around mid 100: bid 99 (inside the view's 99/101, passive).
         assert_eq!(posted(&requests, Side::Buy, 99), vec![250]);
         assert_eq!(posted(&requests, Side::Sell, 101), vec![250]);
+        // The level behind the touch (two ticks out, 30 % bigger) goes in whole.
+        assert_eq!(posted(&requests, Side::Buy, 97), vec![1_300]);
+        assert_eq!(posted(&requests, Side::Sell, 103), vec![1_300]);
         // Wake-ups and market data over one simulated second post the rest, then stop.
         let mut now = 0;
         while now < 1_000_000_000 {
@@ -561,6 +571,7 @@ mod tests {
             let slices = posted(&requests, side, price);
             assert_eq!(slices, vec![250; 4], "{side:?}");
         }
+        assert_eq!(posted(&requests, Side::Buy, 97), vec![1_300]);
         assert!(mm.builds.is_empty());
     }
 
