@@ -136,7 +136,7 @@ def test_joining_in_slices_leaves_the_touch_thin_after_it_moves() -> None:
     full = 10_000 * lot
     assert np.percentile(whole, 20) > 0.9 * full, np.percentile(whole, 20)
     assert np.percentile(sliced, 20) < 0.75 * full, np.percentile(sliced, 20)
-    assert np.percentile(sliced, 5) < 0.25 * full, np.percentile(sliced, 5)
+    assert np.percentile(sliced, 1) < 0.25 * full, np.percentile(sliced, 1)
     # Once built, the level holds the same size as before.
     assert np.median(whole) == full
-    assert abs(np.median(sliced) - full) < 0.01 * full, np.median(sliced)
+    assert abs(np.median(sliced) - full) < 0.02 * full, np.median(sliced)
