@@ -37,6 +37,9 @@ from nexusforge.market.vmd import VmdFeatureConfig, VmdStream
 
 NAN = math.nan
 NS_PER_S = 1_000_000_000
+# The research table's higher timeframes above its base bars (15 m, 1 h), in seconds: Forge's
+# backtest (`feature_table`) and the live bar feed (`nexus.bar_feed`) both read this one list.
+HIGHER_TIMEFRAMES_S = (15 * 60, 60 * 60)
 BAR_FEATURES = ("ret", "clv", "rv", "vol_z", "range_close", "vwap_dev_bps")
 SUM_FIELDS = ("volume", "turnover", "trade_count", "buy_volume")
 
@@ -58,7 +61,7 @@ class MtfaConfig:
     optional VMD of log close on every timeframe (None: off)."""
 
     base_ns: int = 60 * NS_PER_S
-    timeframes_ns: tuple[int, ...] = (15 * 60 * NS_PER_S, 3_600 * NS_PER_S)
+    timeframes_ns: tuple[int, ...] = tuple(tf * NS_PER_S for tf in HIGHER_TIMEFRAMES_S)
     n_bars: int = 20
     vmd: VmdFeatureConfig | None = None
 

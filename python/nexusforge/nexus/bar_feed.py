@@ -26,7 +26,7 @@ from decimal import Decimal
 import numpy as np
 
 from nexusforge.errors import ConfigError
-from nexusforge.market.mtfa import NS_PER_S, Bar, MtfaConfig, MtfaStream
+from nexusforge.market.mtfa import HIGHER_TIMEFRAMES_S, NS_PER_S, Bar, MtfaConfig, MtfaStream
 
 log = logging.getLogger(__name__)
 NAN = math.nan
@@ -34,9 +34,6 @@ BAR_CLOSE_TS = "_bar_close_ts"
 BAR_ROW = "_bar_row"
 CLOCK_KEYS = frozenset({BAR_CLOSE_TS, BAR_ROW})
 THIRD = 1.0 / 3.0  # polars computes the research store's `/ 3.0` as `* (1 / 3.0)`
-# The research table's higher timeframes (forge.backtest.run.HIGHER_TIMEFRAMES_S; a test keeps
-# the two equal: nexus may not import forge).
-HIGHER_TIMEFRAMES_S = (15 * 60, 60 * 60)
 # Bar lengths Bybit serves as klines, in seconds, and the topic's interval name.
 KLINE_INTERVALS = {60 * m: str(m) for m in (1, 3, 5, 15, 30, 60, 120, 240, 360, 720)} | {
     86_400: "D"

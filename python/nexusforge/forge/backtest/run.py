@@ -27,13 +27,12 @@ from nexusforge.forge.backtest.engine import (
 )
 from nexusforge.forge.backtest.options import CostOptions, impact_inputs
 from nexusforge.market.batch import bars_from_candles, mtfa_table
-from nexusforge.market.mtfa import MtfaConfig
+from nexusforge.market.mtfa import HIGHER_TIMEFRAMES_S, MtfaConfig
 from nexusforge.strategy import Expr, evaluate, loads, to_infix
 from nexusforge.strategy.expr import columns
 
 NS_PER_S = 1_000_000_000
 SECONDS_PER_YEAR = 365 * 24 * 3600
-HIGHER_TIMEFRAMES_S = (15 * 60, 60 * 60)
 
 
 @dataclass(frozen=True, slots=True)
