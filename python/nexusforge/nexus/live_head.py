@@ -8,16 +8,23 @@ only; live adaptation needs gradient steps, and the head is tiny (one tanh layer
 units and a linear skip), so `steps` full-batch steps on `support` rows take well under a
 millisecond in NumPy — same numbers as in research, one code path.
 
-Bar clock (the head was trained on research-table rows, one per bar of the challenger's series,
-`data.series` = "venue:symbol:<interval>s"): the last decision round inside a bar stands for
-that bar's close. When the first round of a later bar arrives, the previous bar's row (signal,
-features, price) is closed, the row before it gets its realised return log(P_t / P_{t-1}), and
-the position for the bar now starting is decided from the closed row and held until the next
-bar. Every `query` closed rows, once `support` rows have realised returns, the head is adapted
-afresh from its meta weights on those rows (`meta_tasks.walk_forward`, row for row); before the
-first full support window the meta weights are used unadapted. A bar with no decision round
-(the engine was away) breaks the row sequence: the history restarts, as the research table keeps
-only gap-free stretches.
+The head was trained on research-table rows, one per bar of the challenger's series
+(`data.series` = "venue:symbol:<interval>s"): row t pairs bar t's signal and features with the
+return log(close_{t+1}) - log(close_t) realised over the next bar (`meta_report.table_window`).
+Live, each head row is closed once; the row before it then gets its realised return, and the
+position decided from the closed row is held until the next one. Every `query` closed rows, once
+`support` rows have realised returns, the head is adapted afresh from its meta weights on those
+rows (`meta_tasks.walk_forward`, row for row); before the first full support window the meta
+weights are used unadapted. A skipped bar breaks the row sequence: the history restarts, as the
+research table keeps only gap-free stretches. Two clocks say when a row closes:
+
+- bar clock (`bar_clock`, the head of a bar-clocked model, one that reads bar columns only): a
+  head row is a confirmed bar row, keyed by its close stamp `_bar_close_ts`, never by the wall
+  clock, so a kline arriving after the wall-clock close still pairs bar k's signal with the
+  return over bar k + 1. The realised return is the next bar row's `ret_h1`, which the feed
+  computes as research does (log close differences; the base `_ret` when `ret_h1` is not served).
+- wall clock (tick models, as before): the last decision round inside a wall-clock bar stands for
+  that bar's close, its price for the close; the first round of a later bar closes it.
 """
 
 from __future__ import annotations
@@ -26,17 +33,22 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from nexusforge.market.mtfa import tf_label
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, is_bar_column
 from nexusforge.strategy.artifact import Challenger
+from nexusforge.strategy.expr import columns
 from nexusforge.strategy.head import MetaHead, Window, adapt_np, apply_np, from_json, to_json
 
 NS_PER_S = 1_000_000_000
 _SERIES = re.compile(r"^[^:]+:[^:]+:(\d+)s$")
+NEXT_RETURN = "ret_h1"  # the bar row's log(close_t) - log(close_{t-1}), as research's returns
+CLOCKS = {"bar": True, "wall": False}  # the saved form of `LiveHead.bar_clock`
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +65,25 @@ class LiveHead:
     head: MetaHead
     bar_ns: int
     clock_ns: Callable[[], int] = time.time_ns
+    bar_clock: bool = False  # follow the model's confirmed bar rows, not the wall clock
     adaptations: int = 0
+    # The support rows (signal, features, realised returns) of the latest adaptation.
+    sample: Window | None = field(default=None, init=False, repr=False)
     _rows: deque[_Row] = field(init=False, repr=False)
     _returns: deque[float] = field(init=False, repr=False)
     _open: tuple[int, _Row] | None = field(default=None, init=False, repr=False)
+    _stamp: float = field(default=-math.inf, init=False, repr=False)  # bar clock: last bar read
     _closed: int = field(default=0, init=False, repr=False)  # rows closed since the last break
     _adapted: MetaHead | None = field(default=None, init=False, repr=False)
     _position: float = field(default=math.nan, init=False, repr=False)
+    _base_return: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.bar_ns <= 0:
             raise ValueError(f"bar length must be > 0 ns, got {self.bar_ns}")
         self._rows = deque(maxlen=self.head.support + 1)
         self._returns = deque(maxlen=self.head.support)
+        self._base_return = f"{tf_label(self.bar_ns)}_ret" if self.bar_ns % NS_PER_S == 0 else ""
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -78,26 +96,60 @@ class LiveHead:
         return self._position
 
     def to_json(self) -> dict[str, Any]:
-        """The head document and bar length: what a restart needs (it re-warms from no bars)."""
-        return {"head": to_json(self.head), "bar_s": self.bar_ns // NS_PER_S}
+        """The head document, bar length and clock: what a restart needs (it re-warms from no
+        bars)."""
+        clock = "bar" if self.bar_clock else "wall"
+        return {"head": to_json(self.head), "bar_s": self.bar_ns // NS_PER_S, "clock": clock}
 
     def on_round(self, signal: float, row: Mapping[str, float], price: float) -> float:
         """One decision round: the expression's raw value, the feature row and the price."""
+        if self.bar_clock:
+            return self.on_bar(signal, row)
         return self.step(self.clock_ns(), signal, row, price)
 
+    def on_bar(self, signal: float, row: Mapping[str, float]) -> float:
+        """Bar clock: a row stamped with a bar close not read before is that bar's head row
+        (`signal` is the model's raw value of that bar); any other row holds the position."""
+        stamp = float(row.get(BAR_CLOSE_TS, math.nan))
+        if not stamp > self._stamp:  # the bar already read, or none yet (NaN)
+            return self._position
+        # Stamps are float ns (a few hundred ns apart from exact): half a bar tells a skip.
+        if self._stamp > -math.inf and stamp - self._stamp > 1.5 * self.bar_ns:
+            self._break()  # a bar this head never saw (a gap, or several bars between rounds)
+        self._stamp = stamp
+        self._close(self._row(signal, row, math.nan), self._bar_return(row))
+        return self._position
+
     def step(self, ts_ns: int, signal: float, row: Mapping[str, float], price: float) -> float:
-        """`on_round` at an explicit time (ns)."""
+        """Wall clock: `on_round` at an explicit time (ns)."""
         k = ts_ns // self.bar_ns
-        now = _Row(float(signal), tuple(float(row.get(f, math.nan)) for f in self.features),
-                   float(price))  # fmt: skip
+        now = self._row(signal, row, price)
         if self._open is not None and k < self._open[0]:
             raise ValueError(f"round at {ts_ns} ns is in an earlier bar than the last one")
         if self._open is not None and k > self._open[0]:
             if k > self._open[0] + 1:  # a bar without any round: the row sequence breaks
                 self._break()
-            self._close(self._open[1])
+            closing = self._open[1]
+            self._close(closing, self._price_return(closing.price))
         self._open = (k, now)
         return self._position
+
+    def _row(self, signal: float, row: Mapping[str, float], price: float) -> _Row:
+        feats = tuple(float(row.get(f, math.nan)) for f in self.features)
+        return _Row(float(signal), feats, float(price))
+
+    def _bar_return(self, row: Mapping[str, float]) -> float:
+        """log(close) - log(previous close) of the bar row: the previous row's realised return."""
+        if NEXT_RETURN in row:
+            return float(row[NEXT_RETURN])
+        return float(row.get(self._base_return, math.nan))
+
+    def _price_return(self, price: float) -> float:
+        if not self._rows:
+            return math.nan
+        prev = self._rows[-1].price
+        ok = prev > 0 and price > 0 and math.isfinite(prev) and math.isfinite(price)
+        return math.log(price / prev) if ok else math.nan
 
     def _break(self) -> None:
         self._rows.clear()
@@ -105,16 +157,16 @@ class LiveHead:
         self._closed = 0
         self._adapted = None
 
-    def _close(self, r: _Row) -> None:
+    def _close(self, r: _Row, realised: float) -> None:
+        """Close row `r`; `realised` is the return of the row before it (over r's bar)."""
         if self._rows:
-            prev = self._rows[-1].price
-            ok = prev > 0 and r.price > 0 and math.isfinite(prev) and math.isfinite(r.price)
-            self._returns.append(math.log(r.price / prev) if ok else math.nan)
+            self._returns.append(realised)
         self._rows.append(r)
         t, s = self._closed, self.head.support
         self._closed += 1
         if t >= s and (t - s) % max(self.head.query, 1) == 0:
-            self._adapted = adapt_np(self.head, self._support_window())
+            self.sample = self._support_window()
+            self._adapted = adapt_np(self.head, self.sample)
             self.adaptations += 1
         h = self._adapted if self._adapted is not None else self.head
         pos = apply_np(h, np.array([r.signal]), np.array([r.features], dtype=np.float64))
@@ -132,6 +184,12 @@ class LiveHead:
         )
 
 
+def reads_bars_only(cols: Iterable[str]) -> bool:
+    """True when a model reading `cols` is bar-clocked (`TradingModel.bar_clocked`'s rule)."""
+    names = list(cols)
+    return bool(names) and all(is_bar_column(c) for c in names)
+
+
 def bar_seconds(data: Mapping[str, Any]) -> int:
     """The bar length of a challenger's series ("venue:symbol:<seconds>s")."""
     m = _SERIES.match(str(data.get("series", "")))
@@ -141,19 +199,28 @@ def bar_seconds(data: Mapping[str, Any]) -> int:
 
 
 def head_from_json(doc: Mapping[str, Any], clock_ns: Callable[[], int] = time.time_ns) -> LiveHead:
-    """A head saved by `LiveHead.to_json` (e.g. with a promotion); `ValueError` when malformed."""
+    """A head saved by `LiveHead.to_json` (e.g. with a promotion); `ValueError` when malformed.
+    A document saved before heads had a clock follows the bar clock when its regime features
+    are all bar columns (a bar challenger: the intake refuses mixed clocks)."""
     bar_s = doc.get("bar_s")
     if not isinstance(bar_s, int) or isinstance(bar_s, bool) or not 0 < bar_s <= 31 * 86_400:
         raise ValueError(f"saved head bar_s must be a whole number of seconds, got {bar_s!r}")
     head = doc.get("head")
     if not isinstance(head, Mapping):
         raise ValueError("saved head has no head document")
-    return LiveHead(from_json(head), bar_s * NS_PER_S, clock_ns)
+    meta = from_json(head)
+    clock = doc.get("clock")
+    if clock is not None and clock not in CLOCKS:
+        raise ValueError(f"saved head clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    bar_clock = reads_bars_only(meta.features) if clock is None else CLOCKS[clock]
+    return LiveHead(meta, bar_s * NS_PER_S, clock_ns, bar_clock)
 
 
 def live_head(ch: Challenger, clock_ns: Callable[[], int] = time.time_ns) -> LiveHead | None:
-    """The challenger's head on its series' bar clock (None without a head); a malformed head
-    or series is a `ValueError` saying what."""
+    """The challenger's head on its series' bar length (None without a head), on the bar clock
+    when the challenger reads bar columns only; a malformed head or series is a `ValueError`."""
     if ch.head is None:
         return None
-    return LiveHead(from_json(ch.head), bar_seconds(ch.data) * NS_PER_S, clock_ns)
+    meta = from_json(ch.head)
+    bar_clock = reads_bars_only((*columns(ch.expr), *meta.features))
+    return LiveHead(meta, bar_seconds(ch.data) * NS_PER_S, clock_ns, bar_clock)

@@ -1,0 +1,282 @@
+"""The MAML head of a bar-clocked model follows the model's confirmed bars, not the wall clock.
+
+On the recorded Bybit 5 m BTCUSDT candles, a head meta-trained by Forge on the research table is
+run live: candles arrive as closed klines through the engine's feed (`MarketFeed.on_kline`),
+decision rounds come before and after each kline, and the model sizes by the head. Every
+adaptation sample (signal, regime features, realised returns) and every position must equal
+what research computes for the same bars (`meta_report.table_window` pairs bar t's signal and
+features with log(close_{t+1} / close_t); `meta_tasks.walk_forward` adapts every `query` rows on
+the `support` rows before). A kline that arrives after the wall-clock close, with rounds of the
+next wall-clock bar before it, changes nothing; the wall clock would pair bar k's row with bar
+k-1's signal.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nexusforge.data.ingest import ingest
+from nexusforge.forge.backtest.run import SeriesSpec
+from nexusforge.forge.evolve.meta_tasks import walk_forward
+from nexusforge.forge.evolve.table import ResearchTable, load_research_table
+from nexusforge.market.instruments import Instrument, Rounding, parse_instruments_response
+from nexusforge.nexus.bar_feed import BarSpec
+from nexusforge.nexus.ledger import Ledger
+from nexusforge.nexus.live_head import LiveHead, head_from_json, live_head
+from nexusforge.nexus.market_feed import MarketFeed
+from nexusforge.nexus.model import TradingModel
+from nexusforge.nexus.venues.bybit import KlineUpdate
+from nexusforge.nexus.venues.bybit.public_ws import WsKline
+from nexusforge.strategy import codec
+from nexusforge.strategy.artifact import Challenger
+from nexusforge.strategy.expr import Expr
+from nexusforge.strategy.head import Window, apply_np
+
+torch = pytest.importorskip("torch")  # Forge side only: training the head that Nexus loads
+
+D = Decimal
+CSV_5M = "history/bybit_linear_BTCUSDT_5m_20260301_20260721.csv.gz"
+SERIES = SeriesSpec("bybit_linear", "BTCUSDT", 300)
+TOPIC = "kline.5.BTCUSDT"
+BARS = 700  # h1 features are warm after ~250 bars; the fit uses the first FIT rows
+FIT = 400
+SUPPORT, QUERY = 96, 24
+FEATURES = ("h1_rv", "m15_ret")
+BAR_NS = 300 * 10**9
+GATE = {"status": "validated", "gate": {"passed": True, "failed": []}}
+BAR_STRATEGY = {"op": "tanh", "args": [{"op": "ema", "args": [{"op": "mul", "args": [
+    {"col": "m5_ret"}, {"const": 400.0}]}], "k": 5}]}  # fmt: skip
+TICK_STRATEGY = {"op": "clip", "args": [{"col": "imb_1"}], "params": [-1.0, 1.0]}
+Raw = list[tuple[int, str, str, str, str, str]]
+
+
+def expr(doc: dict[str, object]) -> Expr:
+    return codec.loads(json.dumps({"schema": 1, "expr": doc}))
+
+
+@pytest.fixture(scope="module")
+def btc(shared_data: Path) -> Instrument:
+    path = shared_data / "bybit/rest/nautilus_http_get_instruments_linear.json"
+    return parse_instruments_response(json.loads(path.read_text()))["BTCUSDT"]
+
+
+@pytest.fixture(scope="module")
+def raw(shared_data: Path) -> Raw:
+    """The first BARS candles as the venue's strings: (start ms, open, high, low, close, volume)."""
+    with gzip.open(shared_data / CSV_5M, "rt") as fh:
+        rows = [r for _, r in zip(range(BARS), csv.DictReader(fh), strict=False)]
+    return [(int(r["open_time_ms"]), r["open"], r["high"], r["low"], r["close"], r["volume"])
+            for r in rows]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def research(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> ResearchTable:
+    """Forge's research table of the same candles (file cut to BARS rows, same name and format:
+    a row's features read only bars up to it, so the cut changes none of them)."""
+    src = tmp_path_factory.mktemp("cut") / Path(CSV_5M).name
+    with gzip.open(shared_data / CSV_5M, "rt") as fh, gzip.open(src, "wt", newline="") as out:
+        for _, line in zip(range(BARS + 1), fh, strict=False):  # header + BARS rows
+            out.write(line)
+    store = tmp_path_factory.mktemp("store")
+    assert not ingest(src.parent, store).failed
+    table = load_research_table(store, SERIES)
+    assert table.height == BARS
+    return table
+
+
+@pytest.fixture(scope="module")
+def research_window(research: ResearchTable) -> Window:
+    """Research's pairing of signal, features and next-bar return (what the head trains on)."""
+    from nexusforge.forge.evolve.meta_report import table_window
+
+    return table_window(research, expr(BAR_STRATEGY), FEATURES)
+
+
+@pytest.fixture(scope="module")
+def challenger(research_window: Window) -> Challenger:
+    """A bar challenger whose head Forge meta-trained on the first FIT research rows."""
+    from nexusforge.forge.evolve.meta import meta_train
+    from nexusforge.forge.evolve.meta_config import MetaConfig
+    from nexusforge.forge.evolve.meta_head import to_json
+
+    torch.set_num_threads(1)
+    fit = research_window.rows(slice(0, FIT))
+    cfg = MetaConfig(enabled=True, features=FEATURES, hidden=3, support=SUPPORT, query=QUERY,
+                     iterations=8, meta_batch=4)  # fmt: skip
+    head = meta_train(fit.signal, fit.features, fit.returns, cfg, 11, FEATURES)
+    data = {"series": "bybit_linear:BTCUSDT:300s", "fingerprint": "test"}
+    return Challenger(expr(BAR_STRATEGY), {"fitness": 1.0}, data, {}, GATE, to_json(head))
+
+
+def kline(r: tuple[int, str, str, str, str, str]) -> WsKline:
+    start, o, h, lo, c, v = r
+    return WsKline(start, start + 299_999, "5", D(o), D(c), D(h), D(lo), D(v), None, True,  # type: ignore[arg-type]
+                   start + 300_000)  # fmt: skip
+
+
+@dataclass
+class Live:
+    """What the head did, bar by bar: its position once bar k's kline was read, and the
+    support window of each adaptation (with the bar index it was taken at)."""
+
+    positions: list[float]
+    samples: list[tuple[int, Window]]
+    targets: list[Decimal]
+
+
+def run_live(
+    btc: Instrument, raw: Raw, make_head: Callable[[Callable[[], int]], LiveHead], late: bool
+) -> Live:
+    """The engine's order of events per bar: decision rounds inside the bar, then (late: more
+    rounds of the next wall-clock bar first) the confirmed kline, read by the model as
+    `Engine._signal` does, then a round. Round prices are not bar closes (the open)."""
+    clock = [0]
+    head = make_head(lambda: clock[0])
+    model = TradingModel(0, "bars", "BTCUSDT", expr(BAR_STRATEGY),
+                         Ledger("bars", "BTCUSDT", D(10_000)), head=head)  # fmt: skip
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    out = Live([], [], [])
+
+    def round_at(t_ns: int, price: str) -> Decimal:
+        clock[0] = t_ns
+        done = head.adaptations
+        tick = {"imb_1": 0.25} | feed.bars.values  # type: ignore[union-attr]
+        target = model.target_position(tick, D(price), btc)
+        if head.adaptations > done:
+            assert head.sample is not None
+            out.samples.append((len(out.positions), head.sample))
+        return target
+
+    for r in raw:
+        close_ns = (r[0] + 300_000) * 1_000_000
+        for before in (200 * 10**9, 1_000_000):  # inside the bar: the last bar's row holds
+            round_at(close_ns - before, r[1])
+        if late:  # the next wall-clock bar has begun; the venue's close is not in yet
+            for after in (1_000_000, 2 * 10**9, 20 * 10**9):
+                round_at(close_ns + after, r[1])
+        for row in feed.on_kline(KlineUpdate(TOPIC, [kline(r)])):
+            model.signal(row)
+        out.targets.append(round_at(close_ns + 25 * 10**9, r[1]))
+        out.positions.append(head.position)
+    return out
+
+
+def bar_head(ch: Challenger) -> Callable[[Callable[[], int]], LiveHead]:
+    def make(clock: Callable[[], int]) -> LiveHead:
+        h = live_head(ch, clock_ns=clock)
+        assert h is not None and h.bar_clock
+        return h
+
+    return make
+
+
+def test_samples_and_positions_equal_research_on_recorded_candles(
+    btc: Instrument, raw: Raw, research_window: Window, challenger: Challenger
+) -> None:
+    live = run_live(btc, raw, bar_head(challenger), late=False)
+    head = bar_head(challenger)(lambda: 0).head
+    win = research_window
+    starts = list(range(SUPPORT, BARS, QUERY))
+    assert [k for k, _ in live.samples] == starts
+    for t, sample in live.samples:
+        want = win.rows(slice(t - SUPPORT, t))
+        for got, exp in zip(
+            (sample.signal, sample.features, sample.returns),
+            (want.signal, want.features, want.returns),
+            strict=True,
+        ):
+            assert np.array_equal(got, exp, equal_nan=True), t  # the same bits
+        assert np.isfinite(sample.returns).all()
+    research_pos = walk_forward(head, win, SUPPORT, QUERY)
+    research_pos[:SUPPORT] = apply_np(head, win.signal[:SUPPORT], win.features[:SUPPORT])
+    # Research applies a block of `query` rows at once, live one row: matrix products of
+    # another shape may round the last bit differently (the samples above are bit-identical).
+    np.testing.assert_allclose(live.positions, research_pos, rtol=0, atol=1e-12)
+    assert np.any(np.abs(research_pos[SUPPORT:]) > 1e-3)  # the head does take positions
+    adapted = walk_forward(head, win, SUPPORT, QUERY, adapt=False)[SUPPORT:]
+    assert not np.allclose(adapted, research_pos[SUPPORT:], atol=1e-6)  # adaptation matters
+    eq = D(10_000)
+    sized = [btc.round_qty(abs(D(repr(p)) * eq / D(r[1])), Rounding.DOWN)
+             for p, r in zip(live.positions, raw, strict=True)]  # fmt: skip
+    assert [abs(t) for t in live.targets] == sized  # the model sizes by the head's position
+
+
+def test_a_late_kline_does_not_shift_the_pairing(
+    btc: Instrument, raw: Raw, research_window: Window, challenger: Challenger
+) -> None:
+    cut = raw[: SUPPORT + 2 * QUERY + 1]
+    early = run_live(btc, cut, bar_head(challenger), late=False)
+    late = run_live(btc, cut, bar_head(challenger), late=True)
+    assert late.positions == early.positions and late.targets == early.targets
+    assert [k for k, _ in late.samples] == [k for k, _ in early.samples] != []
+    for (_, a), (_, b) in zip(late.samples, early.samples, strict=True):
+        assert np.array_equal(a.signal, b.signal, equal_nan=True)
+        assert np.array_equal(a.returns, b.returns)
+    # The wall clock on the same events: row k closes at the last round inside bar k, before
+    # bar k's kline, so it pairs bar k-1's signal with the return over bar k + 1.
+    head = bar_head(challenger)(lambda: 0).head
+    wall = run_live(btc, cut, lambda clock: LiveHead(head, BAR_NS, clock), late=True)
+    _, first = wall.samples[0]
+    assert np.isnan(first.signal[0])  # no bar yet in the first wall-clock bar
+    assert np.array_equal(first.signal[1:], research_window.signal[: SUPPORT - 1], equal_nan=True)
+    assert not np.array_equal(first.signal, research_window.signal[:SUPPORT], equal_nan=True)
+
+
+def test_bars_missed_between_rounds_restart_the_history(
+    btc: Instrument, raw: Raw, challenger: Challenger
+) -> None:
+    """Several bars read between two rounds (a gap fill): the head saw only the newest, so its
+    row sequence breaks and it adapts only after a full support window of rows it saw."""
+    head = live_head(challenger)
+    assert head is not None
+    model = TradingModel(0, "bars", "BTCUSDT", expr(BAR_STRATEGY),
+                         Ledger("bars", "BTCUSDT", D(10_000)), head=head)  # fmt: skip
+    feed = MarketFeed(btc, bars=BarSpec(300))
+    k = 0
+    for r in raw[: SUPPORT + 2]:
+        for row in feed.on_kline(KlineUpdate(TOPIC, [kline(r)])):
+            model.signal(row)
+        model.target_position({"imb_1": 0.0} | feed.bars.values, D(r[4]), btc)  # type: ignore[union-attr]
+        k += 1
+    assert head.adaptations == 1
+    for row in feed.on_kline(KlineUpdate(TOPIC, [kline(r) for r in raw[k : k + 3]])):
+        model.signal(row)
+    k += 3
+    for r in raw[k : k + SUPPORT]:
+        model.target_position({"imb_1": 0.0} | feed.bars.values, D(r[4]), btc)  # type: ignore[union-attr]
+        for row in feed.on_kline(KlineUpdate(TOPIC, [kline(r)])):
+            model.signal(row)
+    assert head.adaptations == 1  # SUPPORT rows since the break: the next one adapts ...
+    model.target_position({"imb_1": 0.0} | feed.bars.values, D(raw[k][4]), btc)  # type: ignore[union-attr]
+    assert head.adaptations == 2  # ... the next bar's row adapts on them
+
+
+def test_the_clock_follows_the_model_and_survives_a_restart(challenger: Challenger) -> None:
+    bar = live_head(challenger)
+    assert bar is not None and bar.bar_clock
+    model = TradingModel(0, "b", "BTCUSDT", challenger.expr, Ledger("b", "BTCUSDT", D(1)), head=bar)
+    assert model.bar_clocked
+    tick_ch = Challenger(expr(TICK_STRATEGY), challenger.scores, challenger.data, {}, GATE,
+                         challenger.head)  # fmt: skip
+    tick = live_head(tick_ch)
+    assert tick is not None and not tick.bar_clock
+    tick_model = TradingModel(1, "t", "BTCUSDT", tick_ch.expr, Ledger("t", "BTCUSDT", D(1)),
+                              head=tick)  # fmt: skip
+    assert not tick_model.bar_clocked
+    for h in (bar, tick):
+        again = head_from_json(h.to_json())
+        assert again.bar_clock == h.bar_clock and again.bar_ns == BAR_NS
+    saved = bar.to_json()
+    old = {k: v for k, v in saved.items() if k != "clock"}  # saved before heads had a clock
+    assert head_from_json(old).bar_clock  # its regime features are bar columns
+    with pytest.raises(ValueError, match="clock"):
+        head_from_json(saved | {"clock": "tick"})
