@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from nexusforge.errors import LedgerError
+from nexusforge.market.costs import CostModel
 from nexusforge.nexus import ledger as ledger_mod
 from nexusforge.nexus.dashboard.journal_source import JournalSource
 from nexusforge.nexus.dashboard.journal_tail import JournalTail
@@ -21,7 +22,9 @@ from nexusforge.nexus.journal import CACHE_KIB, Journal, reconcile
 from nexusforge.nexus.ledger import CHECKPOINT_EVERY, MAX_KEPT_FILLS, Book, Ledger, slot_router
 from nexusforge.nexus.order_ids import make
 from nexusforge.nexus.pit_crew.record import DecisionLog
+from nexusforge.nexus.pit_crew.shadow import Shadow
 from nexusforge.nexus.venues.bybit.recovery import ExecIdSet
+from nexusforge.strategy.expr import Const
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -274,3 +277,18 @@ def test_fifty_thousand_fills_at_the_real_window_sizes(tmp_path: Path) -> None:
     assert not book.apply(rows[0]) and book.duplicates == 1
     assert len(j.exec_ids()) == len(rows)
     j.close()
+
+
+def test_a_shadow_challenger_remembers_a_bounded_window_of_its_virtual_fills() -> None:
+    """A challenger may run in shadow for days: its virtual ledger's ids are unique and
+    sequential, so it keeps only the newest RECENT_EXEC_IDS (the soak's Pit Crew found it)."""
+    shadow = Shadow.start("ab" * 32, Const(0.0), SYMBOL, D(10_000), D("0.3"), now_s=0.0,
+                          now_ms=0, costs=CostModel(), max_position=D(100))  # fmt: skip
+    rng = random.Random(3)
+    n = ledger_mod.RECENT_EXEC_IDS * 3
+    for i in range(n):
+        assert shadow.model.ledger.apply(fill(i, rng))
+    assert shadow.model.ledger.fill_count == n
+    assert (
+        shadow.model.ledger.remembered_ids <= ledger_mod.RECENT_EXEC_IDS + ledger_mod.FORGET_BATCH
+    )

@@ -23,7 +23,7 @@ from nexusforge.market.book import OrderBook
 from nexusforge.market.costs import BookDepth, CostModel, FillCost
 from nexusforge.market.instruments import Instrument, Rounding
 from nexusforge.nexus.executions import ExecId, Execution
-from nexusforge.nexus.ledger import Ledger
+from nexusforge.nexus.ledger import RECENT_EXEC_IDS, Ledger
 from nexusforge.nexus.live_head import LiveHead
 from nexusforge.nexus.model import ModelState, TradingModel
 from nexusforge.strategy.expr import Expr
@@ -140,7 +140,8 @@ class Shadow:
     ) -> Shadow:
         """A new shadow with a fresh virtual ledger of `capital` (and its MAML head, if any)."""
         key = f"challenger-{sha256[:16]}"
-        ledger = Ledger(key, symbol, capital)
+        # virtual fills carry unique sequential ids, so a recent window dedupes exactly
+        ledger = Ledger(key, symbol, capital, max_ids=RECENT_EXEC_IDS)
         model = TradingModel(-1, key, symbol, expr, ledger, ModelState.SHADOW, weight, head=head)
         return cls(key, sha256, model, now_s, now_ms, costs, max_position)
 
