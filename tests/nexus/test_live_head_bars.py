@@ -52,6 +52,7 @@ FIT = 400
 SUPPORT, QUERY = 96, 24
 FEATURES = ("h1_rv", "m15_ret")
 BAR_NS = 300 * 10**9
+FIVE_MINUTES = BarSpec(300)
 GATE = {"status": "validated", "gate": {"passed": True, "failed": []}}
 BAR_STRATEGY = {"op": "tanh", "args": [{"op": "ema", "args": [{"op": "mul", "args": [
     {"col": "m5_ret"}, {"const": 400.0}]}], "k": 5}]}  # fmt: skip
@@ -134,7 +135,11 @@ class Live:
 
 
 def run_live(
-    btc: Instrument, raw: Raw, make_head: Callable[[Callable[[], int]], LiveHead], late: bool
+    btc: Instrument,
+    raw: Raw,
+    make_head: Callable[[Callable[[], int]], LiveHead],
+    late: bool,
+    spec: BarSpec = FIVE_MINUTES,
 ) -> Live:
     """The engine's order of events per bar: decision rounds inside the bar, then (late: more
     rounds of the next wall-clock bar first) the confirmed kline, read by the model as
@@ -143,7 +148,7 @@ def run_live(
     head = make_head(lambda: clock[0])
     model = TradingModel(0, "bars", "BTCUSDT", expr(BAR_STRATEGY),
                          Ledger("bars", "BTCUSDT", D(10_000)), head=head)  # fmt: skip
-    feed = MarketFeed(btc, bars=BarSpec(300))
+    feed = MarketFeed(btc, bars=spec)
     out = Live([], [], [])
 
     def round_at(t_ns: int, price: str) -> Decimal:
@@ -229,6 +234,20 @@ def test_a_late_kline_does_not_shift_the_pairing(
     assert np.isnan(first.signal[0])  # no bar yet in the first wall-clock bar
     assert np.array_equal(first.signal[1:], research_window.signal[: SUPPORT - 1], equal_nan=True)
     assert not np.array_equal(first.signal, research_window.signal[:SUPPORT], equal_nan=True)
+
+
+def test_without_ret_h1_the_base_return_stands_in(
+    btc: Instrument, raw: Raw, research_window: Window, challenger: Challenger
+) -> None:
+    """An engine serving only ret_h4 (`engine.bar_horizons = [4]`): the realised return is the
+    base bar's m5_ret, log(close / previous close), the same return to the last bits."""
+    live = run_live(btc, raw[: SUPPORT + 1], bar_head(challenger), False, BarSpec(300, (4,)))
+    ((t, sample),) = live.samples
+    assert t == SUPPORT
+    want = research_window.returns[:SUPPORT]
+    assert np.isfinite(sample.returns).all()
+    np.testing.assert_allclose(sample.returns, want, rtol=1e-9, atol=1e-15)
+    assert np.array_equal(sample.signal, research_window.signal[:SUPPORT], equal_nan=True)
 
 
 def test_bars_missed_between_rounds_restart_the_history(
