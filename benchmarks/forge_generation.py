@@ -9,7 +9,7 @@ tiled log-returns so it stays continuous. Causal parents come from PCMCI on the 
 window. One generation = breed 1,000 offspring + full evaluation of every new one (expression,
 backtest on each fold's train and test window, metrics) in the Rust batch, all threads.
 Part B (savings) data: real Bybit linear BTCUSDT 5m 2025 (105 k bars, funding). `--seeds`
-runs (default 5) of `--generations` (default 20) with population `--population` (default
+runs (default 5, seeds from `--first-seed`, default 0) of `--generations` (default 20) with population `--population` (default
 200), with and without the surrogate, same seeds. Saved = offspring screened out / offspring
 needing evaluation; loss = (mean best without - mean best with) / |mean best without|, the
 means over seeds (a per-seed ratio explodes when a seed's best is ~0).
@@ -168,12 +168,12 @@ def part_a(store: Path, bars: int, folder: Path, ab: int) -> dict[str, float]:
     return out
 
 
-def part_b(store: Path, seeds: int, generations: int, population: int, folder: Path):
+def part_b(store: Path, seeds: range, generations: int, population: int, folder: Path):
     table = research_table(parse_config({}), store)
     h = Harness(table, FitnessConfig(), folder)
     gp_cfg = GpConfig(population=population, generations=generations)
     rows = []
-    for seed in range(seeds):
+    for seed in seeds:
         full = h.evolution(gp_cfg, SurrogateConfig(enabled=False), seed, []).run()
         scr = h.evolution(gp_cfg, SurrogateConfig(), seed, []).run()
         best_full = max(s.best for s in full.stats)
@@ -193,11 +193,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="part B seeds start here")
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--population", type=int, default=200)
     ap.add_argument("--ab", type=int, default=200, help="individuals timed on both paths")
     ap.add_argument("--only-b", action="store_true", help="skip part A (speed); savings only")
     args = ap.parse_args()
+    seeds_b = range(args.first_seed, args.first_seed + args.seeds)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
     print(f"nexusforge {nexusforge.__version__}, numpy {np.__version__}, polars {pl.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,7 +210,7 @@ def main() -> None:
         for name in BYBIT_5M:
             ingest(HISTORY / name, bybit)
         if args.only_b:
-            rows_b, rows = part_b(bybit, args.seeds, args.generations, args.population, folder)
+            rows_b, rows = part_b(bybit, seeds_b, args.generations, args.population, folder)
             report_b(args, rows_b, rows, "", "")
             return
         a = part_a(spot, args.bars, folder, args.ab)
@@ -231,7 +233,7 @@ def main() -> None:
             print(f"RESULT gen_seconds={a['full_gen1_s']:.2f} "
                   f"gen_cpu_seconds={a['full_gen1_cpu_s']:.2f} bars={a['bars']:.0f}")  # fmt: skip
             return
-        rows_b, rows = part_b(bybit, args.seeds, args.generations, args.population, folder)
+        rows_b, rows = part_b(bybit, seeds_b, args.generations, args.population, folder)
     report_b(args, rows_b, rows, f"gen_seconds={a['full_gen1_s']:.2f} ",
              f" screened_gen_seconds={a['screened_gen1_s']:.2f} "
              f"gen_cpu_seconds={a['full_gen1_cpu_s']:.2f} bars={a['bars']:.0f}")  # fmt: skip
@@ -243,7 +245,8 @@ def report_b(args: argparse.Namespace, rows_b: int, rows: list, head: str, tail:
     scr_best = np.array([r[2] for r in rows])
     loss = float((full_best.mean() - scr_best.mean()) / abs(full_best.mean()))
     saved = float(np.mean([r[5] for r in rows]))
-    print(f"part B: {rows_b:,} real Bybit BTCUSDT 5m bars (2025), {args.seeds} seeds x "
+    print(f"part B: {rows_b:,} real Bybit BTCUSDT 5m bars (2025), {args.seeds} seeds "
+          f"({args.first_seed}..{args.first_seed + args.seeds - 1}) x "
           f"{args.generations} generations, population {args.population}")  # fmt: skip
     print(f"baseline (no surrogate) mean best {full_best.mean():+.4f}, "
           f"screened mean best {scr_best.mean():+.4f}")  # fmt: skip

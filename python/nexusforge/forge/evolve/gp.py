@@ -80,19 +80,23 @@ class GpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class SurrogateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Screening: share kept by prediction, random exploration share, when to start."""
+    """Screening: share kept by prediction, random exploration share, when to start; the
+    phenotypic neighbours the surrogate looks at (0: none)."""
 
     enabled: bool = True
     keep: float = 0.3
     explore: float = 0.1
     min_train: int = 60
     ref_rows: int = 3000
+    neighbours: int = 5
 
     def __post_init__(self) -> None:
         if not (0.0 < self.keep <= 1.0 and 0.0 <= self.explore <= 1.0 - self.keep):
             raise ValueError("need 0 < keep <= 1 and 0 <= explore <= 1 - keep")
         if not 10 <= self.min_train <= 1_000_000 or not 100 <= self.ref_rows <= 1_000_000:
             raise ValueError("min_train must be >= 10 and ref_rows >= 100")
+        if not 0 <= self.neighbours <= 100:
+            raise ValueError("neighbours must be in 0..100")
 
 
 class _Single(base.Fitness):  # type: ignore[misc]
@@ -186,7 +190,9 @@ class Evolution:
         self.sur_cfg = surrogate if surrogate and surrogate.enabled and vectorizer else None
         self.vectorizer = vectorizer
         self.surrogate = (
-            Surrogate(seed, surrogate.min_train) if self.sur_cfg and surrogate else None
+            Surrogate(seed, surrogate.min_train, neighbours=max(1, surrogate.neighbours))
+            if self.sur_cfg and surrogate
+            else None
         )
         self.on_generation = on_generation
         self.cache: dict[str, tuple[float, float, int]] = {}
@@ -304,9 +310,9 @@ class Evolution:
                 self.cache[key] = (s, d, rid)
                 self.records.append(Record(rid, generation, key, size(inds[idx].expr), s, d,
                                            float(predicted[idx]), res.metrics[row]))  # fmt: skip
-            if self.surrogate is not None and self.vectorizer is not None:
-                x = self.vectorizer.transform([inds[i].expr for i in fresh.values()])
-                self.surrogate.add(x, [float(v) for v in res.score])
+            if self.surrogate is not None:
+                x, sig = self._features([inds[i] for i in fresh.values()])
+                self.surrogate.add(x, [float(v) for v in res.score], sig)
                 self.surrogate.fit()
         for ind in inds:
             s, d, rid = self.cache[ind.key]
@@ -322,12 +328,18 @@ class Evolution:
             return kids, [math.nan] * len(kids), 0
         if not new:
             return known, [math.nan] * len(known), 0
-        x = self.vectorizer.transform([k.expr for k in new])
-        pred, bound = self.surrogate.optimistic(x)  # rank by the upper bound, record the mean
+        x, sig = self._features(new)
+        pred, bound = self.surrogate.optimistic(x, sig)  # rank by the bound, record the mean
         keep = screen(bound, self.sur_cfg.keep, self.sur_cfg.explore, self.rng)
         chosen = [new[i] for i in keep]
         preds = [float(pred[i]) for i in keep] + [math.nan] * len(known)
         return chosen + known, preds, len(new) - len(keep)
+
+    def _features(self, inds: Sequence[Individual]) -> tuple[npt.NDArray[np.float64], Any]:
+        """The surrogate's feature rows and, with neighbours on, the signatures."""
+        assert self.vectorizer is not None and self.sur_cfg is not None
+        x, sig = self.vectorizer.transform_signed([i.expr for i in inds])
+        return x, sig if self.sur_cfg.neighbours > 0 else None
 
     # ---- the loop ----
 

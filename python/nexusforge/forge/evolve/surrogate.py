@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from nexusforge.forge.evolve.neighbours import Neighbours
+from nexusforge.forge.evolve.neighbours import features as neighbour_features
 from nexusforge.forge.evolve.primitives import Term
 from nexusforge.strategy.expr import PRIMITIVES, Call, Col, Const, Expr, depth, size, warmup
 from nexusforge.strategy.vector import evaluate
@@ -54,7 +56,20 @@ class Vectorizer:
 
     def transform(self, exprs: Sequence[Expr]) -> npt.NDArray[np.float64]:
         """One feature row per expression."""
-        return np.array([[*self._structure(e), *self._phenotype(e)] for e in exprs], dtype=float)
+        return self.transform_signed(exprs)[0]
+
+    def transform_signed(self, exprs: Sequence[Expr]) -> tuple[_F64, _F64]:
+        """Feature rows and each expression's signature: its positions on the reference rows,
+        centred and scaled to unit norm, so the dot product of two signatures is their
+        correlation (a flat or undefined position series gives the zero vector)."""
+        rows, sigs = [], []
+        for e in exprs:
+            pos = evaluate(e, self.ref)
+            rows.append([*self._structure(e), *self._phenotype(pos)])
+            sigs.append(_signature(pos))
+        width = self.ref.height
+        x = np.array(rows, dtype=float).reshape(len(rows), len(self.names))
+        return x, np.array(sigs, dtype=float).reshape(len(sigs), width)
 
     def _structure(self, e: Expr) -> list[float]:
         ops = dict.fromkeys(_OPS, 0)
@@ -84,8 +99,7 @@ class Vectorizer:
         head = [size(e), depth(e), warmup(e), consts, min(w), max(w), sum(w) / len(w)]
         return [*map(float, head), *map(float, ops.values()), *terms]
 
-    def _phenotype(self, e: Expr) -> list[float]:
-        pos = evaluate(e, self.ref)
+    def _phenotype(self, pos: npt.NDArray[np.float64]) -> list[float]:
         ok = np.isfinite(pos)
         nan_share = 1.0 - ok.mean()
         if ok.sum() < 10:
@@ -107,6 +121,13 @@ def _as_term(n: Expr) -> Term | None:
     if isinstance(n, Call) and n.op == "lag" and isinstance(n.args[0], Col) and n.k is not None:
         return Term(n.args[0].name, n.k)
     return None
+
+
+def _signature(pos: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    p = np.where(np.isfinite(pos), pos, 0.0)
+    p = p - p.mean()
+    norm = float(np.linalg.norm(p))
+    return p / norm if norm > 1e-12 else np.zeros_like(p)
 
 
 def _corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
@@ -146,19 +167,27 @@ class Surrogate:
     top, where screening decides, poorly resolved. `members` models on different row
     subsamples give a spread; `optimistic` ranks by mean + `kappa` x spread (an upper
     confidence bound), so offspring unlike anything seen are not screened out as if known.
+
+    With signatures (`Vectorizer.transform_signed`), each row also gets neighbour features:
+    how close its positions are to the `neighbours` most correlated evaluated individuals and
+    their fitness quantiles (phenotypic nearest neighbours, the strongest cheap predictor of a
+    GP offspring's fitness).
     """
 
     def __init__(
         self, seed: int, min_train: int = 40, trees: int = 150, ranks: bool = True,
-        members: int = 4, kappa: float = 1.0, novelty: bool = True,
+        members: int = 4, kappa: float = 1.0, novelty: bool = True, neighbours: int = 5,
     ) -> None:  # fmt: skip
-        if members < 1 or kappa < 0.0:
-            raise ValueError("need members >= 1 and kappa >= 0")
+        if members < 1 or kappa < 0.0 or neighbours < 1:
+            raise ValueError("need members >= 1, kappa >= 0 and neighbours >= 1")
         self.seed, self.min_train, self.trees, self.ranks = seed, min_train, trees, ranks
         self.members, self.kappa, self.novelty = members, kappa, novelty
         self._phenotypes: set[tuple[float, ...]] = set()
         self._x: list[npt.NDArray[np.float64]] = []
         self._y: list[float] = []
+        self._signed: bool | None = None
+        self._near = Neighbours(neighbours)
+        self._quantile = np.zeros(0)
         self._models: list[object] = []
 
     @property
@@ -171,13 +200,20 @@ class Surrogate:
         """True once it has enough examples and has been fit."""
         return bool(self._models)
 
-    def add(self, x: npt.NDArray[np.float64], y: Sequence[float]) -> None:
-        """Learn from fully evaluated individuals (non-finite scores are skipped)."""
-        for row, v in zip(x, y, strict=True):
-            if math.isfinite(v):
-                self._x.append(row)
-                self._y.append(float(v))
+    def add(self, x: _F64, y: Sequence[float], sig: _F64 | None = None) -> None:
+        """Learn from one batch of fully evaluated individuals (non-finite scores skipped);
+        `sig` (their signatures) must be given with every batch or with none."""
+        if self._signed is not None and self._signed != (sig is not None):
+            raise ValueError("give signatures with every batch or with none")
+        self._signed = sig is not None
+        keep = [i for i, v in enumerate(y) if math.isfinite(v)]
+        for i in keep:
+            self._x.append(x[i])
+            self._y.append(float(y[i]))
+        for row in x:
             self._phenotypes.add(_phenotype_key(row))
+        if sig is not None and keep:
+            self._near.add(np.asarray(sig, dtype=np.float64)[keep])
 
     def fit(self) -> bool:
         """Refit on everything seen; False while there are too few examples."""
@@ -185,9 +221,10 @@ class Surrogate:
             return False
         from lightgbm import LGBMRegressor
 
-        x = np.vstack(self._x)
         y = np.asarray(self._y)
-        target = quantiles(y) if self.ranks else y
+        self._quantile = quantiles(y)
+        x = self._inputs(np.vstack(self._x), *self._near.stored())
+        target = self._quantile if self.ranks else y
         models: list[object] = []
         for m in range(self.members):
             model = LGBMRegressor(
@@ -201,18 +238,27 @@ class Surrogate:
         self._models = models
         return True
 
-    def _each(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _inputs(self, x: _F64, sim: npt.NDArray[np.float64], idx: npt.NDArray[np.int64]) -> _F64:
+        if not self._signed:
+            return x
+        return np.hstack([x, neighbour_features(sim, idx, self._quantile)])
+
+    def _each(self, x: _F64, sig: _F64 | None) -> _F64:
         if not self._models:
             raise RuntimeError("the surrogate has not been fit yet")
+        if self._signed and sig is None:
+            raise ValueError("this surrogate learned from signatures: pass them to predict")
+        if self._signed:
+            x = self._inputs(x, *self._near.query(np.asarray(sig, dtype=np.float64)))
         return np.array([m.predict(x) for m in self._models], dtype=np.float64)  # type: ignore[attr-defined]
 
-    def predict(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def predict(self, x: _F64, sig: _F64 | None = None) -> _F64:
         """Predicted fitness quantile (raw fitness with `ranks=False`) per row; needs `ready`."""
-        return np.asarray(self._each(x).mean(axis=0))
+        return np.asarray(self._each(x, sig).mean(axis=0))
 
-    def optimistic(self, x: npt.NDArray[np.float64]) -> tuple[_F64, _F64]:
+    def optimistic(self, x: _F64, sig: _F64 | None = None) -> tuple[_F64, _F64]:
         """(mean prediction, mean + kappa x spread across members) per row; needs `ready`."""
-        each = self._each(x)
+        each = self._each(x, sig)
         mean = each.mean(axis=0)
         bound = mean + self.kappa * each.std(axis=0)
         if self.novelty:
