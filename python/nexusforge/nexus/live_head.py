@@ -16,13 +16,17 @@ position decided from the closed row is held until the next one. Every `query` c
 `support` rows have realised returns, the head is adapted afresh from its meta weights on those
 rows (`meta_tasks.walk_forward`, row for row); before the first full support window the meta
 weights are used unadapted. A skipped bar breaks the row sequence: the history restarts, as the
-research table keeps only gap-free stretches. Two clocks say when a row closes:
+research table keeps only gap-free stretches. Two clocks say when a row closes; the model the
+head serves picks one (`TradingModel` sets `bar_clock` from its own `bar_clocked`):
 
 - bar clock (`bar_clock`, the head of a bar-clocked model, one that reads bar columns only): a
   head row is a confirmed bar row, keyed by its close stamp `_bar_close_ts`, never by the wall
   clock, so a kline arriving after the wall-clock close still pairs bar k's signal with the
   return over bar k + 1. The realised return is the next bar row's `ret_h1`, which the feed
   computes as research does (log close differences; the base `_ret` when `ret_h1` is not served).
+  The model feeds every bar row it reads, one by one (a gap fill's bars too), and a new shadow's
+  warm-up bars as `warm` rows: history only, no adaptation and no position, so the head adapts on
+  the newest of them once `support` rows are there instead of after `support` live bars.
 - wall clock (tick models, as before): the last decision round inside a wall-clock bar stands for
   that bar's close, its price for the close; the first round of a later bar closes it.
 """
@@ -33,16 +37,15 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from nexusforge.market.mtfa import tf_label
-from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, is_bar_column
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS
 from nexusforge.strategy.artifact import Challenger
-from nexusforge.strategy.expr import columns
 from nexusforge.strategy.head import MetaHead, Window, adapt_np, apply_np, from_json, to_json
 
 NS_PER_S = 1_000_000_000
@@ -65,7 +68,7 @@ class LiveHead:
     head: MetaHead
     bar_ns: int
     clock_ns: Callable[[], int] = time.time_ns
-    bar_clock: bool = False  # follow the model's confirmed bar rows, not the wall clock
+    bar_clock: bool = False  # follow the model's confirmed bar rows (set by the model: `follow`)
     adaptations: int = 0
     # The support rows (signal, features, realised returns) of the latest adaptation.
     sample: Window | None = field(default=None, init=False, repr=False)
@@ -74,6 +77,7 @@ class LiveHead:
     _open: tuple[int, _Row] | None = field(default=None, init=False, repr=False)
     _stamp: float = field(default=-math.inf, init=False, repr=False)  # bar clock: last bar read
     _closed: int = field(default=0, init=False, repr=False)  # rows closed since the last break
+    _due: int = field(default=0, init=False, repr=False)  # the row index of the next adaptation
     _adapted: MetaHead | None = field(default=None, init=False, repr=False)
     _position: float = field(default=math.nan, init=False, repr=False)
     _base_return: str = field(init=False, repr=False)
@@ -84,6 +88,7 @@ class LiveHead:
         self._rows = deque(maxlen=self.head.support + 1)
         self._returns = deque(maxlen=self.head.support)
         self._base_return = f"{tf_label(self.bar_ns)}_ret" if self.bar_ns % NS_PER_S == 0 else ""
+        self._due = self.head.support
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -95,9 +100,19 @@ class LiveHead:
         """The position held in the current bar (NaN before the first bar closed)."""
         return self._position
 
+    def follow(self, bar_clock: bool) -> None:
+        """Take the clock of the model this head serves; `ValueError` when the head has already
+        read rows on the other clock (its history would mix the two pairings)."""
+        if bar_clock == self.bar_clock:
+            return
+        if self._closed or self._open is not None or self._stamp > -math.inf:
+            clock = "bar" if bar_clock else "wall"
+            raise ValueError(f"head has read rows on another clock; cannot follow the {clock} one")
+        self.bar_clock = bar_clock
+
     def to_json(self) -> dict[str, Any]:
         """The head document, bar length and clock: what a restart needs (it re-warms from no
-        bars)."""
+        bars; the model it is attached to sets the clock again)."""
         clock = "bar" if self.bar_clock else "wall"
         return {"head": to_json(self.head), "bar_s": self.bar_ns // NS_PER_S, "clock": clock}
 
@@ -107,17 +122,18 @@ class LiveHead:
             return self.on_bar(signal, row)
         return self.step(self.clock_ns(), signal, row, price)
 
-    def on_bar(self, signal: float, row: Mapping[str, float]) -> float:
+    def on_bar(self, signal: float, row: Mapping[str, float], warm: bool = False) -> float:
         """Bar clock: a row stamped with a bar close not read before is that bar's head row
-        (`signal` is the model's raw value of that bar); any other row holds the position."""
+        (`signal` is the model's raw value of that bar); any other row holds the position.
+        A `warm` row (a bar closed before the model existed) joins the history only."""
         stamp = float(row.get(BAR_CLOSE_TS, math.nan))
         if not stamp > self._stamp:  # the bar already read, or none yet (NaN)
             return self._position
         # Stamps are float ns (a few hundred ns apart from exact): half a bar tells a skip.
         if self._stamp > -math.inf and stamp - self._stamp > 1.5 * self.bar_ns:
-            self._break()  # a bar this head never saw (a gap, or several bars between rounds)
+            self._break()  # a bar this head never saw (candles missing from the feed)
         self._stamp = stamp
-        self._close(self._row(signal, row, math.nan), self._bar_return(row))
+        self._close(self._row(signal, row, math.nan), self._bar_return(row), warm)
         return self._position
 
     def step(self, ts_ns: int, signal: float, row: Mapping[str, float], price: float) -> float:
@@ -155,19 +171,24 @@ class LiveHead:
         self._rows.clear()
         self._returns.clear()
         self._closed = 0
+        self._due = self.head.support
         self._adapted = None
 
-    def _close(self, r: _Row, realised: float) -> None:
-        """Close row `r`; `realised` is the return of the row before it (over r's bar)."""
+    def _close(self, r: _Row, realised: float, warm: bool = False) -> None:
+        """Close row `r`; `realised` is the return of the row before it (over r's bar). Row
+        `support` adapts, then every `query` rows (the first row after warm rows, once due)."""
         if self._rows:
             self._returns.append(realised)
         self._rows.append(r)
-        t, s = self._closed, self.head.support
+        t = self._closed
         self._closed += 1
-        if t >= s and (t - s) % max(self.head.query, 1) == 0:
+        if warm:
+            return
+        if t >= self._due:
             self.sample = self._support_window()
             self._adapted = adapt_np(self.head, self.sample)
             self.adaptations += 1
+            self._due = t + max(self.head.query, 1)
         h = self._adapted if self._adapted is not None else self.head
         pos = apply_np(h, np.array([r.signal]), np.array([r.features], dtype=np.float64))
         self._position = float(pos[0])
@@ -184,12 +205,6 @@ class LiveHead:
         )
 
 
-def reads_bars_only(cols: Iterable[str]) -> bool:
-    """True when a model reading `cols` is bar-clocked (`TradingModel.bar_clocked`'s rule)."""
-    names = list(cols)
-    return bool(names) and all(is_bar_column(c) for c in names)
-
-
 def bar_seconds(data: Mapping[str, Any]) -> int:
     """The bar length of a challenger's series ("venue:symbol:<seconds>s")."""
     m = _SERIES.match(str(data.get("series", "")))
@@ -200,8 +215,8 @@ def bar_seconds(data: Mapping[str, Any]) -> int:
 
 def head_from_json(doc: Mapping[str, Any], clock_ns: Callable[[], int] = time.time_ns) -> LiveHead:
     """A head saved by `LiveHead.to_json` (e.g. with a promotion); `ValueError` when malformed.
-    A document saved before heads had a clock follows the bar clock when its regime features
-    are all bar columns (a bar challenger: the intake refuses mixed clocks)."""
+    The saved clock (absent in older saves) is checked and kept, but the model the head is
+    attached to decides: `TradingModel` makes the head follow its own clock."""
     bar_s = doc.get("bar_s")
     if not isinstance(bar_s, int) or isinstance(bar_s, bool) or not 0 < bar_s <= 31 * 86_400:
         raise ValueError(f"saved head bar_s must be a whole number of seconds, got {bar_s!r}")
@@ -212,15 +227,13 @@ def head_from_json(doc: Mapping[str, Any], clock_ns: Callable[[], int] = time.ti
     clock = doc.get("clock")
     if clock is not None and clock not in CLOCKS:
         raise ValueError(f"saved head clock must be one of {sorted(CLOCKS)}, got {clock!r}")
-    bar_clock = reads_bars_only(meta.features) if clock is None else CLOCKS[clock]
+    bar_clock = clock is not None and CLOCKS[clock]
     return LiveHead(meta, bar_s * NS_PER_S, clock_ns, bar_clock)
 
 
 def live_head(ch: Challenger, clock_ns: Callable[[], int] = time.time_ns) -> LiveHead | None:
-    """The challenger's head on its series' bar length (None without a head), on the bar clock
-    when the challenger reads bar columns only; a malformed head or series is a `ValueError`."""
+    """The challenger's head on its series' bar length (None without a head; its clock is set
+    by the model it joins); a malformed head or series is a `ValueError`."""
     if ch.head is None:
         return None
-    meta = from_json(ch.head)
-    bar_clock = reads_bars_only((*columns(ch.expr), *meta.features))
-    return LiveHead(meta, bar_seconds(ch.data) * NS_PER_S, clock_ns, bar_clock)
+    return LiveHead(from_json(ch.head), bar_seconds(ch.data) * NS_PER_S, clock_ns)

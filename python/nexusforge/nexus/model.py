@@ -12,7 +12,10 @@ over the price, rounded toward zero to the lot step. NaN (warm-up, missing featu
 current inventory. Strategy files are data: parsed by the codec, never executed.
 A model reading only bar features (`bar_feed.is_bar_column`) is bar-clocked: its strategy sees
 one row per closed bar, as the research table has, and holds its value between bars; any other
-model sees every tick row and skips the rows a bar close emits.
+model sees every tick row and skips the rows a bar close emits. The model is the one authority
+on the clock: its MAML head follows it (`LiveHead.follow`, also for a head restored from a save).
+A bar-clocked model hands each bar row it reads to its head, so a gap fill's bars and a new
+shadow's warm-up bars reach the head in order, paired as research pairs them.
 
 The weight (in [0, 1], set by the allocator every 60 s) only scales exposure: re-weighting never
 moves cash between ledgers, so every ledger stays exactly the sum of its own fills.
@@ -124,6 +127,11 @@ class TradingModel:
         self._evaluator = StreamEvaluator(self.strategy)
         cols = self.columns
         self._bar_clocked = bool(cols) and all(is_bar_column(c) for c in cols)
+        if self.head is not None:
+            try:  # the head takes the model's clock: a saved clock never overrules the model
+                self.head.follow(self._bar_clocked)
+            except ValueError as exc:
+                raise ConfigError(f"{self.name}: {exc}") from None
 
     @property
     def bar_clocked(self) -> bool:
@@ -153,20 +161,35 @@ class TradingModel:
         A row that is not news to the model's clock keeps the last value."""
         if not self._fresh(row):
             return self.last_signal
-        value = self._raw = self._evaluator.update(row)
-        self.last_signal = value if math.isnan(value) else max(-1.0, min(1.0, value))
+        self._evaluate(row)
+        if self._bar_clocked and self.head is not None:
+            self.head.on_bar(self._raw, row)  # every bar row, in order (a gap fill's too)
         return self.last_signal
 
     def warm_up(self, bar_rows: Iterable[Mapping[str, float]]) -> int:
         """A bar-clocked model that has read no bar yet (a new shadow) reads the bars closed
-        before it existed, without trading: its windows start as research's do. Rows read."""
+        before it existed, without trading: its windows start as research's do, and its head's
+        history too (the newest bar is the head's first live row: it adapts there once it has
+        `support` rows before it). Rows read."""
         if not self._bar_clocked or self._bar_seen > -math.inf:
             return 0
         n = 0
+        newest: Mapping[str, float] | None = None
         for row in bar_rows:
-            self.signal(row)
             n += 1
+            if not self._fresh(row):
+                continue
+            if newest is not None and self.head is not None:
+                self.head.on_bar(self._raw, newest, warm=True)
+            self._evaluate(row)
+            newest = row
+        if newest is not None and self.head is not None:
+            self.head.on_bar(self._raw, newest)
         return n
+
+    def _evaluate(self, row: Mapping[str, float]) -> None:
+        value = self._raw = self._evaluator.update(row)
+        self.last_signal = value if math.isnan(value) else max(-1.0, min(1.0, value))
 
     def _fresh(self, row: Mapping[str, float]) -> bool:
         if not self._bar_clocked:
@@ -187,7 +210,9 @@ class TradingModel:
         if price <= 0:
             raise ConfigError(f"{self.name}: price must be > 0, got {price}")
         value = self.signal(row)
-        if self.head is not None:  # the head sees the raw signal, as in training
+        if self.head is not None and self._bar_clocked:  # fed each bar row by `signal`
+            value = self.head.position
+        elif self.head is not None:  # the head sees the raw signal, as in training
             value = self.head.on_round(self._raw, row, float(price))
         if self.state is ModelState.DEAD:
             return ZERO
