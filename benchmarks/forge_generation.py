@@ -9,10 +9,11 @@ tiled log-returns so it stays continuous. Causal parents come from PCMCI on the 
 window. One generation = breed 1,000 offspring + full evaluation of every new one (expression,
 backtest on each fold's train and test window, metrics) in the Rust batch, all threads.
 Part B (savings) data: real Bybit linear BTCUSDT 5m 2025 (105 k bars, funding). `--seeds`
-runs (default 5, seeds from `--first-seed`, default 0) of `--generations` (default 20) with population `--population` (default
-200), with and without the surrogate, same seeds. Saved = offspring screened out / offspring
-needing evaluation; loss = (mean best without - mean best with) / |mean best without|, the
-means over seeds (a per-seed ratio explodes when a seed's best is ~0).
+runs (default 5, seeds from `--first-seed`, default 0) of `--generations` (default 20) with
+population `--population` (default 200), with and without the surrogate, same seeds.
+Saved = offspring screened out / offspring needing evaluation (also printed: full evaluations
+of the screened runs vs the unscreened ones); loss = (mean best without - mean best with) /
+|mean best without|, the means over seeds (a per-seed ratio explodes when a seed's best is ~0).
 Last line: `RESULT gen_seconds=<s> full_evals_saved=<fraction> fitness_loss=<fraction>`.
 """
 
@@ -250,6 +251,9 @@ def report_b(args: argparse.Namespace, rows_b: int, rows: list, head: str, tail:
           f"{args.generations} generations, population {args.population}")  # fmt: skip
     print(f"baseline (no surrogate) mean best {full_best.mean():+.4f}, "
           f"screened mean best {scr_best.mean():+.4f}")  # fmt: skip
+    evals_full, evals_scr = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    print(f"full evaluations: {evals_full:,} without, {evals_scr:,} with the surrogate "
+          f"({1 - evals_scr / evals_full:.1%} fewer)")  # fmt: skip
     print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     print(f"RESULT {head}full_evals_saved={saved:.3f} fitness_loss={loss:.3f}{tail}")
 

@@ -4,13 +4,15 @@ stays seeded."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
 from nexusforge.forge.evolve.gp import Evaluated, Evolution, GpConfig, SurrogateConfig
 from nexusforge.forge.evolve.neighbours import Neighbours, features
 from nexusforge.forge.evolve.primitives import Term, build_pset
-from nexusforge.forge.evolve.surrogate import Surrogate, Vectorizer, spearman
+from nexusforge.forge.evolve.surrogate import Surrogate, Vectorizer, screen, spearman
 from nexusforge.forge.evolve.table import TARGET, ResearchTable
 
 
@@ -138,3 +140,31 @@ def test_screened_run_with_neighbours_is_seeded(planted: ResearchTable) -> None:
     assert a == b
     assert sum(s.skipped for s in runs[0].stats) > 0
     assert any(np.isfinite(r.predicted) for r in runs[0].records)
+
+
+def test_exploration_by_distance_prefers_unexplored_phenotypes() -> None:
+    # Rows 10..19 are outside the kept top; half of them are far from anything evaluated.
+    pred = np.arange(20, dtype=float)[::-1].copy()
+    far = np.array([0.0] * 10 + [1.0, 0.0] * 5)
+    picks = []
+    for seed in range(200):
+        kept = screen(pred, keep=0.5, explore=0.1, rng=random.Random(seed), distance=far)
+        assert set(range(10)) <= set(kept) and len(kept) == 12
+        picks.extend(i for i in kept if i >= 10)
+    share_far = np.mean([far[i] > 0 for i in picks])
+    assert share_far > 0.95, share_far
+    again = screen(pred, 0.5, 0.1, random.Random(3), far)
+    assert again == screen(pred, 0.5, 0.1, random.Random(3), far)
+
+
+def test_distance_is_one_minus_the_closest_correlation() -> None:
+    rng = np.random.default_rng(8)
+    x, sig, y = _clustered(rng, 80)
+    sur = Surrogate(seed=0, min_train=50)
+    assert sur.distance(sig[:2]).tolist() == [1.0, 1.0]  # nothing evaluated yet
+    sur.add(x[:60], list(y[:60]), sig[:60])
+    probe = np.vstack([sig[60:70], np.zeros((1, sig.shape[1]))])
+    d = sur.distance(probe)
+    assert np.allclose(d[:10], 1.0 - (sig[60:70] @ sig[:60].T).max(axis=1))
+    assert d[10] == 0.0  # a flat position series is no exploration
+    assert np.allclose(sur.distance(sig[:5]), 0.0)  # evaluated rows are at distance 0

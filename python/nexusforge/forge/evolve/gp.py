@@ -89,6 +89,7 @@ class SurrogateConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     min_train: int = 60
     ref_rows: int = 3000
     neighbours: int = 5
+    explore_far: bool = False
 
     def __post_init__(self) -> None:
         if not (0.0 < self.keep <= 1.0 and 0.0 <= self.explore <= 1.0 - self.keep):
@@ -330,7 +331,8 @@ class Evolution:
             return known, [math.nan] * len(known), 0
         x, sig = self._features(new)
         pred, bound = self.surrogate.optimistic(x, sig)  # rank by the bound, record the mean
-        keep = screen(bound, self.sur_cfg.keep, self.sur_cfg.explore, self.rng)
+        far = self.surrogate.distance(sig) if self.sur_cfg.explore_far and sig is not None else None
+        keep = screen(bound, self.sur_cfg.keep, self.sur_cfg.explore, self.rng, far)
         chosen = [new[i] for i in keep]
         preds = [float(pred[i]) for i in keep] + [math.nan] * len(known)
         return chosen + known, preds, len(new) - len(keep)

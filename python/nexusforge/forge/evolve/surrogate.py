@@ -256,6 +256,15 @@ class Surrogate:
         """Predicted fitness quantile (raw fitness with `ranks=False`) per row; needs `ready`."""
         return np.asarray(self._each(x, sig).mean(axis=0))
 
+    def distance(self, sig: _F64) -> _F64:
+        """1 - the highest correlation with an evaluated individual's positions, per row;
+        0 for a flat position series (its score is all but known) and 1 before any data."""
+        sig = np.atleast_2d(np.asarray(sig, dtype=np.float64))
+        sim, _ = self._near.query(sig)
+        closest = np.where(np.isfinite(sim[:, 0]), sim[:, 0], 0.0)
+        flat = np.linalg.norm(sig, axis=1) == 0.0
+        return np.where(flat, 0.0, 1.0 - closest)
+
     def optimistic(self, x: _F64, sig: _F64 | None = None) -> tuple[_F64, _F64]:
         """(mean prediction, mean + kappa x spread across members) per row; needs `ready`."""
         each = self._each(x, sig)
@@ -270,14 +279,22 @@ class Surrogate:
 
 
 def screen(
-    predicted: npt.NDArray[np.float64], keep: float, explore: float, rng: random.Random
-) -> list[int]:
+    predicted: npt.NDArray[np.float64], keep: float, explore: float, rng: random.Random,
+    distance: npt.NDArray[np.float64] | None = None,
+) -> list[int]:  # fmt: skip
     """Indices to evaluate fully: the top `keep` share by prediction plus an `explore` share
-    drawn at random from the rest (so the surrogate keeps learning where it is unsure)."""
+    drawn from the rest (so the surrogate keeps learning where it is unsure): uniformly, or
+    with `distance` (each row's phenotypic distance to the nearest evaluated individual) with
+    chances in proportion to it, so exploration goes where the surrogate has no data."""
     n = predicted.size
     n_top = max(1, math.ceil(keep * n))
     order = np.argsort(-predicted, kind="stable")
     top = [int(i) for i in order[:n_top]]
     rest = [int(i) for i in order[n_top:]]
     n_explore = min(len(rest), math.ceil(explore * n))
-    return sorted(top + rng.sample(rest, n_explore))
+    if distance is None:
+        return sorted(top + rng.sample(rest, n_explore))
+    # Weighted sampling without replacement (Efraimidis-Spirakis keys u ** (1 / w)), seeded.
+    keys = [rng.random() ** (1.0 / max(float(distance[i]), 1e-6)) for i in rest]
+    picks = sorted(range(len(rest)), key=lambda j: -keys[j])[:n_explore]
+    return sorted(top + [rest[j] for j in picks])
