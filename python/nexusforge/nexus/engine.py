@@ -291,8 +291,12 @@ class Engine:
         self._setup_models()
         feed.check_models(self.models)
         self.pit_crew = PitCrew.for_engine(self.config, self.instrument, self.journal)
-        for row in await self._start_step(lambda: feed.seed_bars(self.rest), "klines"):
-            self._signal(row)  # bar-clocked models start warm (restart: the same bars again)
+        # Resumed shadows warm up on the seed as the champions do; it holds enough bars for
+        # every head, which adapts on the newest one (restart: the same bars again).
+        resumed = self.pit_crew.resume(len(self.models)) if self.pit_crew is not None else []
+        feed.want_bars_for([*self.models, *resumed])
+        await self._start_step(lambda: feed.seed_bars(self.rest), "klines")
+        feed.warm_up([*self.models, *resumed])
         await self._start_step(self._reconcile_on_start, "start reconciliation")
         since = self.journal.last_exec_time_ms(self.symbol)
         self._needs_recovery = since is not None

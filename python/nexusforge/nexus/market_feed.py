@@ -9,6 +9,12 @@ features turn NaN and the models hold). Event clock: our receive time in ns, kep
 With a `BarSpec`, the venue's closed klines also feed the research table's bar and MTFA
 features (`bar_feed.py`): every row carries the latest closed bar's values (NaN during
 warm-up), and each bar close emits a bar row of its own. They update once per bar, not per tick.
+
+The feed keeps the newest closed bar rows (`recent_bars`) for models that start later (a new
+shadow reads them before trading) and seeds that many from REST on start. The depth covers the
+features' warm-up, the models' look-backs and their MAML heads' support rows (`bars_wanted`,
+the default head's at least); it only grows: the engine raises it for the models it starts
+with, and each model warmed up raises it for those like it (a restart seeds that much).
 """
 
 from __future__ import annotations
@@ -35,9 +41,15 @@ from nexusforge.nexus.venues.bybit import (
     TradeBatch,
 )
 from nexusforge.nexus.venues.bybit.models import BybitKline
+from nexusforge.strategy.expr import warmup
 
 log = logging.getLogger(__name__)
 SEED_PAGE = 1000  # GET /v5/market/kline's largest page
+# Forge's default MAML head support (`MetaConfig.support`, a day of 5 m bars; a test keeps them
+# equal): importing Forge's config here would load its research stack into the engine.
+DEFAULT_HEAD_SUPPORT = 288
+# Bars kept at most (35 days of 5 m bars, ~3 KB a row): a head wanting more adapts live later.
+MAX_RECENT_BARS = 10_000
 SIDES = {"Buy": 1, "Sell": -1}
 _ENCODER = msgspec.json.Encoder()
 
@@ -73,8 +85,31 @@ class MarketFeed:
         self._gap: tuple[int, int] | None = None  # candle starts missed, being fetched
         self._gap_asked = False
         self._waiting: list[Candle] = []  # closed candles that arrived after the gap
-        keep = seed_bars_needed(bars) if bars is not None else 0
+        keep = bars_wanted(bars, ()) if bars is not None else 0
         self.recent_bars: deque[dict[str, float]] = deque(maxlen=keep)  # for new models
+
+    @property
+    def depth(self) -> int:
+        """Closed bar rows kept for new models and seeded from REST on start."""
+        return self.recent_bars.maxlen or 0
+
+    def want_bars(self, n: int) -> int:
+        """Keep at least `n` closed bars from now on (never fewer than before, at most
+        `MAX_RECENT_BARS`); the depth now. No bars, no depth."""
+        if self.bars is None:
+            return 0
+        if n > MAX_RECENT_BARS:
+            log.warning("bars: %d closed bars wanted, %d kept at most", n, MAX_RECENT_BARS)
+        keep = min(n, MAX_RECENT_BARS)
+        if keep > self.depth:
+            self.recent_bars = deque(self.recent_bars, maxlen=keep)
+        return self.depth
+
+    def want_bars_for(self, models: Iterable[TradingModel]) -> int:
+        """`want_bars` for these models (`bars_wanted`); the depth now."""
+        if self.bars is None:
+            return 0
+        return self.want_bars(bars_wanted(self.bars.spec, models))
 
     @property
     def columns(self) -> frozenset[str]:
@@ -99,12 +134,14 @@ class MarketFeed:
                 raise ConfigError(f"model {m.name}: mixes bar features with tick features")
 
     async def seed_bars(self, rest: BybitRestClient) -> list[dict[str, float]]:
-        """Warm the bar features from GET /v5/market/kline (enough closed bars for the slowest
-        timeframe's window); their bar rows, oldest first. A restart trades on warm features."""
+        """Warm the bar features from GET /v5/market/kline (`depth` closed bars, paged); their
+        bar rows, oldest first. A restart trades on warm features and its heads adapt at once.
+        A venue with fewer bars (a new listing, the local exchange) seeds what it has: features
+        and heads then warm up on live bars."""
         if self.bars is None:
             return []
         spec, symbol = self.bars.spec, self.instrument.symbol
-        want = seed_bars_needed(spec)
+        want = self.depth + 1  # the newest candle is still open
         got: list[BybitKline] = []
         end: int | None = None
         while len(got) < want:
@@ -116,7 +153,11 @@ class MarketFeed:
             end = older[0].start_ms - 1
             if len(page) < SEED_PAGE:
                 break
-        return self.seed(got, rest.time.now_ms())
+        rows = self.seed(got, rest.time.now_ms())
+        if len(rows) < self.depth:
+            log.info("bars: the venue has %d closed bars of the %d wanted; the rest warm live",
+                     len(rows), self.depth)  # fmt: skip
+        return rows
 
     def on_kline(self, update: KlineUpdate) -> list[dict[str, float]]:
         """Closed candles of our kline topic -> one bar row each (open candles are ignored)."""
@@ -175,10 +216,17 @@ class MarketFeed:
                                          k.turnover) for k in closed])  # fmt: skip
 
     def warm_up(self, models: Iterable[TradingModel]) -> None:
-        """New bar-clocked models read the recent closed bars (see `TradingModel.warm_up`)."""
+        """New bar-clocked models read the recent closed bars (see `TradingModel.warm_up`); each
+        one raises the depth to what it wants, so the next like it (or a restart) warms fully."""
         for m in models:
-            if m.warm_up(self.recent_bars):
-                log.info("model %s warmed up on %d closed bars", m.name, len(self.recent_bars))
+            n = m.warm_up(self.recent_bars)
+            if not n:
+                continue
+            log.info("model %s warmed up on %d closed bars", m.name, n)
+            wanted = self.want_bars_for([m])
+            if n < wanted:
+                log.warning("model %s wants %d closed bars, %d were kept: its windows or head "
+                            "warm up on live bars", m.name, wanted, n)  # fmt: skip
 
     def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
         assert self.bars is not None
@@ -262,3 +310,16 @@ def seed_bars_needed(spec: BarSpec) -> int:
     cfg = spec.mtfa()
     slowest = max((cfg.base_ns, *cfg.timeframes_ns)) // cfg.base_ns
     return (spec.n_bars + 2) * slowest + max(spec.horizons)
+
+
+def bars_wanted(spec: BarSpec, models: Iterable[TradingModel]) -> int:
+    """Closed bars after which a bar-clocked model matches research from its next bar: the
+    features' warm-up, then its strategy's look-backs and its head's `support` rows on warm
+    values (the newest bar adapts the head). At least what Forge's default head wants."""
+    base = seed_bars_needed(spec)
+    want = base + DEFAULT_HEAD_SUPPORT
+    for m in models:
+        if m.bar_clocked:
+            support = m.head.head.support if m.head is not None else 0
+            want = max(want, base + warmup(m.strategy) + support)
+    return want

@@ -10,7 +10,10 @@ virtual ledger) is sampled at the same mid; those samples are the common window 
 comparison (`compare.py`). A shadow is judged once it has run `min_time_s` and made
 `min_trades` virtual fills; it is promoted over the champion it beats (at most one swap per
 round), or retired after `max_time_s` without beating any. On start, challengers already in
-`accepted/` without a final decision resume shadow trading (their evaluation starts again).
+`accepted/` without a final decision resume shadow trading (their evaluation starts again): the
+engine resumes them before it seeds its bars (`resume`), so they read the seed as the champions
+do; otherwise the first round resumes them after its shadows traded, so a resumed bar-clocked
+shadow reads the feed's recent bars (`MarketFeed.warm_up`) before any row of its own.
 """
 
 from __future__ import annotations
@@ -150,9 +153,6 @@ class PitCrew:
         """Shadows trade this round; intake, sampling and judging when due. A swap, or None."""
         now = now_s if now_s is not None else self._now()
         stamp = now_ms()
-        if self._intake.columns is None and row:
-            self._intake.columns = frozenset(row)
-            self._resume(now, stamp, len(models))
         self.market.on_round(float(mid))
         view = market_view(book, mid, self.market)
         for s in list(self.shadows.values()):
@@ -160,6 +160,11 @@ class PitCrew:
                 s.on_round(row, view, self.instrument, stamp)
             except NexusForgeError as exc:
                 self._fault(s, exc)
+        if self._intake.columns is None and row:
+            self._intake.columns = frozenset(row)
+            # after the round: a resumed shadow's first row must not be this one (it carries
+            # the newest bar, which would end its warm-up before it read the bars before)
+            self._resume(now, stamp, len(models))
         if now - self._last_poll_s >= self.config.poll_s:
             self._last_poll_s = now
             self._admit(now, stamp, len(models))
@@ -200,6 +205,12 @@ class PitCrew:
                               "weight": str(weight), "capital": str(self.capital)})  # fmt: skip
         self.shadows[s.key] = s
         log.info("shadow trading %s", s.key)
+
+    def resume(self, n_models: int) -> list[TradingModel]:
+        """On start, before any row: shadows for accepted files without a final decision (once;
+        the first round does it otherwise). Their models, e.g. for the feed's depth."""
+        self._resume(self._now(), now_ms(), n_models)
+        return [s.model for s in self.shadows.values()]
 
     def _resume(self, now: float, stamp: int, n_models: int) -> None:
         """Restarts shadows for accepted files that have no final decision yet."""
