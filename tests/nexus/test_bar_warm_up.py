@@ -11,16 +11,23 @@ from plain numbers (no torch): what is checked is which rows it adapts on, not h
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import json
 import logging
+import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "engine"))
+
+from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
 
 from nexusforge.data.ingest import ingest
 from nexusforge.forge.backtest.run import SeriesSpec
@@ -28,21 +35,24 @@ from nexusforge.forge.evolve.meta_config import MetaConfig
 from nexusforge.forge.evolve.table import ResearchTable, load_research_table
 from nexusforge.market.book import OrderBook
 from nexusforge.market.instruments import Instrument, parse_instruments_response
-from nexusforge.nexus.bar_feed import BarSpec
+from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import live_head
 from nexusforge.nexus.market_feed import (
     DEFAULT_HEAD_SUPPORT,
     MAX_RECENT_BARS,
+    SEED_PAGE,
     MarketFeed,
     bars_wanted,
     seed_bars_needed,
 )
 from nexusforge.nexus.model import TradingModel
 from nexusforge.nexus.pit_crew import PitCrew, PitCrewConfig
-from nexusforge.nexus.venues.bybit import KlineUpdate
+from nexusforge.nexus.venues.bybit import BybitRestClient, Credentials, KlineUpdate
 from nexusforge.nexus.venues.bybit.models import BybitKline
 from nexusforge.nexus.venues.bybit.public_ws import WsKline
+from nexusforge.nexus.venues.local import LocalExchange
+from nexusforge.nexus.venues.local.trades import Print
 from nexusforge.strategy import artifact, codec, evaluate
 from nexusforge.strategy.artifact import Challenger
 from nexusforge.strategy.expr import Expr, warmup
@@ -344,3 +354,48 @@ def test_the_engine_resumes_shadows_before_its_seed(
     assert_research_rows(head.sample, win, RESTART - 1, support)
     first_round(pit, feed, btc, raw[RESTART - 1][4], 0.0)  # the first round resumes nothing
     assert next(iter(pit.shadows.values())).model is resumed[0] and head.adaptations == 1
+
+
+def venue_with_candles(ex: LocalExchange, raw: Raw, n: int, before: int = 0) -> None:
+    """`n` closed 1 m candles on the venue (four prints each: open, high, low, close), ending
+    `before` minutes before the current one; prices and volumes of the recorded candles."""
+    minute = ex.venue.now_ms() // 60_000 * 60_000
+    for i in range(n):
+        start = minute - (before + n - i) * 60_000
+        _, o, h, lo, c, v = raw[i % len(raw)]
+        for j, price in enumerate((o, h, lo, c)):
+            ex.venue.trades.add(SYMBOL, Print(start + 1 + j, D(price), D(v) / 4, "Buy",
+                                              f"seed-{start}-{j}", start + j))  # fmt: skip
+
+
+async def seed_from(port: int) -> tuple[MarketFeed, list[dict[str, float]]]:
+    """A restarted engine's seed: the feed's depth for its default head, then `seed_bars`."""
+    async with BybitRestClient(client_config(port), Credentials(KEY, SECRET)) as rest:
+        await rest.sync_time()
+        inst = (await rest.instruments(SYMBOL))[SYMBOL]
+        feed = MarketFeed(inst, bars=BarSpec(60))
+        rows = await feed.seed_bars(rest)
+    return feed, rows
+
+
+def test_the_rest_seed_pages_to_the_depth_or_takes_what_the_venue_has(
+    shared_data: Path, raw: Raw, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET /v5/market/kline on the local exchange (loopback), 1 m bars: a venue with fewer
+    closed bars than the depth seeds them all and says so (features and heads warm live); one
+    with more is paged (1,000 a page) to at least the depth, the pages joined without a bar
+    lost or twice."""
+    depth = bars_wanted(BarSpec(60), [])
+    assert depth > SEED_PAGE  # more than one page
+    with LocalExchange(replace(exchange_config(shared_data), start_paused=True)) as ex:
+        venue_with_candles(ex, raw, 700)
+        with caplog.at_level(logging.INFO, logger="nexusforge.nexus.market_feed"):
+            feed, rows = asyncio.run(seed_from(ex.port))
+        assert len(rows) == len(feed.recent_bars) == 700 < feed.depth == depth
+        assert f"the venue has 700 closed bars of the {depth} wanted" in caplog.text
+        venue_with_candles(ex, raw, 2 * SEED_PAGE, before=700)  # older ones
+        feed, rows = asyncio.run(seed_from(ex.port))
+    assert len(rows) == 2 * SEED_PAGE and len(feed.recent_bars) == depth
+    closes = np.array([r[BAR_CLOSE_TS] for r in rows])
+    assert np.all(np.diff(closes) == 60e9)  # every minute once, oldest first
+    assert feed.recent_bars[-1] == rows[-1]
