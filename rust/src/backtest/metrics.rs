@@ -109,42 +109,42 @@ pub fn check_bars_per_year(bars_per_year: f64) -> CoreResult<()> {
 }
 
 /// Relative margin of the drawdown pre-check, far above the rounding of its product.
-const DD_MARGIN: f64 = 1e-9;
+pub(super) const DD_MARGIN: f64 = 1e-9;
 
 /// Every metric accumulated in one pass over the bars, so batches keep no per-bar arrays.
 /// `compute_metrics` feeds it the stored bars, so both paths give the same bits.
 #[derive(Debug, Clone)]
 pub struct MetricsAcc {
-    initial: f64,
-    bars: usize,
-    last_equity: f64,
+    pub(super) initial: f64,
+    pub(super) bars: usize,
+    pub(super) last_equity: f64,
     /// Simple returns: previous equity, the first return (the shift that keeps the variance
     /// free of cancellation), sums of (r − shift) and (r − shift)², sum of min(r, 0)².
-    prev_equity: f64,
-    shift: f64,
-    s1: f64,
-    s2: f64,
-    down2: f64,
+    pub(super) prev_equity: f64,
+    pub(super) shift: f64,
+    pub(super) s1: f64,
+    pub(super) s2: f64,
+    pub(super) down2: f64,
     /// Drawdown from the running peak (starting at the initial capital).
-    peak: f64,
-    worst_dd: f64,
-    under: usize,
-    longest_under: usize,
+    pub(super) peak: f64,
+    pub(super) worst_dd: f64,
+    pub(super) under: usize,
+    pub(super) longest_under: usize,
     /// Round trips: open trip's PnL and start, position before the bar, closed trips.
-    trip_pnl: f64,
-    trip_start: usize,
-    prev_pos: f64,
-    trips: usize,
-    wins: usize,
-    held: usize,
-    traded: f64,
-    trades: usize,
-    fees: f64,
-    spread: f64,
-    slippage: f64,
-    impact: f64,
-    impact_perm: f64,
-    funding: f64,
+    pub(super) trip_pnl: f64,
+    pub(super) trip_start: usize,
+    pub(super) prev_pos: f64,
+    pub(super) trips: usize,
+    pub(super) wins: usize,
+    pub(super) held: usize,
+    pub(super) traded: f64,
+    pub(super) trades: usize,
+    pub(super) fees: f64,
+    pub(super) spread: f64,
+    pub(super) slippage: f64,
+    pub(super) impact: f64,
+    pub(super) impact_perm: f64,
+    pub(super) funding: f64,
 }
 
 impl MetricsAcc {

@@ -7,6 +7,7 @@ mod exprs;
 mod jobs;
 mod lean;
 mod metrics;
+mod pack_metrics;
 mod rounding;
 #[cfg(test)]
 mod tests;

@@ -12,12 +12,15 @@ use super::engine::{touch_grid, Bar, BarSink, Sim};
 use super::jobs::run_jobs;
 use super::lean::{self, Lean};
 use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
+use super::pack_metrics::{V, W};
 use super::{BacktestConfig, BookLevels, Market};
 use crate::error::{CoreError, CoreResult};
 use crate::expr::{Forest, ForestEvaluator, Program};
 
 /// Rows per block: the forest's live buffers × block floats stay in cache.
 const BLOCK_ROWS: usize = 256;
+/// Rows of targets transposed into a pack at a time (a few KiB).
+const TILE_ROWS: usize = 16;
 /// Engines stepped side by side bar by bar (their dependency chains overlap).
 const LANES: usize = 8;
 
@@ -68,13 +71,6 @@ impl Step for Sim<'_, '_> {
     }
 }
 
-impl Step for Lean<'_> {
-    #[inline(always)]
-    fn step_into(&mut self, t: usize, wanted: f64, out: &mut Bar) -> CoreResult<()> {
-        Lean::step_into(self, t, wanted, out)
-    }
-}
-
 /// One engine in flight: its state, metrics and target buffer.
 struct Lane<S> {
     sim: S,
@@ -95,15 +91,69 @@ fn run_window(
 ) -> CoreResult<Vec<CoreResult<Metrics>>> {
     match touch {
         // The common research case: the inlined step without the general fill request.
-        Some(grid) if lean::covers(m) => {
-            run_lanes(forest, columns, m.close.len(), cfg, bars_per_year, || {
-                Lean::new(cfg, m, grid)
-            })
-        }
+        Some(grid) if lean::covers(m) => run_packs(forest, columns, m, grid, cfg, bars_per_year),
         _ => run_lanes(forest, columns, m.close.len(), cfg, bars_per_year, || {
             Sim::new(cfg, m, touch)
         }),
     }
+}
+
+/// The research case: `W` programs per `Lean` pack, stepped in lockstep bar by bar.
+fn run_packs(
+    forest: &Forest,
+    columns: &[&[f64]],
+    m: &Market<'_>,
+    grid: &[[f64; 2]],
+    cfg: &BacktestConfig,
+    bars_per_year: f64,
+) -> CoreResult<Vec<CoreResult<Metrics>>> {
+    let n = m.close.len();
+    // A target decided `n` or more bars back never trades, so longer delays act as `n`.
+    let lat = cfg.latency.min(n);
+    let programs = forest.programs();
+    let mut ev = ForestEvaluator::new(forest, BLOCK_ROWS)?;
+    // Each pack's targets, lane-interleaved: `latency` carried rows, then one block of fresh
+    // ones; lanes past the last program stay NaN (they never trade).
+    let mut packs: Vec<(Lean<'_>, Vec<V>)> = (0..programs.div_ceil(W))
+        .map(|_| {
+            (
+                Lean::new(cfg, m, grid),
+                vec![[f64::NAN; W]; lat + BLOCK_ROWS],
+            )
+        })
+        .collect();
+    let mut start = 0;
+    while start < n {
+        let len = BLOCK_ROWS.min(n - start);
+        ev.eval_rows(columns, start, len);
+        for (g, (lean, targets)) in packs.iter_mut().enumerate() {
+            // Transposed a tile of rows at a time, so the tile's rows stay in L1 while every
+            // lane writes into them.
+            for r in (0..len).step_by(TILE_ROWS) {
+                let rows = r..(r + TILE_ROWS).min(len);
+                let tile = &mut targets[lat + rows.start..lat + rows.end];
+                for (k, j) in (g * W..programs.min((g + 1) * W)).enumerate() {
+                    for (row, &v) in tile.iter_mut().zip(&ev.root(j)[rows.clone()]) {
+                        row[k] = v.clamp(-1.0, 1.0);
+                    }
+                }
+            }
+            // targets[i] is the target of bar start + i − lat: the one trading now.
+            lean.step_rows(start, &targets[..len]);
+            targets.copy_within(len..len + lat, 0);
+        }
+        start += len;
+    }
+    let mut out = Vec::with_capacity(programs);
+    for (lean, _) in &mut packs {
+        for k in 0..W.min(programs - out.len()) {
+            out.push(match lean.errors[k].take() {
+                Some(e) => Err(e),
+                None => lean.acc.lane(k).finish(bars_per_year),
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn run_lanes<S: Step>(
@@ -331,6 +381,31 @@ mod tests {
         cfg.rules.min_qty = 0.5;
         cfg.max_contracts = 60.0;
         assert_matches_sliced_runs(&programs(), &cols, &m, &WINDOWS, &cfg);
+    }
+
+    #[test]
+    fn more_programs_than_a_pack_fill_several_packs_in_order() {
+        let (close, vol, funding) = series(3_000);
+        let m = Market {
+            close: &close,
+            bid: None,
+            ask: None,
+            funding: Some(&funding),
+            sigma: None,
+            volume: None,
+            depth: None,
+        };
+        let cols: Vec<&[f64]> = vec![&close, &vol];
+        // W + 9 programs: a full pack and a partial one, in both orders of the families.
+        let mut progs = Vec::new();
+        for k in 2_i64..=(W as i64 + 10) {
+            let sign = [0, 0, 20, 3, 8];
+            progs.push(compile(&sign, &[1, 1, k, 0, 0], &[0.0; 5], &[0.0; 5], 2).unwrap());
+        }
+        progs.truncate(W + 9);
+        progs.swap(0, W + 3);
+        let windows = [0..1_000, 1_000..3_000, 500..2_600];
+        assert_matches_sliced_runs(&progs, &cols, &m, &windows, &config(1));
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Evaluator {
 /// One non-`Col` instruction over a block: `dst` holds the first operand and receives the
 /// result, `y` and `z` hold the second and third; shared by `Evaluator` and `Forest` so both
 /// run the very same float operations.
-#[inline]
+#[inline(always)]
 pub(super) fn apply(instr: &Instr, state: &mut State, dst: &mut [f64], y: &[f64], z: &[f64]) {
     match instr.op {
         Op::Col => {}
@@ -111,18 +111,21 @@ pub(super) fn apply(instr: &Instr, state: &mut State, dst: &mut [f64], y: &[f64]
     }
 }
 
+#[inline(always)]
 fn map(dst: &mut [f64], mut f: impl FnMut(f64) -> f64) {
     for v in dst {
         *v = f(*v);
     }
 }
 
+#[inline(always)]
 fn zip2(dst: &mut [f64], y: &[f64], f: impl Fn(f64, f64) -> f64) {
     for (v, &w) in dst.iter_mut().zip(y) {
         *v = f(*v, w);
     }
 }
 
+#[inline(always)]
 fn if_else(dst: &mut [f64], then: &[f64], other: &[f64]) {
     for ((c, &t), &e) in dst.iter_mut().zip(then).zip(other) {
         *c = if c.is_nan() {
@@ -136,6 +139,7 @@ fn if_else(dst: &mut [f64], then: &[f64], other: &[f64]) {
 }
 
 /// Bool as 1.0 / 0.0, NaN when either operand is NaN.
+#[inline(always)]
 fn cmp(x: f64, y: f64, truth: bool) -> f64 {
     if x.is_nan() || y.is_nan() {
         f64::NAN
@@ -145,6 +149,7 @@ fn cmp(x: f64, y: f64, truth: bool) -> f64 {
 }
 
 /// −1, 0 or 1; NaN stays NaN.
+#[inline(always)]
 fn sign(x: f64) -> f64 {
     if x > 0.0 {
         1.0
@@ -194,6 +199,7 @@ pub fn evaluate_into(
 }
 
 /// x / y, and 0 where |y| < DIV_EPS; NaN in either operand stays NaN (NaN propagates).
+#[inline(always)]
 fn protected_div(x: f64, y: f64) -> f64 {
     if x.is_nan() || y.is_nan() {
         f64::NAN

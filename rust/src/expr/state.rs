@@ -23,6 +23,7 @@ impl Ring {
     }
 
     /// Adds `x`; returns the value that left the window, if the window was full.
+    #[inline(always)]
     fn push(&mut self, x: f64) -> Option<f64> {
         let full = self.seen >= self.buf.len();
         let old = std::mem::replace(&mut self.buf[self.pos], x);
@@ -42,6 +43,7 @@ impl Ring {
     }
 
     /// True when the window holds `n` values and none is NaN.
+    #[inline(always)]
     fn valid(&self) -> bool {
         self.seen >= self.buf.len() && self.nans == 0
     }
@@ -76,7 +78,7 @@ impl Extreme {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, x: f64) -> f64 {
         let (row, mask) = (self.row, self.rows.len() - 1);
         self.row += 1;
@@ -134,6 +136,7 @@ impl Moments {
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, x: f64) {
         // NaN never equals `last`, so a NaN input restarts the run (and then the ring is
         // invalid anyway until it leaves).
@@ -171,10 +174,12 @@ impl Moments {
     }
 
     /// True when the whole window holds one value (`last`).
+    #[inline(always)]
     fn flat(&self) -> bool {
         self.run >= self.ring.buf.len()
     }
 
+    #[inline(always)]
     fn mean(&self) -> f64 {
         if self.flat() {
             return self.last;
@@ -185,6 +190,7 @@ impl Moments {
     /// (mean, population standard deviation (ddof = 0)). When the running sums cancel to
     /// under `CANCEL` of their size (a nearly flat window after larger moves), their residue
     /// would swamp the spread, so both come from two passes over the window instead.
+    #[inline(always)]
     fn stats(&self) -> (f64, f64) {
         if self.flat() {
             return (self.last, 0.0);
@@ -241,60 +247,104 @@ impl State {
     }
 
     /// Replaces each value of `xs` (consecutive rows) by the op's output for that row;
-    /// the op is dispatched once per block, then the row loop runs without a match.
+    /// the op is dispatched once per block, then the row loop runs without a match (and with
+    /// no closure: a closure is compiled apart, without the caller's vector features, and
+    /// was called once per row).
+    #[inline(always)]
     pub fn run(&mut self, xs: &mut [f64]) {
         match self {
             State::Stateless => {}
-            State::Lag(r) => each(xs, |x| r.push(x).unwrap_or(f64::NAN)),
-            State::Mean(m) => each(xs, |x| moment(m, x, |m| m.mean())),
-            State::Std(m) => each(xs, |x| moment(m, x, |m| m.stats().1)),
-            State::ZScore(m) => each(xs, |x| moment(m, x, |m| zscore(x, m.stats()))),
-            State::Min(e) => each(xs, |x| e.step(x)),
+            State::Lag(r) => {
+                for v in xs.iter_mut() {
+                    *v = lag(r, *v);
+                }
+            }
+            State::Mean(m) => {
+                for v in xs.iter_mut() {
+                    *v = moment(m, *v, mean_of);
+                }
+            }
+            State::Std(m) => {
+                for v in xs.iter_mut() {
+                    *v = moment(m, *v, std_of);
+                }
+            }
+            State::ZScore(m) => {
+                for v in xs.iter_mut() {
+                    *v = moment(m, *v, zscore_of);
+                }
+            }
+            State::Min(e) => {
+                for v in xs.iter_mut() {
+                    *v = e.step(*v);
+                }
+            }
             // max(x) = −min(−x) exactly: negation is exact and flips every comparison.
-            State::Max(e) => each(xs, |x| neg_min(e, x)),
-            State::Rank(r) => each(xs, |x| scan(r, x, rank)),
-            State::Ema { .. } => each(xs, |x| self.step(x)),
-        }
-    }
-
-    /// Feeds one value and returns the op's output for that row.
-    pub fn step(&mut self, x: f64) -> f64 {
-        match self {
-            State::Stateless => x,
-            State::Lag(r) => r.push(x).unwrap_or(f64::NAN),
-            State::Mean(m) => moment(m, x, |m| m.mean()),
-            State::Std(m) => moment(m, x, |m| m.stats().1),
-            State::ZScore(m) => moment(m, x, |m| zscore(x, m.stats())),
-            State::Min(e) => e.step(x),
-            State::Max(e) => neg_min(e, x),
-            State::Rank(r) => scan(r, x, rank),
+            State::Max(e) => {
+                for v in xs.iter_mut() {
+                    *v = neg_min(e, *v);
+                }
+            }
+            State::Rank(r) => {
+                for v in xs.iter_mut() {
+                    *v = scan(r, *v, rank);
+                }
+            }
             State::Ema {
                 alpha,
                 span,
                 seen,
                 y,
             } => {
-                // A NaN input is skipped (state unchanged); the warm-up counts valid inputs,
-                // so it adds up along a chain of look-backs like every other window.
-                if x.is_nan() {
-                    return f64::NAN;
-                }
-                *seen += 1;
-                // prev + α(x − prev): exactly constant on a constant input (no rank ties broken
-                // by rounding), the same value as αx + (1 − α)prev in exact arithmetic.
-                let next = y.map_or(x, |prev| prev + *alpha * (x - prev));
-                *y = Some(next);
-                if *seen >= *span {
-                    next
-                } else {
-                    f64::NAN
+                for v in xs.iter_mut() {
+                    *v = ema(*alpha, *span, seen, y, *v);
                 }
             }
         }
     }
 }
 
+#[inline(always)]
+fn lag(r: &mut Ring, x: f64) -> f64 {
+    r.push(x).unwrap_or(f64::NAN)
+}
+
+/// One EMA row: a NaN input is skipped (state unchanged); the warm-up counts valid inputs,
+/// so it adds up along a chain of look-backs like every other window.
+#[inline(always)]
+fn ema(alpha: f64, span: usize, seen: &mut usize, y: &mut Option<f64>, x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    *seen += 1;
+    // prev + α(x − prev): exactly constant on a constant input (no rank ties broken by
+    // rounding), the same value as αx + (1 − α)prev in exact arithmetic.
+    let next = y.map_or(x, |prev| prev + alpha * (x - prev));
+    *y = Some(next);
+    if *seen >= span {
+        next
+    } else {
+        f64::NAN
+    }
+}
+
+#[inline(always)]
+fn mean_of(m: &Moments, _x: f64) -> f64 {
+    m.mean()
+}
+
+#[inline(always)]
+fn std_of(m: &Moments, _x: f64) -> f64 {
+    m.stats().1
+}
+
+#[inline(always)]
+fn zscore_of(m: &Moments, x: f64) -> f64 {
+    zscore(x, m.stats())
+}
+
 /// max(x) as −min(−x), keeping a NaN output a plain (positive) NaN.
+#[inline(always)]
 fn neg_min(e: &mut Extreme, x: f64) -> f64 {
     let v = e.step(-x);
     if v.is_nan() {
@@ -304,21 +354,17 @@ fn neg_min(e: &mut Extreme, x: f64) -> f64 {
     }
 }
 
-fn each(xs: &mut [f64], mut f: impl FnMut(f64) -> f64) {
-    for v in xs {
-        *v = f(*v);
-    }
-}
-
-fn moment(m: &mut Moments, x: f64, f: impl Fn(&Moments) -> f64) -> f64 {
+#[inline(always)]
+fn moment(m: &mut Moments, x: f64, f: impl Fn(&Moments, f64) -> f64) -> f64 {
     m.push(x);
     if m.ring.valid() {
-        f(m)
+        f(m, x)
     } else {
         f64::NAN
     }
 }
 
+#[inline(always)]
 fn zscore(x: f64, (mean, std): (f64, f64)) -> f64 {
     if std < DIV_EPS {
         0.0
@@ -328,6 +374,7 @@ fn zscore(x: f64, (mean, std): (f64, f64)) -> f64 {
 }
 
 /// O(window) scan of the full window; NaN until it is full or while it holds a NaN.
+#[inline(always)]
 fn scan(r: &mut Ring, x: f64, f: impl Fn(&[f64], f64) -> f64) -> f64 {
     r.push(x);
     if r.valid() {
@@ -338,6 +385,7 @@ fn scan(r: &mut Ring, x: f64, f: impl Fn(&[f64], f64) -> f64) -> f64 {
 }
 
 /// Average rank of `x` in the window divided by its length (pandas `rank(pct=True)`).
+#[inline(always)]
 fn rank(w: &[f64], x: f64) -> f64 {
     // One pass with branch-free counts (the compiler vectorises it); integers, so exact.
     let (mut less, mut equal) = (0_u32, 0_u32);
