@@ -44,6 +44,7 @@ from nexusforge.nexus.market_feed import (
     SEED_PAGE,
     MarketFeed,
     bars_wanted,
+    model_bars,
     seed_bars_needed,
 )
 from nexusforge.nexus.model import TradingModel
@@ -203,6 +204,9 @@ def test_the_feed_keeps_the_bars_its_heads_need(btc: Instrument) -> None:
     tick = TradingModel(1, "t", "BTCUSDT", tick_expr, Ledger("t", "BTCUSDT", D(1)),
                         head=live_head(challenger(5_000)))  # fmt: skip
     assert not tick.bar_clocked and bars_wanted(SPEC, [tick]) == base + DEFAULT_HEAD_SUPPORT
+    assert model_bars(SPEC, tick) == 0
+    plain = TradingModel(2, "p", "BTCUSDT", expr(WINDOWED), Ledger("p", "BTCUSDT", D(1)))
+    assert model_bars(SPEC, plain) == base + warmup(expr(WINDOWED))  # no head: no support
     assert MarketFeed(btc).want_bars(500) == 0 and MarketFeed(btc).depth == 0
 
 
@@ -267,6 +271,10 @@ def test_a_model_wanting_more_raises_the_depth_for_the_next(
     with caplog.at_level(logging.WARNING, logger="nexusforge.nexus.market_feed"):
         feed.warm_up([first])
     assert "wants" in caplog.text and first.head is not None and first.head.adaptations == 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nexusforge.nexus.market_feed"):
+        feed.warm_up([bar_model(100, "small")])  # all it wants was kept: no warning
+    assert caplog.text == ""
     assert feed.depth == bars_wanted(SPEC, [first]) > len(feed.recent_bars)
     for k in range(600, BARS):
         live(feed, raw, k, [first])

@@ -48,7 +48,7 @@ SEED_PAGE = 1000  # GET /v5/market/kline's largest page
 # Forge's default MAML head support (`MetaConfig.support`, a day of 5 m bars; a test keeps them
 # equal): importing Forge's config here would load its research stack into the engine.
 DEFAULT_HEAD_SUPPORT = 288
-# Bars kept at most (35 days of 5 m bars, ~3 KB a row): a head wanting more adapts live later.
+# Bars kept at most (35 days of 5 m bars, ~2 KB a row): a head wanting more adapts live later.
 MAX_RECENT_BARS = 10_000
 SIDES = {"Buy": 1, "Sell": -1}
 _ENCODER = msgspec.json.Encoder()
@@ -223,10 +223,11 @@ class MarketFeed:
             if not n:
                 continue
             log.info("model %s warmed up on %d closed bars", m.name, n)
-            wanted = self.want_bars_for([m])
-            if n < wanted:
+            self.want_bars_for([m])
+            own = model_bars(self.bars.spec, m) if self.bars is not None else 0
+            if n < own:
                 log.warning("model %s wants %d closed bars, %d were kept: its windows or head "
-                            "warm up on live bars", m.name, wanted, n)  # fmt: skip
+                            "warm up on live bars", m.name, own, n)  # fmt: skip
 
     def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
         assert self.bars is not None
@@ -316,10 +317,13 @@ def bars_wanted(spec: BarSpec, models: Iterable[TradingModel]) -> int:
     """Closed bars after which a bar-clocked model matches research from its next bar: the
     features' warm-up, then its strategy's look-backs and its head's `support` rows on warm
     values (the newest bar adapts the head). At least what Forge's default head wants."""
-    base = seed_bars_needed(spec)
-    want = base + DEFAULT_HEAD_SUPPORT
-    for m in models:
-        if m.bar_clocked:
-            support = m.head.head.support if m.head is not None else 0
-            want = max(want, base + warmup(m.strategy) + support)
-    return want
+    default = seed_bars_needed(spec) + DEFAULT_HEAD_SUPPORT
+    return max([default, *(model_bars(spec, m) for m in models)])
+
+
+def model_bars(spec: BarSpec, model: TradingModel) -> int:
+    """Closed bars one model needs (0 for a tick model: it reads no bar rows)."""
+    if not model.bar_clocked:
+        return 0
+    support = model.head.head.support if model.head is not None else 0
+    return seed_bars_needed(spec) + warmup(model.strategy) + support
