@@ -107,16 +107,15 @@ impl<'a> Lean<'a> {
     fn step(&mut self, t: usize, wanted: &V) {
         let mark = self.close[t];
         let rate = self.funding.map_or(0.0, |f| f[t]);
-        // Every field is written below (no zeroing per bar).
-        let b = &mut self.bar;
-        if rate != 0.0 {
+        // Every field is written below (no zeroing per bar). cash − 0.0 is cash, so bars
+        // without funding skip the subtraction (and the metrics skip its sums).
+        let funded = rate != 0.0;
+        if funded {
+            let b = &mut self.bar;
             for k in 0..W {
                 b.funding[k] = self.pos[k] * mark * rate;
                 self.cash[k] -= b.funding[k];
             }
-        } else {
-            // cash − 0.0 is cash, so bars without funding skip the subtraction.
-            b.funding = [0.0; W];
         }
         let qty = self.order_qty(wanted, mark);
         let cash0 = self.cash;
@@ -136,15 +135,14 @@ impl<'a> Lean<'a> {
             let (q, buy) = (qty.abs(), qty > 0.0);
             slow |= traded && !(bar_ok && q.is_finite());
             // The permanent-impact offset stays +0.0 without impact: x + 0.0 is x for these
-            // finite positive quotes, and the engine's `qty * offset` is `qty * 0.0`.
+            // finite positive quotes. The engine's slippage (average − touch, no depth),
+            // temporary impact and carried-impact cost are ±0.0 here, and adding ±0.0 to
+            // their sums (never −0.0) changes nothing, so they are not computed.
             let s = if buy { 1.0 } else { -1.0 };
             let touch = if buy { ask } else { bid };
             let unit = 0.0;
             let price = touch + s * unit;
             let spread = s * (touch - mark) * q;
-            // The engine's s × (average − touch) × q, where the average is the touch (no depth).
-            let slippage = s * 0.0 * q;
-            let impact = unit * q;
             let fee = taker * (price * q);
             let cash = self.cash[k] - (qty * price + fee);
             let pos = self.pos[k] + qty;
@@ -152,9 +150,6 @@ impl<'a> Lean<'a> {
             self.pos[k] = if traded { pos } else { self.pos[k] };
             b.fees[k] = if traded { fee } else { 0.0 };
             b.spread[k] = if traded { spread } else { 0.0 };
-            b.slippage[k] = if traded { slippage } else { 0.0 };
-            b.impact[k] = if traded { impact } else { 0.0 };
-            b.impact_perm[k] = if traded { qty * 0.0 } else { 0.0 };
             b.traded[k] = if traded { qty } else { 0.0 };
             b.fill_price[k] = if traded { price } else { f64::NAN };
         }
@@ -166,7 +161,11 @@ impl<'a> Lean<'a> {
             b.position[k] = self.pos[k];
             b.equity[k] = self.cash[k] + self.pos[k] * mark;
         }
-        self.acc.push(&self.bar);
+        if funded {
+            self.acc.push::<true>(&self.bar);
+        } else {
+            self.acc.push::<false>(&self.bar);
+        }
     }
 
     /// Contracts each lane trades towards its target (a fraction of equity), after limits and
@@ -207,7 +206,7 @@ impl<'a> Lean<'a> {
     }
 
     /// Lanes whose fill is outside the fast case: the cost model prices it (and reports what
-    /// is wrong); `b` gets those lanes' fill instead of the fast one.
+    /// is wrong); the bar gets those lanes' fill instead of the fast one.
     #[cold]
     #[inline(never)]
     fn priced_lanes(&mut self, qty: &V, cash0: &V, quotes: [f64; 3], ok: bool) {
@@ -224,8 +223,8 @@ impl<'a> Lean<'a> {
                     self.cash[k] = cash0[k] - (qty * c.price + c.fee);
                     b.fees[k] = c.fee;
                     b.spread[k] = c.spread;
-                    b.slippage[k] = c.slippage;
-                    b.impact[k] = c.impact_temp;
+                    // Only here can these be other than ±0.0 (see `MetricsPack::add_priced`).
+                    self.acc.add_priced(k, c.slippage, c.impact_temp, qty * 0.0);
                     b.fill_price[k] = c.price;
                 }
                 Err(e) => self.errors[k] = Some(e),

@@ -21,9 +21,7 @@ pub(super) struct BarPack {
     pub position: V,
     pub fees: V,
     pub spread: V,
-    pub slippage: V,
-    pub impact: V,
-    pub impact_perm: V,
+    /// Written only on bars with funding (`push::<true>`).
     pub funding: V,
     pub traded: V,
     pub fill_price: V,
@@ -94,33 +92,34 @@ impl MetricsPack {
         }
     }
 
-    /// `MetricsAcc::push` of one bar for every lane.
+    /// `MetricsAcc::push` of one bar for every lane; `FUNDED` false when no lane pays or
+    /// receives funding this bar (then `b.funding` is not read: x − 0.0 is x, and a sum that
+    /// starts at +0.0 is never −0.0, so adding +0.0 changes nothing). Slippage, temporary and
+    /// carried impact are ±0.0 on the fast path; `add_priced` adds the cost model's.
     #[inline(always)]
-    pub(super) fn push(&mut self, b: &BarPack) {
+    pub(super) fn push<const FUNDED: bool>(&mut self, b: &BarPack) {
         self.add_return(&b.equity);
         self.add_drawdown(&b.equity);
-        self.add_trip(b);
+        self.add_trip::<FUNDED>(b);
         for k in 0..W {
             // Adding a bar without a fill changes nothing (as in `MetricsAcc::push`).
             let live = b.traded[k] != 0.0;
-            self.fees[k] = if live {
-                self.fees[k] + b.fees[k]
-            } else {
-                self.fees[k]
-            };
-            self.spread[k] = if live {
-                self.spread[k] + b.spread[k]
-            } else {
-                self.spread[k]
-            };
-            self.slippage[k] = pick(live, self.slippage[k] + b.slippage[k], self.slippage[k]);
-            self.impact[k] = pick(live, self.impact[k] + b.impact[k], self.impact[k]);
-            let perm = self.impact_perm[k] + b.impact_perm[k];
-            self.impact_perm[k] = pick(live, perm, self.impact_perm[k]);
-            self.funding[k] += b.funding[k];
+            self.fees[k] = pick(live, self.fees[k] + b.fees[k], self.fees[k]);
+            self.spread[k] = pick(live, self.spread[k] + b.spread[k], self.spread[k]);
+            if FUNDED {
+                self.funding[k] += b.funding[k];
+            }
         }
         self.last_equity = b.equity;
         self.bars += 1;
+    }
+
+    /// Lane `k`'s fill priced by the cost model this bar: its slippage, temporary impact and
+    /// carried-impact cost (the sums `push` leaves alone).
+    pub(super) fn add_priced(&mut self, k: usize, slippage: f64, impact: f64, perm: f64) {
+        self.slippage[k] += slippage;
+        self.impact[k] += impact;
+        self.impact_perm[k] += perm;
     }
 
     #[inline(always)]
@@ -167,12 +166,16 @@ impl MetricsPack {
     }
 
     #[inline(always)]
-    fn add_trip(&mut self, b: &BarPack) {
+    fn add_trip<const FUNDED: bool>(&mut self, b: &BarPack) {
         let bar = self.bars as f64;
         for k in 0..W {
             let (q, pos, prev) = (b.traded[k], b.position[k], self.prev_pos[k]);
             let live = q != 0.0;
-            let pnl = self.trip_pnl[k] - b.funding[k];
+            let pnl = if FUNDED {
+                self.trip_pnl[k] - b.funding[k]
+            } else {
+                self.trip_pnl[k]
+            };
             let flow = -q * b.fill_price[k] - b.fees[k];
             let opens = live && prev == 0.0;
             let adds = live && !opens && pos != 0.0 && pos.signum() == prev.signum();
