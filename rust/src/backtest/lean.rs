@@ -61,7 +61,8 @@ impl<'a> Lean<'a> {
         }
     }
 
-    /// Bars `start..start + wanted.len()` given each lane's target reaching them (NaN: hold).
+    /// Bars `start..start + wanted.len()` given each lane's target reaching them (NaN: hold;
+    /// clamped to [−1, 1] here, as `Evaluator` clamps a program's output).
     pub(super) fn step_rows(&mut self, start: usize, wanted: &[V]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -182,7 +183,7 @@ impl<'a> Lean<'a> {
         for k in 0..W {
             let equity = self.cash[k] + self.pos[k] * mark;
             // f64::clamp(-cap, cap), written as its two selects.
-            let d = wanted[k] * equity.max(0.0) / mark;
+            let d = wanted[k].clamp(-1.0, 1.0) * equity.max(0.0) / mark;
             let d = if d < -cap { -cap } else { d };
             let d = if d > cap { cap } else { d };
             qty[k] = d - self.pos[k];

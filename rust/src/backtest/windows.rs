@@ -128,13 +128,13 @@ fn run_packs(
         ev.eval_rows(columns, start, len);
         for (g, (lean, targets)) in packs.iter_mut().enumerate() {
             // Transposed a tile of rows at a time, so the tile's rows stay in L1 while every
-            // lane writes into them.
+            // lane writes into them; `Lean` clamps them to [−1, 1] (a vector op per bar).
             for r in (0..len).step_by(TILE_ROWS) {
                 let rows = r..(r + TILE_ROWS).min(len);
                 let tile = &mut targets[lat + rows.start..lat + rows.end];
                 for (k, j) in (g * W..programs.min((g + 1) * W)).enumerate() {
                     for (row, &v) in tile.iter_mut().zip(&ev.root(j)[rows.clone()]) {
-                        row[k] = v.clamp(-1.0, 1.0);
+                        row[k] = v;
                     }
                 }
             }
