@@ -12,12 +12,8 @@ from plain numbers (no torch): what is checked is which rows it adapts on, not h
 from __future__ import annotations
 
 import asyncio
-import csv
-import gzip
-import json
 import logging
 import sys
-from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -27,14 +23,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "engine"))
 
+from barsx import TOPIC, Raw, btc_instrument, expr, research_table, venue_candles
 from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
 
-from nexusforge.data.ingest import ingest
-from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.evolve.meta_config import MetaConfig
-from nexusforge.forge.evolve.table import ResearchTable, load_research_table
+from nexusforge.forge.evolve.table import ResearchTable
 from nexusforge.market.book import OrderBook
-from nexusforge.market.instruments import Instrument, parse_instruments_response
+from nexusforge.market.instruments import Instrument
 from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import live_head
@@ -54,15 +49,12 @@ from nexusforge.nexus.venues.bybit.models import BybitKline
 from nexusforge.nexus.venues.bybit.public_ws import WsKline
 from nexusforge.nexus.venues.local import LocalExchange
 from nexusforge.nexus.venues.local.trades import Print
-from nexusforge.strategy import artifact, codec, evaluate
+from nexusforge.strategy import artifact, evaluate
 from nexusforge.strategy.artifact import Challenger
-from nexusforge.strategy.expr import Expr, warmup
+from nexusforge.strategy.expr import warmup
 from nexusforge.strategy.head import NAMES, MetaHead, Window, adapt_np, apply_np, to_json
 
 D = Decimal
-CSV_5M = "history/bybit_linear_BTCUSDT_5m_20260301_20260721.csv.gz"
-SERIES = SeriesSpec("bybit_linear", "BTCUSDT", 300)
-TOPIC = "kline.5.BTCUSDT"
 SPEC = BarSpec(300)
 BARS = 1_100
 RESTART = 1_000  # the first live bar after the restart
@@ -73,40 +65,21 @@ GATE = {"status": "validated", "gate": {"passed": True, "failed": []}}
 WINDOWED = {"op": "tanh", "args": [{"op": "add", "args": [
     {"op": "sub", "args": [{"col": "m5_ret"}, {"op": "lag", "args": [{"col": "m5_ret"}], "k": 3}]},
     {"op": "max", "args": [{"col": "m5_range_close"}], "k": 10}]}]}  # fmt: skip
-Raw = list[tuple[int, str, str, str, str, str]]
-
-
-def expr(doc: Mapping[str, object]) -> Expr:
-    return codec.loads(json.dumps({"schema": 1, "expr": doc}))
 
 
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> Instrument:
-    path = shared_data / "bybit/rest/nautilus_http_get_instruments_linear.json"
-    return parse_instruments_response(json.loads(path.read_text()))["BTCUSDT"]
+    return btc_instrument(shared_data)
 
 
 @pytest.fixture(scope="module")
 def raw(shared_data: Path) -> Raw:
-    """The first BARS candles as the venue's strings: (start ms, open, high, low, close, volume)."""
-    with gzip.open(shared_data / CSV_5M, "rt") as fh:
-        rows = [r for _, r in zip(range(BARS), csv.DictReader(fh), strict=False)]
-    return [(int(r["open_time_ms"]), r["open"], r["high"], r["low"], r["close"], r["volume"])
-            for r in rows]  # fmt: skip
+    return venue_candles(shared_data, BARS)
 
 
 @pytest.fixture(scope="module")
 def research(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> ResearchTable:
-    """Forge's research table of the same candles (the file cut to BARS rows)."""
-    src = tmp_path_factory.mktemp("cut") / Path(CSV_5M).name
-    with gzip.open(shared_data / CSV_5M, "rt") as fh, gzip.open(src, "wt", newline="") as out:
-        for _, line in zip(range(BARS + 1), fh, strict=False):
-            out.write(line)
-    store = tmp_path_factory.mktemp("store")
-    assert not ingest(src.parent, store).failed
-    table = load_research_table(store, SERIES)
-    assert table.height == BARS
-    return table
+    return research_table(shared_data, tmp_path_factory, BARS)
 
 
 def research_window(research: ResearchTable) -> Window:

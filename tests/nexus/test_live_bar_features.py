@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -22,13 +21,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from barsx import TOPIC, Raw, btc_instrument, expr, research_table, venue_candles
 
 from nexusforge.data.ingest import ingest
 from nexusforge.errors import ConfigError
 from nexusforge.forge.backtest.run import SeriesSpec, feature_table
 from nexusforge.forge.evolve.table import ResearchTable, from_bars, load_research_table
 from nexusforge.market.batch_mtfa import BAR_COLUMNS, bars_from_candles
-from nexusforge.market.instruments import Instrument, parse_instruments_response
+from nexusforge.market.instruments import Instrument
 from nexusforge.market.mtfa import NS_PER_S
 from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec, is_bar_column
 from nexusforge.nexus.config import load_config
@@ -39,37 +39,25 @@ from nexusforge.nexus.pit_crew.intake import Intake
 from nexusforge.nexus.venues.bybit import BookUpdate, KlineUpdate
 from nexusforge.nexus.venues.bybit.models import BybitKline
 from nexusforge.nexus.venues.bybit.public_ws import WsKline
-from nexusforge.strategy import artifact, codec, evaluate
+from nexusforge.strategy import artifact, evaluate
 from nexusforge.strategy.artifact import Challenger
-from nexusforge.strategy.expr import Expr
 
 D = Decimal
-CSV_5M = "history/bybit_linear_BTCUSDT_5m_20260301_20260721.csv.gz"
-SERIES = SeriesSpec("bybit_linear", "BTCUSDT", 300)
-TOPIC = "kline.5.BTCUSDT"
-Raw = list[tuple[int, str, str, str, str, str]]
 
 
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> Instrument:
-    path = shared_data / "bybit/rest/nautilus_http_get_instruments_linear.json"
-    return parse_instruments_response(json.loads(path.read_text()))["BTCUSDT"]
+    return btc_instrument(shared_data)
 
 
 @pytest.fixture(scope="module")
 def raw(shared_data: Path) -> Raw:
-    """The candle file's rows as the venue's strings: (start ms, open, high, low, close, volume)."""
-    with gzip.open(shared_data / CSV_5M, "rt") as fh:
-        rows = list(csv.DictReader(fh))
-    return [(int(r["open_time_ms"]), r["open"], r["high"], r["low"], r["close"], r["volume"])
-            for r in rows]  # fmt: skip
+    return venue_candles(shared_data)
 
 
 @pytest.fixture(scope="module")
 def research(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> ResearchTable:
-    store = tmp_path_factory.mktemp("bars-store")
-    assert not ingest(shared_data / CSV_5M, store).failed
-    return load_research_table(store, SERIES)
+    return research_table(shared_data, tmp_path_factory)
 
 
 def kline(row: tuple[int, str, str, str, str, str], confirm: bool = True) -> WsKline:
@@ -196,10 +184,6 @@ def test_bad_and_gapped_candles_are_counted_not_fatal(btc: Instrument, raw: Raw)
     assert feed.bars.stats.bad == 3  # type: ignore[union-attr]
     assert len(feed.on_kline(KlineUpdate(TOPIC, [kline(raw[0]), kline(raw[3])]))) == 2
     assert feed.bars.stats.gaps == 1 and feed.bars.stats.bars == 2  # type: ignore[union-attr]
-
-
-def expr(doc: Mapping[str, Any]) -> Expr:
-    return codec.loads(json.dumps({"schema": 1, "expr": doc}))
 
 
 BAR_STRATEGY = {"op": "tanh", "args": [{"op": "ema", "args": [{"op": "mul", "args": [

@@ -14,9 +14,6 @@ read at once reach the head one by one; a new shadow's warm-up bars warm the hea
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from barsx import TOPIC, Raw, btc_instrument, expr, research_table, venue_candles
 
-from nexusforge.data.ingest import ingest
 from nexusforge.errors import ConfigError
-from nexusforge.forge.backtest.run import SeriesSpec
 from nexusforge.forge.evolve.meta_tasks import walk_forward
-from nexusforge.forge.evolve.table import ResearchTable, load_research_table
-from nexusforge.market.instruments import Instrument, Rounding, parse_instruments_response
+from nexusforge.forge.evolve.table import ResearchTable
+from nexusforge.market.instruments import Instrument, Rounding
 from nexusforge.nexus.bar_feed import BarSpec, candle_of
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import LiveHead, head_from_json, live_head
@@ -38,17 +34,12 @@ from nexusforge.nexus.market_feed import MarketFeed
 from nexusforge.nexus.model import TradingModel
 from nexusforge.nexus.venues.bybit import KlineUpdate
 from nexusforge.nexus.venues.bybit.public_ws import WsKline
-from nexusforge.strategy import codec
 from nexusforge.strategy.artifact import Challenger
-from nexusforge.strategy.expr import Expr
 from nexusforge.strategy.head import Window, adapt_np, apply_np
 
 torch = pytest.importorskip("torch")  # Forge side only: training the head that Nexus loads
 
 D = Decimal
-CSV_5M = "history/bybit_linear_BTCUSDT_5m_20260301_20260721.csv.gz"
-SERIES = SeriesSpec("bybit_linear", "BTCUSDT", 300)
-TOPIC = "kline.5.BTCUSDT"
 BARS = 700  # h1 features are warm after ~250 bars; the fit uses the first FIT rows
 FIT = 400
 SUPPORT, QUERY = 96, 24
@@ -64,41 +55,21 @@ NOW_STRATEGY = {
     "op": "tanh",
     "args": [{"op": "mul", "args": [{"col": "m5_ret"}, {"const": 400.0}]}],
 }
-Raw = list[tuple[int, str, str, str, str, str]]
-
-
-def expr(doc: Mapping[str, object]) -> Expr:
-    return codec.loads(json.dumps({"schema": 1, "expr": doc}))
 
 
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> Instrument:
-    path = shared_data / "bybit/rest/nautilus_http_get_instruments_linear.json"
-    return parse_instruments_response(json.loads(path.read_text()))["BTCUSDT"]
+    return btc_instrument(shared_data)
 
 
 @pytest.fixture(scope="module")
 def raw(shared_data: Path) -> Raw:
-    """The first BARS candles as the venue's strings: (start ms, open, high, low, close, volume)."""
-    with gzip.open(shared_data / CSV_5M, "rt") as fh:
-        rows = [r for _, r in zip(range(BARS), csv.DictReader(fh), strict=False)]
-    return [(int(r["open_time_ms"]), r["open"], r["high"], r["low"], r["close"], r["volume"])
-            for r in rows]  # fmt: skip
+    return venue_candles(shared_data, BARS)
 
 
 @pytest.fixture(scope="module")
 def research(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> ResearchTable:
-    """Forge's research table of the same candles (file cut to BARS rows, same name and format:
-    a row's features read only bars up to it, so the cut changes none of them)."""
-    src = tmp_path_factory.mktemp("cut") / Path(CSV_5M).name
-    with gzip.open(shared_data / CSV_5M, "rt") as fh, gzip.open(src, "wt", newline="") as out:
-        for _, line in zip(range(BARS + 1), fh, strict=False):  # header + BARS rows
-            out.write(line)
-    store = tmp_path_factory.mktemp("store")
-    assert not ingest(src.parent, store).failed
-    table = load_research_table(store, SERIES)
-    assert table.height == BARS
-    return table
+    return research_table(shared_data, tmp_path_factory, BARS)
 
 
 @pytest.fixture(scope="module")
