@@ -496,16 +496,21 @@ def sim_calibrate(
     out: Annotated[Path, typer.Option("--out", "-o", help="TOML config to write.")],
     data: Annotated[Path | None, typer.Option("--data", help="Shared data folder.")] = None,
     scenario: Annotated[str, typer.Option(help="Scenario the fit starts from.")] = "calm",
+    base: Annotated[
+        Path | None,
+        typer.Option("--base", help="TOML config the fit starts from (e.g. the fidelity preset)."),
+    ] = None,
     budget: Annotated[int, typer.Option(help="Most candidate configs to run.")] = 40,
     duration: Annotated[float, typer.Option(help="Simulated seconds per run.")] = 1800.0,
     seed: Annotated[int, typer.Option(help="Seed of the search order.")] = 0,
+    seeds: Annotated[int, typer.Option(help="Simulator seeds 1..N every candidate runs.")] = 2,
 ) -> None:
     """Fit agent rates and sizes to the real data's spread, depth, trade sizes and volatility."""
     from nexusforge.errors import NexusForgeError
     from nexusforge.forge.sim.calibrate import run_calibration
 
     try:
-        run_calibration(out, data, scenario, budget, duration, seed, _console())
+        run_calibration(out, data, scenario, budget, duration, seed, _console(), base, seeds)
     except NexusForgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

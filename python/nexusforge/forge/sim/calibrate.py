@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +55,20 @@ def load_targets(data_dir: Path, files: real.RealFiles | None = None) -> Targets
         vol_1m=float(np.std(returns)),
         tick_size=tick,
         price=float(0.5 * (quotes["bid"][0] + quotes["ask"][0])),
-        sources={
-            "spread_ticks": f.quote_bars,
-            "top_depth": f.quote_bars,
-            "tick_size": f.quote_bars,
-            "trade_qty": f.capture,
-            "vol_1m": f.trade_bars,
-        },
+        sources=target_sources(f),
     )
+
+
+def target_sources(files: real.RealFiles | None = None) -> dict[str, str]:
+    """The real-data file each target comes from (relative to the data folder)."""
+    f = files or real.RealFiles()
+    return {
+        "spread_ticks": f.quote_bars,
+        "top_depth": f.quote_bars,
+        "tick_size": f.quote_bars,
+        "trade_qty": f.capture,
+        "vol_1m": f.trade_bars,
+    }
 
 
 @dataclass(frozen=True)
@@ -291,7 +298,11 @@ CALIBRATED: tuple[Param, ...] = (
     Param("agents.market_maker.vol_mult", 0.01, 5.0),  # spread widening with volatility
     Param("agents.market_maker.k", 0.05, 50.0),  # A-S order-arrival decay: spread
     Param("agents.noise.size_min_lots", 1.0, 100_000.0),  # median trade size
-    Param("agents.noise.size_alpha", 1.05, 3.0),  # trade size tail
+    # trade size tail: a fill is the smaller of taker and resting order, so its tail index is
+    # about twice the orders'; the real tail (90th percentile 16x the median) needs orders
+    # with an index near 0.5 (finite-mean anyway: sizes are capped at max_size_lots)
+    Param("agents.noise.size_alpha", 0.2, 3.0),
+    Param("agents.noise.max_size_lots", 100, 1_000_000, integer=True),  # tail vs touch depth
     Param("process.vol_per_day", 0.001, 0.3),  # 1-minute volatility
 )
 DESCRIPTIONS: dict[str, str] = {
@@ -304,6 +315,8 @@ DESCRIPTIONS: dict[str, str] = {
     "agents.market_maker.k": "Avellaneda-Stoikov order-arrival decay: fitted to spread",
     "agents.noise.size_min_lots": "Pareto minimum of noise order sizes: fitted to trade sizes",
     "agents.noise.size_alpha": "Pareto tail index of noise order sizes: fitted to the size tail",
+    "agents.noise.max_size_lots": "cap of noise order sizes: keeps a heavy tail from emptying "
+    "the touch",
     "process.vol_per_day": "fundamental volatility per sqrt(day): fitted to 1-minute volatility",
 }
 
@@ -331,6 +344,9 @@ class CalibrationResult:
     loss: float
     rows: tuple[CriterionRow, ...]
     evaluations: int
+    scenario: str = "calm"
+    # keys copied from a base config file (shown in the TOML, not in the table)
+    from_base: frozenset[str] = frozenset()
 
     @property
     def within_tolerance(self) -> bool:
@@ -380,16 +396,37 @@ PROPORTIONAL = (
 )
 
 
-def rescaled_start(config: Any, targets: Targets, seeds: Sequence[int]) -> dict[str, Any]:
-    """`config` with each proportional parameter scaled by target / achieved, within bounds."""
-    stats = sim_stats(config, seeds)
+# The spread of log trade sizes (log p90 / median) goes as 1 / tail index: the index is scaled
+# by achieved / target spread.
+TAIL_KEY = "agents.noise.size_alpha"
+
+
+def _log_spread(qty: FloatArray) -> float:
+    med, p90 = _median(qty), _p90(qty)
+    return math.log(p90 / med) if med > 0 and p90 > med else math.nan
+
+
+def rescaled_start(
+    config: Any, targets: Targets, seeds: Sequence[int], passes: int = 2
+) -> dict[str, Any]:
+    """`config` with each proportional parameter scaled by target / achieved and the size tail
+    index by the achieved / target log size spread, within bounds; `passes` rounds (the tail
+    index moves the median, so the second round corrects the first)."""
+    from nexusforge.forge.sim.config import SimConfig
+
     data: dict[str, Any] = config.to_dict()
     bounds = {p.key: p for p in CALIBRATED}
     criteria = {c.name: c for c in CRITERIA}
-    for key, name in PROPORTIONAL:
-        a, t = criteria[name].achieved(stats), criteria[name].target(targets)
-        if a > 0 and t > 0 and math.isfinite(a / t):
-            data = set_key(data, key, bounds[key].clip(float(get_key(data, key)) * t / a))
+    for _ in range(passes):
+        stats = sim_stats(SimConfig.from_dict(data), seeds)
+        for key, name in PROPORTIONAL:
+            a, t = criteria[name].achieved(stats), criteria[name].target(targets)
+            if a > 0 and t > 0 and math.isfinite(a / t):
+                data = set_key(data, key, bounds[key].clip(float(get_key(data, key)) * t / a))
+        ratio = _log_spread(stats.trade_qty) / _log_spread(targets.trade_qty)
+        if math.isfinite(ratio) and ratio > 0:
+            alpha = bounds[TAIL_KEY].clip(float(get_key(data, TAIL_KEY)) * ratio)
+            data = set_key(data, TAIL_KEY, alpha)
     return data
 
 
@@ -397,16 +434,21 @@ def calibrate(
     data_dir: Path,
     *,
     base: str = "calm",
+    base_config: Path | None = None,
     duration_s: float = 1800.0,
     seeds: Sequence[int] = (1, 2),
     budget: int = 40,
     search_seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
+    targets: Targets | None = None,
 ) -> CalibrationResult:
-    """Fit `CALIBRATED` on short runs of scenario `base` so the simulator matches the real data."""
+    """Fit `CALIBRATED` on short runs of scenario `base`, or of the TOML `base_config` (laid
+    over its own scenario), so the simulator matches the real data (`targets`: read from
+    `data_dir` when not given)."""
     from nexusforge.forge.sim.config import SimConfig
 
-    targets = load_targets(data_dir)
+    base, kept = _base_settings(base, base_config)
+    targets = targets if targets is not None else load_targets(data_dir)
     fixed = {
         "duration_s": duration_s,
         "market.tick_size": targets.tick_size,
@@ -416,7 +458,8 @@ def calibrate(
         "sampling.l2_levels": 0,
         "sampling.record_events": False,
     }
-    start = rescaled_start(SimConfig.scenario(base).with_overrides(fixed), targets, seeds)
+    start_config = SimConfig.from_dict(_nest(kept), base=base).with_overrides(fixed)
+    start = rescaled_start(start_config, targets, seeds)
     count = 0
 
     def objective(candidate: dict[str, Any]) -> float:
@@ -430,25 +473,60 @@ def calibrate(
     best, best_loss = coordinate_search(objective, start, CALIBRATED, search_seed, budget)
     config = SimConfig.from_dict(best, base=base)
     overrides = {
+        **kept,
         "market.tick_size": targets.tick_size,
         "process.initial_price": targets.price,
         **{p.key: get_key(best, p.key) for p in CALIBRATED},
     }
     rows = report_rows(sim_stats(config, seeds), targets)
-    return CalibrationResult(overrides, best_loss, rows, count)
+    return CalibrationResult(overrides, best_loss, rows, count, base, frozenset(kept))
 
 
-def calibrated_toml(result: CalibrationResult, base: str, sources: dict[str, str]) -> str:
-    """The fitted overrides as a TOML file laid over scenario `base`, every key documented."""
-    nested: dict[str, Any] = {"scenario": base}
-    for key, value in result.overrides.items():
+def _base_settings(scenario: str, path: Path | None) -> tuple[str, dict[str, Any]]:
+    """The scenario the fit is laid over, and the dotted settings a base TOML file adds to it
+    (none without a file). The file is validated by loading it."""
+    if path is None:
+        return scenario, {}
+    from nexusforge.forge.sim.config import SimConfig
+
+    SimConfig.from_toml(path)  # a bad file fails here, naming the file and the key
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    name = document.pop("scenario", scenario)
+    return str(name), _flatten(document, "")
+
+
+def _flatten(table: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        out.update(_flatten(v, key) if isinstance(v, dict) else {key: v})
+    return out
+
+
+def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in dotted.items():
         node = nested
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+    return nested
+
+
+def calibrated_toml(
+    result: CalibrationResult,
+    base: str,
+    sources: dict[str, str],
+    base_config: Path | None = None,
+) -> str:
+    """The fitted overrides as a TOML file laid over scenario `base` (and the settings of
+    `base_config`, copied in), every fitted key documented."""
+    nested: dict[str, Any] = {"scenario": base, **_nest(result.overrides)}
+    origin = [] if base_config is None else [f"Starts from the settings of {base_config}."]
     header = [
         "Simulator settings fitted to real data by `nexusforge sim calibrate`.",
+        *origin,
         "Load with SimConfig.from_toml(path); unlisted keys keep the scenario's values.",
         *(f"target {k}: {v}" for k, v in sources.items()),
         *(
@@ -471,6 +549,8 @@ def calibration_table(result: CalibrationResult) -> Table:
         cells = (r.achieved, r.target, r.distance, r.tolerance)
         table.add_row(r.name, *(f"{v:.4g}" for v in cells), mark)
     for key, value in result.overrides.items():
+        if key in result.from_base and key not in FITTED_KEYS:
+            continue
         table.add_row(key, f"{value:.6g}", "", "", "", "fitted" if key in FITTED_KEYS else "set")
     return table
 
@@ -486,8 +566,12 @@ def run_calibration(
     duration_s: float,
     search_seed: int,
     console: Console,
+    base_config: Path | None = None,
+    seeds: int = 2,
 ) -> CalibrationResult:
     """`nexusforge sim calibrate`: fit, write the TOML atomically, print achieved vs target."""
+    if seeds < 1:
+        raise ConfigError(f"seeds must be >= 1, got {seeds}")
     data = data_dir if data_dir is not None else real.default_data_dir()
     with console.status("calibrating") as status:
 
@@ -495,10 +579,10 @@ def run_calibration(
             status.update(f"candidate {count}/{budget}: loss {value:.3g}")
 
         result = calibrate(
-            data, base=base, duration_s=duration_s, budget=budget, search_seed=search_seed,
-            progress=step,
+            data, base=base, base_config=base_config, duration_s=duration_s, budget=budget,
+            seeds=tuple(range(1, seeds + 1)), search_seed=search_seed, progress=step,
         )  # fmt: skip
-    text = calibrated_toml(result, base, load_targets(data).sources)
+    text = calibrated_toml(result, result.scenario, target_sources(), base_config)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
