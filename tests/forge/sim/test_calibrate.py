@@ -42,6 +42,8 @@ def test_calibrate_from_the_fidelity_preset_writes_a_loadable_report(
         "process.jump_rate_per_hour",
     ):
         assert cfg.get(key) == preset.get(key), key
+    # the tied key is written with its parameter, not left at the preset's value
+    assert cfg.get("agents.metaorder.size_min_lots") == cfg.get("agents.metaorder.child_lots")
     assert tomllib.loads(text)["scenario"] == "calm"
     assert f"Starts from the settings of {FIDELITY}" in text
     assert cfg.tick_size == 0.5  # the real Bybit BTCUSDT tick

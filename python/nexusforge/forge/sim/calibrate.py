@@ -155,6 +155,14 @@ class Param:
     lo: float
     hi: float
     integer: bool = False
+    # keys that always take the same value as `key`
+    tied: tuple[str, ...] = ()
+
+    def set(self, config: dict[str, Any], value: float | int) -> dict[str, Any]:
+        """A copy of `config` with `key` and its tied keys set to `value`."""
+        for key in (self.key, *self.tied):
+            config = set_key(config, key, value)
+        return config
 
     def clip(self, x: float) -> float | int:
         v = min(max(x, self.lo), self.hi)
@@ -223,7 +231,7 @@ def coordinate_search(
                 value = p.clip(max(current, 1e-12) * math.exp(direction * step))
                 if value == current:
                     continue
-                candidate = set_key(best, p.key, value)
+                candidate = p.set(best, value)
                 cand_loss = objective(candidate)
                 used += 1
                 _record(log, candidate, params, cand_loss)
@@ -303,6 +311,14 @@ CALIBRATED: tuple[Param, ...] = (
     # with an index near 0.5 (finite-mean anyway: sizes are capped at max_size_lots)
     Param("agents.noise.size_alpha", 0.2, 3.0),
     Param("agents.noise.max_size_lots", 100, 1_000_000, integer=True),  # tail vs touch depth
+    # meta-order child size (with the smallest parent one child): the large-trade share
+    Param(
+        "agents.metaorder.child_lots",
+        1,
+        1_000_000,
+        integer=True,
+        tied=("agents.metaorder.size_min_lots",),
+    ),
     Param("process.vol_per_day", 0.001, 0.3),  # 1-minute volatility
 )
 DESCRIPTIONS: dict[str, str] = {
@@ -317,6 +333,9 @@ DESCRIPTIONS: dict[str, str] = {
     "agents.noise.size_alpha": "Pareto tail index of noise order sizes: fitted to the size tail",
     "agents.noise.max_size_lots": "cap of noise order sizes: keeps a heavy tail from emptying "
     "the touch",
+    "agents.metaorder.child_lots": "meta-order child size (lots; the smallest parent is one "
+    "child): fitted to the trade size tail",
+    "agents.metaorder.size_min_lots": "smallest meta-order parent (lots): tied to the child size",
     "process.vol_per_day": "fundamental volatility per sqrt(day): fitted to 1-minute volatility",
 }
 
@@ -399,6 +418,7 @@ PROPORTIONAL = (
 # The spread of log trade sizes (log p90 / median) goes as 1 / tail index: the index is scaled
 # by achieved / target spread.
 TAIL_KEY = "agents.noise.size_alpha"
+CHILD_KEY = "agents.metaorder.child_lots"
 
 
 def _log_spread(qty: FloatArray) -> float:
@@ -417,6 +437,11 @@ def rescaled_start(
     data: dict[str, Any] = config.to_dict()
     bounds = {p.key: p for p in CALIBRATED}
     criteria = {c.name: c for c in CRITERIA}
+    if int(get_key(data, "agents.metaorder.count")) > 0:
+        # institutions' children start at the real 90th-percentile trade: the share of
+        # trades they make is what lifts the simulated tail to the real one
+        child = bounds[CHILD_KEY].clip(_p90(targets.trade_qty) / config.lot_size)
+        data = bounds[CHILD_KEY].set(data, child)
     for _ in range(passes):
         stats = sim_stats(SimConfig.from_dict(data), seeds)
         for key, name in PROPORTIONAL:
@@ -476,7 +501,7 @@ def calibrate(
         **kept,
         "market.tick_size": targets.tick_size,
         "process.initial_price": targets.price,
-        **{p.key: get_key(best, p.key) for p in CALIBRATED},
+        **{key: get_key(best, key) for key in FITTED_KEYS},
     }
     rows = report_rows(sim_stats(config, seeds), targets)
     return CalibrationResult(overrides, best_loss, rows, count, base, frozenset(kept))
@@ -543,7 +568,7 @@ def calibration_table(result: CalibrationResult) -> Table:
     title = f"Calibration ({result.evaluations} candidates, loss {result.loss:.3g})"
     table = Table(title=title)
     for col in ("criterion", "achieved", "target", "distance", "tolerance", ""):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # full dotted keys, even in a narrow terminal
     for r in result.rows:
         mark = "[green]ok[/green]" if r.within else "[red]OUT[/red]"
         cells = (r.achieved, r.target, r.distance, r.tolerance)
@@ -555,7 +580,7 @@ def calibration_table(result: CalibrationResult) -> Table:
     return table
 
 
-FITTED_KEYS = frozenset(p.key for p in CALIBRATED)
+FITTED_KEYS: tuple[str, ...] = tuple(k for p in CALIBRATED for k in (p.key, *p.tied))
 
 
 def run_calibration(
