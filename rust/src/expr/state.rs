@@ -42,6 +42,35 @@ impl Ring {
         }
     }
 
+    /// Pushes each value of `xs` and replaces it by `f(window, value)` once the window is
+    /// valid (NaN before). The same steps as `push` + `valid`, with the cursors in locals for
+    /// the block (kept in `self`, each row stored them back to memory).
+    #[inline(always)]
+    fn scan_block(&mut self, xs: &mut [f64], f: impl Fn(&[f64], f64) -> f64) {
+        let n = self.buf.len();
+        let (mut pos, mut seen, mut nans) = (self.pos, self.seen, self.nans);
+        let buf = &mut self.buf[..];
+        for v in xs.iter_mut() {
+            let x = *v;
+            let old = std::mem::replace(&mut buf[pos], x);
+            pos += 1;
+            if pos == n {
+                pos = 0;
+            }
+            nans += usize::from(x.is_nan());
+            if seen >= n {
+                nans -= usize::from(old.is_nan());
+            }
+            seen += 1;
+            *v = if seen >= n && nans == 0 {
+                f(buf, x)
+            } else {
+                f64::NAN
+            };
+        }
+        (self.pos, self.seen, self.nans) = (pos, seen, nans);
+    }
+
     /// True when the window holds `n` values and none is NaN.
     #[inline(always)]
     fn valid(&self) -> bool {
@@ -285,11 +314,7 @@ impl State {
                     *v = neg_min(e, *v);
                 }
             }
-            State::Rank(r) => {
-                for v in xs.iter_mut() {
-                    *v = scan(r, *v, rank);
-                }
-            }
+            State::Rank(r) => r.scan_block(xs, rank),
             State::Ema {
                 alpha,
                 span,
@@ -373,25 +398,15 @@ fn zscore(x: f64, (mean, std): (f64, f64)) -> f64 {
     }
 }
 
-/// O(window) scan of the full window; NaN until it is full or while it holds a NaN.
-#[inline(always)]
-fn scan(r: &mut Ring, x: f64, f: impl Fn(&[f64], f64) -> f64) -> f64 {
-    r.push(x);
-    if r.valid() {
-        f(&r.buf, x)
-    } else {
-        f64::NAN
-    }
-}
-
 /// Average rank of `x` in the window divided by its length (pandas `rank(pct=True)`).
 #[inline(always)]
 fn rank(w: &[f64], x: f64) -> f64 {
-    // One pass with branch-free counts (the compiler vectorises it); integers, so exact.
-    let (mut less, mut equal) = (0_u32, 0_u32);
+    // One pass with branch-free counts into one 64-bit counter (a compare's 64-bit lane mask
+    // adds straight into it: no narrowing, one reduction): below + at-or-below = 2·less +
+    // equal. Integers under 2^53, so the halving is exact and equals less + (equal + 1) / 2.
+    let mut twice = 0_u64;
     for &v in w {
-        less += u32::from(v < x);
-        equal += u32::from(v == x);
+        twice += u64::from(v < x) + u64::from(v <= x);
     }
-    (f64::from(less) + (f64::from(equal) + 1.0) / 2.0) / w.len() as f64
+    ((twice + 1) as f64 / 2.0) / w.len() as f64
 }
