@@ -54,6 +54,9 @@ def test_calibrate_from_the_fidelity_preset_writes_a_loadable_report(
     for criterion in calibrate.CRITERIA:
         assert criterion.name in result.output
         assert f"# {criterion.name}: achieved " in text
+    assert "Calibrated settings" in result.output
+    for key in calibrate.FITTED_KEYS:
+        assert key in result.output  # whole dotted keys, not cut
     assert "config written to" in result.output
 
 

@@ -564,19 +564,27 @@ def calibrated_toml(
 
 
 def calibration_table(result: CalibrationResult) -> Table:
-    """Achieved vs target per criterion, and the fitted values."""
+    """Achieved vs target per criterion."""
     title = f"Calibration ({result.evaluations} candidates, loss {result.loss:.3g})"
     table = Table(title=title)
     for col in ("criterion", "achieved", "target", "distance", "tolerance", ""):
-        table.add_column(col, overflow="fold")  # full dotted keys, even in a narrow terminal
+        table.add_column(col)
     for r in result.rows:
         mark = "[green]ok[/green]" if r.within else "[red]OUT[/red]"
         cells = (r.achieved, r.target, r.distance, r.tolerance)
         table.add_row(r.name, *(f"{v:.4g}" for v in cells), mark)
+    return table
+
+
+def values_table(result: CalibrationResult) -> Table:
+    """The fitted values and the ones set from the real data (a base file's are in the TOML)."""
+    table = Table(title="Calibrated settings")
+    for col in ("key", "value", ""):
+        table.add_column(col, no_wrap=True)
     for key, value in result.overrides.items():
         if key in result.from_base and key not in FITTED_KEYS:
             continue
-        table.add_row(key, f"{value:.6g}", "", "", "", "fitted" if key in FITTED_KEYS else "set")
+        table.add_row(key, f"{value:.6g}", "fitted" if key in FITTED_KEYS else "set")
     return table
 
 
@@ -613,5 +621,6 @@ def run_calibration(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     console.print(calibration_table(result))
+    console.print(values_table(result))
     console.print(f"config written to {out}")
     return result
