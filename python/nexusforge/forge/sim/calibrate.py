@@ -307,8 +307,8 @@ CALIBRATED: tuple[Param, ...] = (
     Param("agents.market_maker.k", 0.05, 50.0),  # A-S order-arrival decay: spread
     Param("agents.noise.size_min_lots", 1.0, 100_000.0),  # median trade size
     # trade size tail: a fill is the smaller of taker and resting order, so its tail index is
-    # about twice the orders'; the real tail (90th percentile 16x the median) needs orders
-    # with an index near 0.5 (finite-mean anyway: sizes are capped at max_size_lots)
+    # about twice the orders'; without meta-orders the real tail (90th percentile 16x the
+    # median) needs an order index near 0.5 (sizes are capped at max_size_lots anyway)
     Param("agents.noise.size_alpha", 0.2, 3.0),
     Param("agents.noise.max_size_lots", 100, 1_000_000, integer=True),  # tail vs touch depth
     # meta-order child size (with the smallest parent one child): the large-trade share
