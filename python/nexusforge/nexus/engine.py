@@ -356,6 +356,7 @@ class Engine:
             async with asyncio.timeout(FINAL_CHECK_TIMEOUT_S):
                 venue_pos = await self._venue_position()
                 await self._recover()
+                venue_pos = await self._settle(venue_pos)
         except BybitError as exc:
             log.warning("final venue check failed: %s", exc)
         except TimeoutError:
@@ -752,6 +753,7 @@ class Engine:
                 return
             position = await self._venue_position()
             await self._recover()
+            position = await self._settle(position)
             alert = self.book.check(position)
             if alert is None:
                 if self.state.alert is not None:
@@ -775,6 +777,16 @@ class Engine:
         rows = await self.rest.positions(self.symbol)
         position = sum((r.signed_size for r in rows if r.symbol == self.symbol), ZERO)
         self.state.venue_position = position
+        return position
+
+    async def _settle(self, position: Decimal) -> Decimal:
+        """Reads the venue again (twice at most) while its position and the ledgers disagree: a
+        resting order may fill between the position read and the executions read."""
+        for _ in range(2):
+            if self.book is None or self.book.check(position) is None:
+                break
+            position = await self._venue_position()
+            await self._recover()
         return position
 
     async def _recover(self) -> None:
