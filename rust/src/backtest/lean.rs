@@ -253,6 +253,7 @@ fn request(qty: f64, bid: f64, ask: f64, mark: f64) -> FillRequest<'static> {
 mod tests {
     use super::*;
     use crate::backtest::engine::touch_grid;
+    use crate::backtest::tests::market;
     use crate::backtest::{compute_metrics, run, InstrumentRules};
 
     fn config() -> BacktestConfig {
@@ -331,13 +332,8 @@ mod tests {
             })
             .collect();
         let m = Market {
-            close: &close,
-            bid: None,
-            ask: None,
             funding: Some(&funding),
-            sigma: None,
-            volume: None,
-            depth: None,
+            ..market(&close)
         };
         let mut lots = config();
         (lots.rules.qty_step, lots.rules.min_qty) = (0.01, 0.05);

@@ -23,7 +23,7 @@ fn cfg(taker_fee: f64, latency: usize) -> BacktestConfig {
     }
 }
 
-fn market(close: &[f64]) -> Market<'_> {
+pub(super) fn market(close: &[f64]) -> Market<'_> {
     Market {
         close,
         bid: None,

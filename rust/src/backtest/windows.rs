@@ -277,6 +277,7 @@ pub fn evaluate_and_backtest_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backtest::tests::market;
     use crate::backtest::{compute_metrics, run, InstrumentRules};
     use crate::costs::CostModel;
     use crate::expr::{compile, evaluate};
@@ -363,13 +364,8 @@ mod tests {
     fn windows_equal_sliced_single_runs_for_any_threads_latency_and_lot_rules() {
         let (close, vol, funding) = series(4_000);
         let m = Market {
-            close: &close,
-            bid: None,
-            ask: None,
             funding: Some(&funding),
-            sigma: None,
-            volume: None,
-            depth: None,
+            ..market(&close)
         };
         let cols: Vec<&[f64]> = vec![&close, &vol];
         for latency in [0, 1, 300, 5_000] {
@@ -387,13 +383,8 @@ mod tests {
     fn more_programs_than_a_pack_fill_several_packs_in_order() {
         let (close, vol, funding) = series(3_000);
         let m = Market {
-            close: &close,
-            bid: None,
-            ask: None,
             funding: Some(&funding),
-            sigma: None,
-            volume: None,
-            depth: None,
+            ..market(&close)
         };
         let cols: Vec<&[f64]> = vec![&close, &vol];
         // W + 9 programs: a full pack and a partial one, in both orders of the families.
@@ -434,15 +425,7 @@ mod tests {
     fn a_fill_the_cost_model_refuses_is_the_same_error() {
         // A half-spread over 100 % puts the synthetic bid below zero.
         let (close, vol, _) = series(500);
-        let m = Market {
-            close: &close,
-            bid: None,
-            ask: None,
-            funding: None,
-            sigma: None,
-            volume: None,
-            depth: None,
-        };
+        let m = market(&close);
         let mut cfg = config(0);
         cfg.half_spread_bps = 20_000.0;
         let cols: Vec<&[f64]> = vec![&close, &vol];
@@ -459,15 +442,7 @@ mod tests {
     #[test]
     fn bad_windows_and_columns_are_refused() {
         let close = vec![100.0; 50];
-        let m = Market {
-            close: &close,
-            bid: None,
-            ask: None,
-            funding: None,
-            sigma: None,
-            volume: None,
-            depth: None,
-        };
+        let m = market(&close);
         let progs = programs();
         let cols: Vec<&[f64]> = vec![&close, &close];
         let cfg = config(1);
