@@ -163,7 +163,7 @@ def live(feed: MarketFeed, raw: Raw, k: int, models: list[TradingModel]) -> None
 
 def test_the_feed_keeps_the_bars_its_heads_need(btc: Instrument) -> None:
     base = seed_bars_needed(SPEC)
-    assert MetaConfig().support == DEFAULT_HEAD_SUPPORT  # the engine cannot import Forge's
+    assert MetaConfig().support == DEFAULT_HEAD_SUPPORT  # one default, in strategy/head.py
     feed = MarketFeed(btc, bars=SPEC)
     assert feed.depth == base + DEFAULT_HEAD_SUPPORT > DEFAULT_HEAD_SUPPORT + 1
     big = bar_model(400)

@@ -42,12 +42,11 @@ from nexusforge.nexus.venues.bybit import (
 )
 from nexusforge.nexus.venues.bybit.models import BybitKline
 from nexusforge.strategy.expr import warmup
+from nexusforge.strategy.head import DEFAULT_SUPPORT
 
 log = logging.getLogger(__name__)
 SEED_PAGE = 1000  # GET /v5/market/kline's largest page
-# Forge's default MAML head support (`MetaConfig.support`, a day of 5 m bars; a test keeps them
-# equal): importing Forge's config here would load its research stack into the engine.
-DEFAULT_HEAD_SUPPORT = 288
+DEFAULT_HEAD_SUPPORT = DEFAULT_SUPPORT  # Forge's default head support (`MetaConfig.support`)
 # Bars kept at most (35 days of 5 m bars, ~2 KB a row): a head wanting more adapts live later.
 MAX_RECENT_BARS = 10_000
 SIDES = {"Buy": 1, "Sell": -1}

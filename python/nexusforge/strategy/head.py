@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
+DEFAULT_SUPPORT = 288  # rows a head adapts on by default (a day of 5 m bars)
 KIND = "nexusforge.meta_head"
 SCHEMA = 1
 NAMES = ("W", "c", "v", "u", "b")

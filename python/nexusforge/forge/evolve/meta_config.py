@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
+from nexusforge.strategy.head import DEFAULT_SUPPORT
+
 
 class MetaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """MAML head settings (`[meta]` in a Forge config); off unless `enabled`."""
@@ -12,7 +14,7 @@ class MetaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     enabled: bool = False
     features: tuple[str, ...] = ("h1_rv", "h1_ret")  # regime inputs beside the signal
     hidden: int = 4
-    support: int = 288  # rows adapted on (a day of 5 m bars)
+    support: int = DEFAULT_SUPPORT  # rows adapted on
     query: int = 48  # rows traded before adapting again
     steps: int = 3
     inner_lr: float = 0.3  # initial step size; meta-learned per tensor when learn_lr
