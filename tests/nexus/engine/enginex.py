@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
 from nexusforge.nexus import order_ids
-from nexusforge.nexus.engine import to_execution
+from nexusforge.nexus.engine import Engine, Summary, to_execution
 from nexusforge.nexus.executions import Execution
 from nexusforge.nexus.journal import Journal
 from nexusforge.nexus.ledger import Ledger, LedgerState
@@ -20,6 +21,22 @@ KEY, SECRET = "engine-test-key", "engine-test-secret"
 LEGACY = "bybit/market/bybit_legacy_v2_linear_ws_20210417.txt"
 SYMBOL = "LTCUSDT"
 CAPITAL = Decimal(10_000)
+
+
+async def drive(engine: Engine, script: Callable[[], Awaitable[None]], timeout_s: float) -> Summary:
+    """Runs `engine` until `script()` returns or fails (or `timeout_s`); its error goes up."""
+    stop = asyncio.Event()
+
+    async def guarded() -> None:
+        try:
+            await script()
+        finally:
+            stop.set()
+
+    task = asyncio.create_task(guarded())
+    summary = await engine.run(timeout_s, stop)
+    await task
+    return summary
 
 
 def exchange_config(shared_data: Path) -> ExchangeConfig:

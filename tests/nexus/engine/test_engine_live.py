@@ -16,6 +16,7 @@ import pytest
 from enginex import (
     KEY,
     SECRET,
+    drive,
     exchange_config,
     expected_states,
     fetch_venue,
@@ -39,18 +40,7 @@ def run_engine(cfg_path: Path, ex: LocalExchange, script: object, timeout_s: flo
     async def main() -> Summary:
         cfg = load_config(cfg_path)
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
-        stop = asyncio.Event()
-
-        async def drive() -> None:
-            try:
-                await script(engine, ex)  # type: ignore[operator]
-            finally:
-                stop.set()
-
-        task = asyncio.create_task(drive())
-        summary = await engine.run(timeout_s, stop)
-        await task
-        return summary
+        return await drive(engine, lambda: script(engine, ex), timeout_s)  # type: ignore[operator]
 
     return asyncio.run(main())
 

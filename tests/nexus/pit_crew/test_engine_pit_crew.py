@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
 from enginex import (
     KEY,
     SECRET,
+    drive,
     exchange_config,
     expected_states,
     fetch_venue,
@@ -88,18 +89,12 @@ def test_shadow_cwo_and_live_hot_swap(shared_data: Path, tmp_path: Path) -> None
     async def main() -> None:
         cfg = load_config(cfg_path)
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
-        stop = asyncio.Event()
 
-        async def drive() -> None:
-            try:
-                await wait_for(lambda: engine.pit_crew is not None, what="engine start")
-                await script(engine)
-            finally:
-                stop.set()
+        async def started_then_script() -> None:
+            await wait_for(lambda: engine.pit_crew is not None, what="engine start")
+            await script(engine)
 
-        task = asyncio.create_task(drive())
-        await engine.run(60, stop)
-        await task
+        await drive(engine, started_then_script, 60)
 
     with LocalExchange(exchange_config(shared_data)) as ex:
         cfg_path = write_config(tmp_path, ex.port, challenger_dir="challengers", cwo_interval_s=1.0)
