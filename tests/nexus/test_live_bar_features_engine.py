@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "engine"))
 
-from enginex import KEY, SECRET, SYMBOL, client_config, exchange_config
+from enginex import KEY, SECRET, SYMBOL, client_config, drive, exchange_config
 
 from nexusforge.forge.backtest.run import feature_table
 from nexusforge.forge.evolve.table import from_bars
@@ -164,40 +164,28 @@ def test_bar_models_trade_live_and_match_research(shared_data: Path, tmp_path: P
     async def main(ex: LocalExchange) -> None:
         cfg = load_config(write_engine_config(tmp_path, ex.port))
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
-        stop = asyncio.Event()
 
-        async def drive() -> None:
-            try:
-                await wait_for(lambda: engine.pit_crew is not None, what="engine start")
-                await script(engine, ex)
-            finally:
-                stop.set()
+        async def started_then_script() -> None:
+            await wait_for(lambda: engine.pit_crew is not None, what="engine start")
+            await script(engine, ex)
 
-        task = asyncio.create_task(drive())
-        await engine.run(90, stop)
-        await task
+        await drive(engine, started_then_script, 90)
 
     async def restart(ex: LocalExchange) -> None:
         """A second engine on the same journal: its bar features are warm from REST klines
         before the first live bar, and its bar-clocked model has a value at once."""
         cfg = load_config(tmp_path / "engine.toml")
         engine = Engine(cfg, venue_config(cfg), Credentials(KEY, SECRET))
-        stop = asyncio.Event()
 
-        async def drive() -> None:
-            try:
-                await wait_for(lambda: engine.public is not None, what="restart")
-                feed = engine.feed
-                assert feed is not None and feed.bars is not None
-                seen["restart_values"] = dict(feed.bars.values)
-                seen["restart_bars"] = feed.bars.stats.bars
-                seen["restart_signal"] = engine.models[0].last_signal
-            finally:
-                stop.set()
+        async def read_warm_state() -> None:
+            await wait_for(lambda: engine.public is not None, what="restart")
+            feed = engine.feed
+            assert feed is not None and feed.bars is not None
+            seen["restart_values"] = dict(feed.bars.values)
+            seen["restart_bars"] = feed.bars.stats.bars
+            seen["restart_signal"] = engine.models[0].last_signal
 
-        task = asyncio.create_task(drive())
-        await engine.run(30, stop)
-        await task
+        await drive(engine, read_warm_state, 30)
 
     with LocalExchange(exchange_config(shared_data)) as ex:
         asyncio.run(main(ex))
