@@ -9,6 +9,7 @@ mod forest;
 mod state;
 #[cfg(test)]
 mod tests;
+mod trail;
 
 pub use eval::{evaluate, evaluate_into, Evaluator};
 pub use forest::{Forest, ForestEvaluator};

@@ -1,6 +1,7 @@
 //! Per-instruction state of the trailing-window ops, carried row by row so that any block
 //! size (and one-row streaming) runs the very same float operations in the same order.
 
+use super::trail::{self, Trail, SCAN_MAX};
 use super::{Instr, Op, DIV_EPS};
 
 /// The last `n` values, with a count of the NaNs among them.
@@ -40,35 +41,6 @@ impl Ring {
         } else {
             None
         }
-    }
-
-    /// Pushes each value of `xs` and replaces it by `f(window, value)` once the window is
-    /// valid (NaN before). The same steps as `push` + `valid`, with the cursors in locals for
-    /// the block (kept in `self`, each row stored them back to memory).
-    #[inline(always)]
-    fn scan_block(&mut self, xs: &mut [f64], f: impl Fn(&[f64], f64) -> f64) {
-        let n = self.buf.len();
-        let (mut pos, mut seen, mut nans) = (self.pos, self.seen, self.nans);
-        let buf = &mut self.buf[..];
-        for v in xs.iter_mut() {
-            let x = *v;
-            let old = std::mem::replace(&mut buf[pos], x);
-            pos += 1;
-            if pos == n {
-                pos = 0;
-            }
-            nans += usize::from(x.is_nan());
-            if seen >= n {
-                nans -= usize::from(old.is_nan());
-            }
-            seen += 1;
-            *v = if seen >= n && nans == 0 {
-                f(buf, x)
-            } else {
-                f64::NAN
-            };
-        }
-        (self.pos, self.seen, self.nans) = (pos, seen, nans);
     }
 
     /// True when the window holds `n` values and none is NaN.
@@ -189,6 +161,35 @@ impl Moments {
         }
     }
 
+    /// Replaces each value of `xs` by `f(window, value)` once the window is valid (NaN
+    /// before). The state moves into a local for the block: through the reference, every
+    /// row stored the sums and cursors back to memory and loaded them again.
+    #[inline(always)]
+    fn run(&mut self, xs: &mut [f64], f: impl Fn(&Moments, f64) -> f64 + Copy) {
+        let mut m = std::mem::replace(self, Moments::parked());
+        for v in xs.iter_mut() {
+            *v = moment(&mut m, *v, f);
+        }
+        *self = m;
+    }
+
+    /// A placeholder without a buffer, holding a slot while the real state is in a local.
+    fn parked() -> Self {
+        Self {
+            ring: Ring {
+                buf: Vec::new(),
+                pos: 0,
+                seen: 0,
+                nans: 0,
+            },
+            c: None,
+            s1: 0.0,
+            s2: 0.0,
+            last: 0.0,
+            run: 0,
+        }
+    }
+
     fn resum(&mut self, newest: f64) {
         if !newest.is_nan() {
             self.c = Some(newest);
@@ -245,7 +246,9 @@ pub(super) enum State {
     ZScore(Moments),
     Min(Extreme),
     Max(Extreme),
-    Rank(Ring),
+    MinScan(Trail),
+    MaxScan(Trail),
+    Rank(Trail),
     Ema {
         alpha: f64,
         span: usize,
@@ -262,9 +265,11 @@ impl State {
             Op::Mean => State::Mean(Moments::new(k)),
             Op::Std => State::Std(Moments::new(k)),
             Op::ZScore => State::ZScore(Moments::new(k)),
+            Op::Min if k <= SCAN_MAX => State::MinScan(Trail::new(k)),
+            Op::Max if k <= SCAN_MAX => State::MaxScan(Trail::new(k)),
             Op::Min => State::Min(Extreme::new(k)),
             Op::Max => State::Max(Extreme::new(k)),
-            Op::Rank => State::Rank(Ring::new(k)),
+            Op::Rank => State::Rank(Trail::new(k)),
             Op::Ema => State::Ema {
                 alpha: 2.0 / (k as f64 + 1.0),
                 span: k,
@@ -289,19 +294,13 @@ impl State {
                 }
             }
             State::Mean(m) => {
-                for v in xs.iter_mut() {
-                    *v = moment(m, *v, mean_of);
-                }
+                m.run(xs, mean_of);
             }
             State::Std(m) => {
-                for v in xs.iter_mut() {
-                    *v = moment(m, *v, std_of);
-                }
+                m.run(xs, std_of);
             }
             State::ZScore(m) => {
-                for v in xs.iter_mut() {
-                    *v = moment(m, *v, zscore_of);
-                }
+                m.run(xs, zscore_of);
             }
             State::Min(e) => {
                 for v in xs.iter_mut() {
@@ -314,16 +313,22 @@ impl State {
                     *v = neg_min(e, *v);
                 }
             }
-            State::Rank(r) => r.scan_block(xs, rank),
+            State::MinScan(t) => t.scan::<trail::Min>(xs),
+            State::MaxScan(t) => t.scan::<trail::Max>(xs),
+            State::Rank(t) => t.scan::<trail::Rank>(xs),
             State::Ema {
                 alpha,
                 span,
                 seen,
                 y,
             } => {
+                // The state in locals for the block: through the reference, every row
+                // stored it back to memory and loaded it again.
+                let (mut n, mut last) = (*seen, *y);
                 for v in xs.iter_mut() {
-                    *v = ema(*alpha, *span, seen, y, *v);
+                    *v = ema(*alpha, *span, &mut n, &mut last, *v);
                 }
+                (*seen, *y) = (n, last);
             }
         }
     }
@@ -396,17 +401,4 @@ fn zscore(x: f64, (mean, std): (f64, f64)) -> f64 {
     } else {
         (x - mean) / std
     }
-}
-
-/// Average rank of `x` in the window divided by its length (pandas `rank(pct=True)`).
-#[inline(always)]
-fn rank(w: &[f64], x: f64) -> f64 {
-    // One pass with branch-free counts into one 64-bit counter (a compare's 64-bit lane mask
-    // adds straight into it: no narrowing, one reduction): below + at-or-below = 2·less +
-    // equal. Integers under 2^53, so the halving is exact and equals less + (equal + 1) / 2.
-    let mut twice = 0_u64;
-    for &v in w {
-        twice += u64::from(v < x) + u64::from(v <= x);
-    }
-    ((twice + 1) as f64 / 2.0) / w.len() as f64
 }
