@@ -9,6 +9,7 @@ mod lean;
 mod metrics;
 mod pack_metrics;
 mod rounding;
+mod schedule;
 #[cfg(test)]
 mod tests;
 mod windows;

@@ -2,9 +2,10 @@
 //! evaluated and backtested on each window from a cold start (flat, initial capital, fresh
 //! window state: the same as slicing the data to the window and running `evaluate` + `run`).
 //! The programs are merged into a `Forest`, so a subtree shared by many programs is
-//! evaluated once per block of rows. Work items are (window, chunk of programs), longest
-//! window first, pulled by threads from a shared counter; every program runs alone on its own
-//! engine state, so results do not depend on the thread count or the chunking.
+//! evaluated once per block of rows. Work items are (window, chunk of programs), planned by
+//! `schedule` and pulled longest first by threads from a shared counter; every program runs
+//! alone on its own engine state, so results do not depend on the thread count or the
+//! chunking.
 
 use std::ops::Range;
 
@@ -13,6 +14,7 @@ use super::jobs::run_jobs;
 use super::lean::{self, Lean};
 use super::metrics::{check_bars_per_year, Metrics, MetricsAcc};
 use super::pack_metrics::{V, W};
+use super::schedule::{self, Cut};
 use super::{BacktestConfig, BookLevels, Market};
 use crate::error::{CoreError, CoreResult};
 use crate::expr::{Forest, ForestEvaluator, Program};
@@ -208,6 +210,21 @@ fn run_lanes<S: Step>(
         .collect())
 }
 
+/// `programs` in `chunks` consecutive forests of equal size (the last may be smaller), and
+/// that size.
+fn cut_forests(
+    programs: &[Program],
+    n_columns: usize,
+    chunks: usize,
+) -> CoreResult<(usize, Vec<Forest>)> {
+    let per_chunk = programs.len().div_ceil(chunks);
+    let forests = programs
+        .chunks(per_chunk)
+        .map(|c| Forest::new(c, n_columns))
+        .collect::<CoreResult<Vec<_>>>()?;
+    Ok((per_chunk, forests))
+}
+
 /// Metrics of every program on every window, program-major (`programs × windows`): each
 /// equals slicing the columns and market to the window, `evaluate` and `run`, bit for bit.
 pub fn evaluate_and_backtest_windows(
@@ -235,36 +252,43 @@ pub fn evaluate_and_backtest_windows(
     }
     let threads = threads.max(1);
     // Enough items to keep every thread busy to the end, as few chunks as that allows
-    // (a bigger chunk shares more subtrees).
-    let chunks = (2 * threads)
-        .div_ceil(windows.len())
-        .min(programs.len().div_ceil(LANES));
-    let per_chunk = programs.len().div_ceil(chunks);
-    let forests = programs
-        .chunks(per_chunk)
-        .map(|c| Forest::new(c, columns.len()))
+    // (a bigger chunk shares more subtrees); a window may take half-size chunks where that
+    // evens out the threads' finish (see `schedule`).
+    let most = programs.len().div_ceil(LANES);
+    let chunks = (2 * threads).div_ceil(windows.len()).min(most);
+    let counts = if threads > 1 && 2 * chunks <= most {
+        vec![chunks, 2 * chunks]
+    } else {
+        vec![chunks]
+    };
+    let cuts = counts
+        .iter()
+        .map(|&c| cut_forests(programs, columns.len(), c))
         .collect::<CoreResult<Vec<_>>>()?;
-    let touch = touch_grid(cfg, m);
-    let mut items: Vec<(usize, usize)> = (0..windows.len())
-        .flat_map(|w| (0..forests.len()).map(move |c| (w, c)))
+    let sizes: Vec<Cut> = cuts
+        .iter()
+        .map(|(_, forests)| forests.iter().map(|f| (f.nodes(), f.programs())).collect())
         .collect();
-    items.sort_by_key(|&(w, c)| (std::cmp::Reverse(windows[w].len()), w, c));
+    let lens: Vec<usize> = windows.iter().map(ExactSizeIterator::len).collect();
+    let items = schedule::plan(&lens, &sizes, threads);
+    let touch = touch_grid(cfg, m);
     let parts = run_jobs(items.len(), threads, |k| {
-        let (w, c) = items[k];
+        let (w, c, f) = items[k];
         let r = &windows[w];
         let wm = window_market(m, r);
         let cols: Vec<&[f64]> = columns.iter().map(|col| &col[r.clone()]).collect();
         let wt = touch.as_deref().map(|t| &t[r.clone()]);
+        let first = f * cuts[c].0;
         (
             w,
-            c,
-            run_window(&forests[c], &cols, &wm, wt, cfg, bars_per_year),
+            first,
+            run_window(&cuts[c].1[f], &cols, &wm, wt, cfg, bars_per_year),
         )
     })?;
     let mut out: Vec<Option<Metrics>> = vec![None; programs.len() * windows.len()];
-    for (w, c, res) in parts {
+    for (w, first, res) in parts {
         for (j, r) in res?.into_iter().enumerate() {
-            let p = c * per_chunk + j;
+            let p = first + j;
             let metrics = r.map_err(|e| CoreError::InvalidInput(format!("expression {p}: {e}")))?;
             out[p * windows.len() + w] = Some(metrics);
         }
