@@ -130,3 +130,22 @@ def test_hidden_and_temporary_files_ignored(tmp_path: Path) -> None:
 
 def test_missing_folder_is_empty(tmp_path: Path) -> None:
     assert Intake(tmp_path / "nope").poll() == []
+
+
+def test_challenger_evolved_on_another_symbol_rejected(tmp_path: Path) -> None:
+    def write(name: str, series: str | None) -> None:
+        text = challenger_text(EDGE, tag=name)
+        if series is not None:
+            doc = json.loads(text)
+            doc["data"] = {**doc["data"], "series": series}
+            text = resealed(doc)
+        (tmp_path / name).write_text(text)
+
+    write("eth.json", "bybit_linear:ETHUSDT:300s")
+    write("spot.json", "binance_spot:btcusdt:60s")  # same symbol, other venue: admitted
+    write("none.json", None)  # no series: nothing to compare
+    intake = Intake(tmp_path, symbol="BTCUSDT")
+    admitted = sorted(a.path.name for a in poll_twice(intake))
+    assert admitted == ["none.json", "spot.json"]
+    reason = reason_of(tmp_path, "eth.json")
+    assert "evolved on ETHUSDT" in reason and "trades BTCUSDT" in reason

@@ -108,7 +108,8 @@ class PitCrew:
     _resumed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self._intake = Intake(self.config.folder, self.config.require_gate)
+        self._intake = Intake(self.config.folder, self.config.require_gate,
+                              symbol=self.instrument.symbol)  # fmt: skip
 
     @classmethod
     def for_engine(

@@ -9,8 +9,10 @@ to `accepted/`; a bad one moves to `rejected/` beside a `<name>.reason.json` say
 engine's columns known, a file must read only those; it may not mix bar features (one row per
 bar, as Forge's research table) with tick features, and one evolved on another bar length
 (`data.series` `...:300s`) than the engine builds is refused: its windows would count other
-bars. Nothing
-here raises on bad input: every problem is a rejection, counted and logged.
+bars. With the engine's symbol known, one evolved on another symbol (`data.series`
+`venue:ETHUSDT:300s` in a BTCUSDT engine) is refused too: its edge and its validation are
+another market's (the venue may differ: Binance spot BTCUSDT research runs on Bybit BTCUSDT).
+Nothing here raises on bad input: every problem is a rejection, counted and logged.
 Hidden files and `*.tmp` (atomic writers' temporaries) are never read.
 """
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 _SERIES_INTERVAL = re.compile(r":(\d+)s$")  # Forge's `data.series`: venue:symbol:300s
+_SERIES_SYMBOL = re.compile(r"^[^:]+:([^:]+):\d+s$")
 _BASE_RET = re.compile(r"^([smhd])(\d+)_ret$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
@@ -63,6 +66,7 @@ class Intake:
     folder: Path
     require_gate: bool = True
     columns: frozenset[str] | None = None  # feature columns the engine has (None: not checked)
+    symbol: str | None = None  # the symbol the engine trades (None: not checked)
     seen_hashes: set[str] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
     _pending: dict[Path, tuple[int, int]] = field(default_factory=dict, init=False)
@@ -132,13 +136,16 @@ class Intake:
                 return f"not validated by the gate (status {v.get('status')!r})"
             if gate.get("passed") is not True:
                 return f"the validation gate did not pass it (failed: {gate.get('failed')!r})"
+        series = ch.data.get("series", "")
+        if self.symbol is not None and (problem := _symbol_problem(series, self.symbol)):
+            return problem
         try:  # a MAML head must parse, and its regime features count as columns read
             head = live_head(ch)
         except ValueError as exc:
             return f"bad head: {exc}"
         if self.columns is not None:
             reads = set(expr_columns(ch.expr)) | set(head.features if head is not None else ())
-            return _column_problem(reads, self.columns, ch.data.get("series", ""))
+            return _column_problem(reads, self.columns, series)
         return None
 
     def _reject(self, path: Path, reason: str) -> None:
@@ -167,6 +174,14 @@ def _column_problem(reads: set[str], have: frozenset[str], series: str) -> str |
     if on_bars and evolved is not None and base is not None and int(evolved[1]) != base:
         return f"evolved on {evolved[1]} s bars ({series}); the engine builds {base} s bars"
     return None
+
+
+def _symbol_problem(series: str, symbol: str) -> str | None:
+    """Why a strategy evolved on `series` may not trade `symbol` (None: it may, or no symbol)."""
+    found = _SERIES_SYMBOL.match(series)
+    if found is None or found[1].upper() == symbol.upper():
+        return None
+    return f"evolved on {found[1]} ({series}); this engine trades {symbol}"
 
 
 def _base_interval_s(have: frozenset[str]) -> int | None:
