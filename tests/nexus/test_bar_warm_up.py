@@ -258,6 +258,40 @@ def test_a_model_wanting_more_raises_the_depth_for_the_next(
     assert_research_rows(second.head.sample, win, BARS - 1, support, seeded=False)
 
 
+def test_a_later_model_wanting_more_than_kept_reads_rows_rebuilt_from_kept_candles(
+    btc: Instrument, raw: Raw, research: ResearchTable, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The feed keeps its default depth of rows but deeper candles: a shadow admitted later
+    whose look-backs and head want more bars than the rows kept reads rows rebuilt from the
+    candles by a fresh bar feed. Its head adapts at once on research's rows and its values
+    equal research's from there, without the warning of a model that warms on live bars."""
+    win = research_window(research)
+    support = 600
+    feed = MarketFeed(btc, bars=SPEC)
+    for k in range(BARS):
+        live(feed, raw, k, [])
+    late = bar_model(support, "late")
+    own = model_bars(SPEC, late)
+    assert len(feed.recent_bars) == feed.depth < own <= len(feed.recent_candles) == BARS
+    with caplog.at_level(logging.INFO, logger="nexusforge.nexus.market_feed"):
+        feed.warm_up([late])
+    assert f"{own} closed bars rebuilt from kept candles" in caplog.text
+    assert "wants" not in caplog.text
+    head = late.head
+    assert head is not None and head.adaptations == 1
+    assert_research_rows(head.sample, win, BARS - 1, support)
+    assert late.last_signal == np.clip(win.signal[BARS - 1], -1, 1)
+    assert feed.depth == own  # kept as rows from now on, for the next like it
+    # the same candles' rows, rebuilt: equal to the live ones once the features are warm
+    # (rv and vol_z are running sums begun at another bar: a value near 0 rounds 2e-12 apart)
+    warm = min(own - seed_bars_needed(SPEC), len(feed.recent_bars))
+    rebuilt, kept = list(feed.history(own))[-warm:], list(feed.recent_bars)[-warm:]
+    assert [r.keys() for r in rebuilt] == [r.keys() for r in kept]
+    cols = sorted(kept[0])
+    got, want = (np.array([[r[c] for c in cols] for r in rows]) for rows in (rebuilt, kept))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-15)
+
+
 def write_accepted(folder: Path, ch: Challenger) -> None:
     accepted = folder / "accepted"
     accepted.mkdir(parents=True)

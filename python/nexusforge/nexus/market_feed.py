@@ -15,6 +15,8 @@ shadow reads them before trading) and seeds that many from REST on start. The de
 features' warm-up, the models' look-backs and their MAML heads' support rows (`bars_wanted`,
 the default head's at least); it only grows: the engine raises it for the models it starts
 with, and each model warmed up raises it for those like it (a restart seeds that much).
+Deeper, it keeps the candles behind the rows (up to `MAX_RECENT_BARS`, a REST page at least
+from the seed): a model wanting more bars than the rows kept reads rows rebuilt from them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -86,6 +88,9 @@ class MarketFeed:
         self._waiting: list[Candle] = []  # closed candles that arrived after the gap
         keep = bars_wanted(bars, ()) if bars is not None else 0
         self.recent_bars: deque[dict[str, float]] = deque(maxlen=keep)  # for new models
+        # The candles behind the rows, deeper: a later model that wants more bars than are
+        # kept reads rows rebuilt from them (`history`).
+        self.recent_candles: deque[Candle] = deque(maxlen=MAX_RECENT_BARS)
 
     @property
     def depth(self) -> int:
@@ -140,7 +145,9 @@ class MarketFeed:
         if self.bars is None:
             return []
         spec, symbol = self.bars.spec, self.instrument.symbol
-        want = self.depth + 1  # the newest candle is still open
+        # The newest candle is still open. At least a page: the same one request, and later
+        # models that want more bars than the depth get them from the kept candles.
+        want = max(self.depth, SEED_PAGE - 1) + 1
         got: list[BybitKline] = []
         end: int | None = None
         while len(got) < want:
@@ -218,7 +225,9 @@ class MarketFeed:
         """New bar-clocked models read the recent closed bars (see `TradingModel.warm_up`); each
         one raises the depth to what it wants, so the next like it (or a restart) warms fully."""
         for m in models:
-            n = m.warm_up(self.recent_bars)
+            if not m.awaits_bars:
+                continue
+            n = m.warm_up(self.history(model_bars(self.bars.spec, m) if self.bars else 0))
             if not n:
                 continue
             log.info("model %s warmed up on %d closed bars", m.name, n)
@@ -228,9 +237,27 @@ class MarketFeed:
                 log.warning("model %s wants %d closed bars, %d were kept: its windows or head "
                             "warm up on live bars", m.name, own, n)  # fmt: skip
 
+    def history(self, bars: int) -> Sequence[dict[str, float]]:
+        """At least the newest `bars` closed bar rows where the kept candles reach: the kept
+        rows, or, when more are wanted, rows rebuilt from the kept candles by a fresh `BarFeed`
+        (`bars` counts the features' warm-up, after which they equal the live rows)."""
+        if self.bars is None or bars <= len(self.recent_bars):
+            return self.recent_bars
+        if len(self.recent_candles) <= len(self.recent_bars):
+            return self.recent_bars
+        candles = list(self.recent_candles)[-bars:]
+        log.info("bars: %d closed bars rebuilt from kept candles (%d rows kept)", len(candles),
+                 len(self.recent_bars))  # fmt: skip
+        return BarFeed(self.bars.spec).on_candles(candles)
+
     def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
         assert self.bars is not None
-        rows = self.bars.on_candles(candles)
+        rows = []
+        for c in sorted(candles, key=lambda k: k.start_ms):
+            row = self.bars.on_candle(c)
+            if row is not None:  # a new bar: its candle is kept for `history`
+                self.recent_candles.append(c)
+                rows.append(row)
         self.recent_bars.extend(rows)
         if rows:  # bar rows carry the event features of the moment as well (all columns)
             event = {k: v for k, v in self.row.items() if k not in self.bars.values}

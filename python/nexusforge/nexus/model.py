@@ -139,6 +139,11 @@ class TradingModel:
         return self._bar_clocked
 
     @property
+    def awaits_bars(self) -> bool:
+        """True for a bar-clocked model that has read no bar yet (`warm_up` would read some)."""
+        return self._bar_clocked and self._bar_seen == -math.inf
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Feature columns the strategy (and its head) reads."""
         extra = self.head.features if self.head is not None else ()
@@ -171,7 +176,7 @@ class TradingModel:
         before it existed, without trading: its windows start as research's do, and its head's
         history too (the newest bar is the head's first live row: it adapts there once it has
         `support` rows before it). Rows read."""
-        if not self._bar_clocked or self._bar_seen > -math.inf:
+        if not self.awaits_bars:
             return 0
         n = 0
         newest: Mapping[str, float] | None = None
