@@ -186,6 +186,31 @@ def test_bad_and_gapped_candles_are_counted_not_fatal(btc: Instrument, raw: Raw)
     assert feed.bars.stats.gaps == 1 and feed.bars.stats.bars == 2  # type: ignore[union-attr]
 
 
+def test_vwap_uses_research_s_turnover_estimate_unless_recorded_is_asked(
+    btc: Instrument, raw: Raw
+) -> None:
+    """Bybit's candle files have no turnover, so research estimates it (volume x typical price):
+    by default the engine does the same with the kline's own, and every feature equals the
+    path that never had one. `turnover = "recorded"` takes the kline's: here volume x close,
+    so VWAP is the close and its deviation 0 (to rounding); nothing else changes."""
+    part = raw[:300]
+    now = part[-1][0] + 300_000
+    klines = [rest_kline(r) for r in part]  # turnover = volume x close
+    estimated = MarketFeed(btc, bars=BarSpec(300)).seed(klines, now)
+    recorded = MarketFeed(btc, bars=BarSpec(300, turnover="recorded")).seed(klines, now)
+    never = live_rows(btc, part)  # WS klines without turnover
+    assert len(estimated) == len(recorded) == len(never) == 300
+    vwap = [c for c in never[0] if c.endswith("vwap_dev_bps")]
+    assert "m5_vwap_dev_bps" in vwap
+    for e, r, n in zip(estimated, recorded, never, strict=True):
+        assert all(np.array_equal(e[c], n[c], equal_nan=True) for c in n)
+        assert abs(r["m5_vwap_dev_bps"]) < 1e-9
+        assert all(np.array_equal(r[c], n[c], equal_nan=True) for c in n if c not in vwap)
+    assert np.median([abs(e["m5_vwap_dev_bps"]) for e in estimated]) > 0.1
+    with pytest.raises(ConfigError, match="turnover"):
+        BarSpec(300, turnover="venue")
+
+
 BAR_STRATEGY = {"op": "tanh", "args": [{"op": "ema", "args": [{"op": "mul", "args": [
     {"col": "m5_ret"}, {"const": 400.0}]}], "k": 5}]}  # fmt: skip
 TICK_STRATEGY = {"op": "clip", "args": [{"col": "imb_1"}], "params": [-1.0, 1.0]}

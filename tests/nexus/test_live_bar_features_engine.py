@@ -6,7 +6,8 @@ active model, and a Forge-style challenger reading bar features (evolved on 60 s
 the Pit Crew intake and trades in shadow. The venue's clock is moved on a minute at a time so
 bars close within seconds (the venue's clock is the bar clock; REST requests re-sync to it).
 At the end, the engine's features of its last bar equal the research table computed from the
-venue's own REST klines up to that bar, bit for bit.
+venue's own REST klines up to that bar, bit for bit (their turnover too: `bar_turnover =
+"recorded"`, as research from a store that has it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def write_engine_config(folder: Path, port: int) -> Path:
         (folder / f"{name}.json").write_text(json.dumps({"schema": 1, "expr": doc}))
     lines = ["[engine]", f'symbol = "{SYMBOL}"', 'journal = "journal.sqlite"',
              "round_interval_s = 0.2", 'challenger_dir = "challengers"', 'kill_file = ""',
-             f"bar_interval_s = {BAR_S}"]  # fmt: skip
+             f"bar_interval_s = {BAR_S}", 'bar_turnover = "recorded"']  # fmt: skip
     lines += ["[venue]", 'kind = "custom"', f"port = {port}"]
     for name in ("bars", "ticks"):
         lines += ["[[models]]", f'name = "{name}"', f'strategy = "{folder / name}.json"']

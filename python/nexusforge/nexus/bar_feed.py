@@ -29,6 +29,7 @@ from nexusforge.errors import ConfigError
 from nexusforge.market.mtfa import HIGHER_TIMEFRAMES_S, NS_PER_S, Bar, MtfaConfig, MtfaStream
 
 log = logging.getLogger(__name__)
+TURNOVER_KINDS = ("estimated", "recorded")  # how VWAP's turnover is had (`BarSpec`)
 NAN = math.nan
 BAR_CLOSE_TS = "_bar_close_ts"
 BAR_ROW = "_bar_row"
@@ -62,6 +63,9 @@ class BarSpec:
     interval_s: int = 300
     horizons: tuple[int, ...] = (1,)
     n_bars: int = 20
+    # VWAP's turnover: "estimated" = volume x typical price, what research has from candle files
+    # without it (Bybit's); "recorded" = the kline's own (research from files that carry it).
+    turnover: str = "estimated"
 
     def __post_init__(self) -> None:
         if self.interval_s not in KLINE_INTERVALS:
@@ -71,6 +75,8 @@ class BarSpec:
             )
         if not self.horizons or any(not 1 <= h <= 1000 for h in self.horizons):
             raise ConfigError(f"bar horizons must be in 1..1000, got {self.horizons}")
+        if self.turnover not in TURNOVER_KINDS:
+            raise ConfigError(f"bar turnover must be in {TURNOVER_KINDS}, got {self.turnover!r}")
 
     @property
     def interval(self) -> str:
@@ -183,7 +189,7 @@ class BarFeed:
                         - self._step_ms, c.start_ms)  # fmt: skip
         self._last_start = c.start_ms
         open_ns = c.start_ms * 1_000_000
-        turnover = c.turnover
+        turnover = c.turnover if self.spec.turnover == "recorded" else None
         if turnover is None:  # the research store's estimate (batch_mtfa.bars_from_candles)
             turnover = c.volume * ((c.high + c.low + c.close) * THIRD)
         bar = Bar(open_ns, open_ns + self._step_ms * 1_000_000, c.open, c.high, c.low, c.close,

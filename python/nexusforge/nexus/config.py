@@ -20,6 +20,8 @@ Schema (every key optional; the defaults below are what an empty file gives):
     bar_interval_s = 300            # base bar of the research table's bar/MTFA features, from
                                     # the venue's closed klines (a Bybit kline length; 0 = off)
     bar_horizons = [1]              # past returns ret_h{h} in bars (Forge's data.horizon)
+    bar_turnover = "estimated"      # VWAP's turnover: volume x typical price, as research has
+                                    # it from candle files without one (Bybit's), or "recorded"
 
     [venue]
     kind = "local"                  # local (in-process exchange) | custom | testnet | mainnet
@@ -54,7 +56,7 @@ from typing import Any
 
 from nexusforge.config_file import read_toml
 from nexusforge.errors import ConfigError
-from nexusforge.nexus.bar_feed import KLINE_INTERVALS, BarSpec
+from nexusforge.nexus.bar_feed import KLINE_INTERVALS, TURNOVER_KINDS, BarSpec
 from nexusforge.nexus.config_locate import locate_error
 from nexusforge.nexus.model import champion_names
 
@@ -121,6 +123,7 @@ class EngineConfig:
     cwo_interval_s: float = 60.0
     bar_interval_s: int = 300
     bar_horizons: tuple[int, ...] = (1,)
+    bar_turnover: str = "estimated"
     venue: VenueSettings = field(default_factory=VenueSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
@@ -140,6 +143,7 @@ class EngineConfig:
         ok = all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1000
                  for h in self.bar_horizons)  # fmt: skip
         _check(bool(self.bar_horizons) and ok, "engine.bar_horizons", "integers in 1..1000")
+        _check(self.bar_turnover in TURNOVER_KINDS, "engine.bar_turnover", TURNOVER_KINDS)
         _check(Decimal(0) <= self.kill_fraction < 1, "engine.kill_fraction", "in [0, 1)")
         _check(self.venue.kind in VENUE_KINDS, "venue.kind", VENUE_KINDS)
         _check(0 <= self.venue.port < 65536, "venue.port", "in 0..65535")
@@ -154,7 +158,9 @@ class EngineConfig:
 
     def bar_spec(self) -> BarSpec | None:
         """The live bar features' spec (None when `bar_interval_s` is 0)."""
-        return BarSpec(self.bar_interval_s, self.bar_horizons) if self.bar_interval_s else None
+        if not self.bar_interval_s:
+            return None
+        return BarSpec(self.bar_interval_s, self.bar_horizons, turnover=self.bar_turnover)
 
 
 def _check(ok: bool, key: str, want: object) -> None:

@@ -49,6 +49,7 @@ DOCS: tuple[tuple[str, str, str], ...] = (
     ("engine", "cwo_interval_s", "CWO: re-weight the models' capital this often"),
     ("engine", "bar_interval_s", "base bar of the bar/MTFA features (kline seconds; 0 = off)"),
     ("engine", "bar_horizons", "past returns ret_h{h} over h bars (Forge's data.horizon)"),
+    ("engine", "bar_turnover", "VWAP turnover: estimated (as Bybit candle files) | recorded"),
     ("venue", "kind", "local (in-process exchange) | custom | testnet | mainnet"),
     ("venue", "host", "custom/local only"),
     ("venue", "port", "custom/local only"),

@@ -14,7 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusforge.cli import app
+from nexusforge.data.ingest import ingest
+from nexusforge.data.store import Store
 from nexusforge.errors import ConfigError, EvaluationError
+from nexusforge.forge.backtest.run import SeriesSpec, turnover_kind
 from nexusforge.forge.evolve.gp import GenerationStats
 from nexusforge.forge.evolve.run import parse_config, run_forge, run_on_table
 from nexusforge.forge.evolve.table import ResearchTable, file_sha256
@@ -86,7 +89,19 @@ def test_cli_run_writes_the_run_folder(real_store: Path, tmp_path: Path) -> None
     assert len(chs) == 2
     loaded = artifact.read(chs[0])
     assert loaded.validation["status"] == "not_validated"
+    # Bybit's candle files have no turnover: VWAP was estimated, and the engine must know
+    assert loaded.data["turnover"] == man["turnover"] == "estimated"
     assert loaded.scores["trade_sharpe"] is None or isinstance(loaded.scores["trade_sharpe"], float)
+
+
+def test_turnover_kind_says_whether_the_store_recorded_it(
+    real_store: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    bybit = SeriesSpec("bybit_linear", "BTCUSDT", 300)
+    assert turnover_kind(Store(real_store), bybit) == "estimated"  # no turnover column
+    ingest(shared_data / "history" / "binance_usdm_FILUSDT_1m_20230401_20230630.csv.gz", tmp_path)
+    archive = SeriesSpec("binance_usdm", "FILUSDT", 60)
+    assert turnover_kind(Store(tmp_path), archive) == "recorded"  # quote_volume on every candle
 
 
 def test_same_seed_same_run(real_store: Path, tmp_path: Path) -> None:

@@ -149,3 +149,24 @@ def test_challenger_evolved_on_another_symbol_rejected(tmp_path: Path) -> None:
     assert admitted == ["none.json", "spot.json"]
     reason = reason_of(tmp_path, "eth.json")
     assert "evolved on ETHUSDT" in reason and "trades BTCUSDT" in reason
+
+
+def test_vwap_features_evolved_on_another_turnover_rejected(tmp_path: Path) -> None:
+    vwap = {"op": "tanh", "args": [{"col": "m5_vwap_dev_bps"}]}
+    ret = {"op": "tanh", "args": [{"col": "m5_ret"}]}
+
+    def write(name: str, doc: dict[str, Any], turnover: str | None) -> None:
+        body = json.loads(challenger_text(doc, tag=name))
+        if turnover is not None:
+            body["data"] = {**body["data"], "turnover": turnover}
+        (tmp_path / name).write_text(resealed(body))
+
+    write("recorded.json", vwap, "recorded")
+    write("estimated.json", vwap, "estimated")
+    write("no_vwap.json", ret, "recorded")  # reads no VWAP: turnover does not matter
+    write("unknown.json", vwap, None)  # written before Forge recorded it: not checked
+    intake = Intake(tmp_path, turnover="estimated")
+    admitted = sorted(a.path.name for a in poll_twice(intake))
+    assert admitted == ["estimated.json", "no_vwap.json", "unknown.json"]
+    reason = reason_of(tmp_path, "recorded.json")
+    assert "m5_vwap_dev_bps" in reason and 'engine.bar_turnover = "recorded"' in reason

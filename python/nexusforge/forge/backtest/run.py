@@ -91,23 +91,34 @@ def load_strategy(path: Path) -> StrategyFile:
 
 def load_candles(store: Store, series: SeriesSpec) -> pl.DataFrame:
     """The series' candles as MTFA bar columns, sorted and de-duplicated (last write wins)."""
-    if BARS not in store.tables():
-        raise DataError(f"store {store.path} has no {BARS} table")
-    candles = (
-        store.scan(BARS)
-        .filter(
-            (pl.col("venue") == series.venue)
-            & (pl.col("symbol") == series.symbol)
-            & (pl.col("interval_s") == series.interval_s)
-        )
-        .collect()
-    )
+    candles = _series_candles(store, series).collect()
     if candles.is_empty():
         raise DataError(
             f"no {series.interval_s}s candles for {series.venue} {series.symbol} in {store.path}"
         )
     unique = candles.unique("open_ts", keep="last").sort("open_ts")
     return bars_from_candles(unique, series.interval_s * NS_PER_S)
+
+
+def turnover_kind(store: Store, series: SeriesSpec) -> str:
+    """ "recorded" when every candle of the series carries its turnover, else "estimated" (VWAP
+    from volume x typical price, as `bars_from_candles` fills it): what a live engine's
+    `bar_turnover` must be to compute the same VWAP features."""
+    candles = _series_candles(store, series)
+    if "turnover" not in candles.collect_schema().names():
+        return "estimated"
+    missing = candles.select(pl.col("turnover").is_null().any()).collect().item()
+    return "estimated" if missing else "recorded"
+
+
+def _series_candles(store: Store, series: SeriesSpec) -> pl.LazyFrame:
+    if BARS not in store.tables():
+        raise DataError(f"store {store.path} has no {BARS} table")
+    return store.scan(BARS).filter(
+        (pl.col("venue") == series.venue)
+        & (pl.col("symbol") == series.symbol)
+        & (pl.col("interval_s") == series.interval_s)
+    )
 
 
 def feature_table(bars: pl.DataFrame, interval_s: int) -> pl.DataFrame:

@@ -25,8 +25,9 @@ import numpy.typing as npt
 import polars as pl
 
 from nexusforge.config_file import load_toml
+from nexusforge.data.store import Store
 from nexusforge.errors import ConfigError, ForgeError
-from nexusforge.forge.backtest.run import SeriesSpec
+from nexusforge.forge.backtest.run import SeriesSpec, turnover_kind
 from nexusforge.forge.evolve import causal, manifest
 from nexusforge.forge.evolve.challenger import write_challengers
 from nexusforge.forge.evolve.fitness import (
@@ -179,7 +180,9 @@ def run_forge(
     """The whole pipeline on one series of a store."""
     table = research_table(cfg, store)
     inputs = [manifest.InputFile("store", str(store.resolve()), "")]
-    return run_on_table(cfg, table, out, inputs, on_generation)
+    spec = SeriesSpec(cfg.data.venue, cfg.data.symbol, cfg.data.interval_s)
+    turnover = turnover_kind(Store(store), spec)
+    return run_on_table(cfg, table, out, inputs, on_generation, turnover)
 
 
 def run_on_table(
@@ -188,13 +191,18 @@ def run_on_table(
     out: Path,
     inputs: list[manifest.InputFile] | None = None,
     on_generation: Callable[[GenerationStats], None] | None = None,
+    turnover: str | None = None,
 ) -> RunSummary:
-    """The pipeline on a prepared research table (real history or a synthetic one)."""
+    """The pipeline on a prepared research table (real history or a synthetic one);
+    `turnover`: how its VWAP turnover was had (`turnover_kind`), written into challengers."""
     out.mkdir(parents=True, exist_ok=True)
     table_path = out / "research_table.parquet"
     table_sha = table.write(table_path)
     files = [*(inputs or []), manifest.InputFile("research_table", str(table_path), table_sha)]
-    extra = {"fingerprint": table.fingerprint(), "rows": table.height, "fitness_rule": RULE}
+    extra: dict[str, Any] = {"fingerprint": table.fingerprint(), "rows": table.height,
+                             "fitness_rule": RULE}  # fmt: skip
+    if turnover is not None:
+        extra["turnover"] = turnover
     config = msgspec.to_builtins(cfg)
     manifest.write_json(out / "manifest.json", manifest.build(
         seed=cfg.seed, config=config, inputs=files, status="running", **extra))  # fmt: skip
@@ -236,7 +244,7 @@ def _pipeline(
         backend.close()
     if adv is not None:  # the adversarial term's rule, markets and cost, beside the results
         extra = {**extra, "adversarial": adv.summary()}
-    paths = _write_results(cfg, table, out, result, trade, graph, adv)
+    paths = _write_results(cfg, table, out, result, trade, graph, adv, extra.get("turnover"))
     summary = _summary(out, graph, result, paths)
     manifest.write_json(out / "manifest.json", manifest.build(
         seed=cfg.seed, config=config, inputs=files, status="complete", **extra,
@@ -280,6 +288,7 @@ def _evolve(
 def _write_results(
     cfg: ForgeConfig, table: ResearchTable, out: Path, result: Result,
     trade: np.ndarray[Any, Any], graph: causal.CausalGraph, adv: Adversary | None = None,
+    turnover: str | None = None,
 ) -> list[Path]:  # fmt: skip
     pl.DataFrame([asdict(s) for s in result.stats]).write_parquet(out / "generations.parquet")
     pop = pl.DataFrame({
@@ -304,6 +313,8 @@ def _write_results(
     n = min(cfg.challengers, len(hof))
     data = {"fingerprint": table.fingerprint(), "series": f"{cfg.data.venue}:{cfg.data.symbol}:"
             f"{cfg.data.interval_s}s", "rows": str(table.height)}  # fmt: skip
+    if turnover is not None:  # the engine must build VWAP the same way (`engine.bar_turnover`)
+        data["turnover"] = turnover
     origin = {"run": out.name, "seed": cfg.seed, "parents": [f"{p.feature}@{p.lag}"
               for p in graph.parents], "fitness_rule": RULE}  # fmt: skip
     args = ([i.expr for i in hof[:n]], [i.score for i in hof[:n]], trade[:n])

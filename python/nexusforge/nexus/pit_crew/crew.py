@@ -64,6 +64,7 @@ class PitCrewConfig:
     require_gate: bool = True
     rule: CompareConfig = field(default_factory=CompareConfig)
     costs: CostModel = field(default_factory=CostModel)
+    bar_turnover: str | None = None  # the engine's `bar_turnover` (None: not checked)
 
 
 @dataclass
@@ -109,7 +110,8 @@ class PitCrew:
 
     def __post_init__(self) -> None:
         self._intake = Intake(self.config.folder, self.config.require_gate,
-                              symbol=self.instrument.symbol)  # fmt: skip
+                              symbol=self.instrument.symbol,
+                              turnover=self.config.bar_turnover)  # fmt: skip
 
     @classmethod
     def for_engine(
@@ -120,8 +122,9 @@ class PitCrew:
             return None
         folder = Path(config.challenger_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        return cls(PitCrewConfig(folder), instrument, config.capital, config.max_position,
-                   journal, DecisionLog(journal.path))  # fmt: skip
+        crew = PitCrewConfig(folder, bar_turnover=config.bar_turnover)
+        return cls(crew, instrument, config.capital, config.max_position, journal,
+                   DecisionLog(journal.path))  # fmt: skip
 
     @property
     def intake(self) -> Intake:

@@ -12,6 +12,8 @@ bar, as Forge's research table) with tick features, and one evolved on another b
 bars. With the engine's symbol known, one evolved on another symbol (`data.series`
 `venue:ETHUSDT:300s` in a BTCUSDT engine) is refused too: its edge and its validation are
 another market's (the venue may differ: Binance spot BTCUSDT research runs on Bybit BTCUSDT).
+One reading VWAP features built on another turnover than the engine's (`data.turnover`:
+estimated from volume x typical price, or recorded) is refused: its VWAP is another number.
 Nothing here raises on bad input: every problem is a rejection, counted and logged.
 Hidden files and `*.tmp` (atomic writers' temporaries) are never read.
 """
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 _SERIES_INTERVAL = re.compile(r":(\d+)s$")  # Forge's `data.series`: venue:symbol:300s
+VWAP_SUFFIX = "vwap_dev_bps"  # the bar features built on turnover (`market/mtfa.py`)
 _SERIES_SYMBOL = re.compile(r"^[^:]+:([^:]+):\d+s$")
 _BASE_RET = re.compile(r"^([smhd])(\d+)_ret$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
@@ -67,6 +70,7 @@ class Intake:
     require_gate: bool = True
     columns: frozenset[str] | None = None  # feature columns the engine has (None: not checked)
     symbol: str | None = None  # the symbol the engine trades (None: not checked)
+    turnover: str | None = None  # how the engine's VWAP turnover is had (None: not checked)
     seen_hashes: set[str] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
     _pending: dict[Path, tuple[int, int]] = field(default_factory=dict, init=False)
@@ -143,8 +147,12 @@ class Intake:
             head = live_head(ch)
         except ValueError as exc:
             return f"bad head: {exc}"
+        reads = set(expr_columns(ch.expr)) | set(head.features if head is not None else ())
+        if self.turnover is not None and (
+            problem := _turnover_problem(reads, ch.data.get("turnover"), self.turnover)
+        ):
+            return problem
         if self.columns is not None:
-            reads = set(expr_columns(ch.expr)) | set(head.features if head is not None else ())
             return _column_problem(reads, self.columns, series)
         return None
 
@@ -182,6 +190,15 @@ def _symbol_problem(series: str, symbol: str) -> str | None:
     if found is None or found[1].upper() == symbol.upper():
         return None
     return f"evolved on {found[1]} ({series}); this engine trades {symbol}"
+
+
+def _turnover_problem(reads: set[str], evolved: str | None, engine: str) -> str | None:
+    """Why VWAP features evolved on `evolved` turnover differ in an engine using `engine`."""
+    vwap = sorted(c for c in reads if c.endswith(VWAP_SUFFIX))
+    if not vwap or evolved is None or evolved == engine:
+        return None
+    return (f"reads {vwap} evolved on {evolved} turnover; this engine's is {engine} "
+            f"(engine.bar_turnover = \"{evolved}\" computes them as research did)")  # fmt: skip
 
 
 def _base_interval_s(have: frozenset[str]) -> int | None:
