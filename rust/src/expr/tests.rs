@@ -207,3 +207,34 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn nearly_flat_windows_after_large_moves_keep_their_small_spread() {
+    // Swings of ±50,000, then steps of 1e-5: the sums carry the swings' terms until they
+    // leave, and the small windows after them must still get their small spread.
+    let mut x: Vec<f64> = (0..40)
+        .map(|i| 60_000.0 + 50_000.0 * (i as f64).sin())
+        .collect();
+    x.extend((0..60).map(|i| 61_234.5 + 1e-5 * f64::from(i % 3)));
+    let k = 16;
+    for block in [1, 7, 64] {
+        let run = |op: Op| {
+            let p = prog(&[col(0), (op, k as i64, 0.0, 0.0)], 1).unwrap();
+            evaluate(&p, &[&x], x.len(), block).unwrap()
+        };
+        let (std, z) = (run(Op::Std), run(Op::ZScore));
+        for i in 40 + k..x.len() {
+            let w = &x[i + 1 - k..=i];
+            let mean = w.iter().sum::<f64>() / k as f64;
+            let sd = (w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / k as f64).sqrt();
+            assert!(
+                sd > 1e-6 && (std[i] - sd).abs() <= 1e-9 * sd,
+                "row {i}: {} vs {sd}",
+                std[i]
+            );
+            // z is clipped to [-1, 1] as a program's root
+            let want = ((x[i] - mean) / sd).clamp(-1.0, 1.0);
+            assert!((z[i] - want).abs() <= 1e-6, "row {i}: {} vs {want}", z[i]);
+        }
+    }
+}
