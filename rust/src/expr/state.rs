@@ -53,6 +53,7 @@ impl Ring {
 /// Trailing minimum in O(1) amortised: a monotonic queue of (row, value) in a fixed ring
 /// (no allocation per row), and the row of the latest NaN, which keeps the output NaN until it
 /// leaves the window. Exact: it only compares, never computes. The maximum runs it on −x.
+/// Windows up to `SCAN_MAX` rows take the scan of `trail` instead (same outputs, faster there).
 #[derive(Debug, Clone)]
 pub(super) struct Extreme {
     n: usize,
