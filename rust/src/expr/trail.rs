@@ -5,12 +5,12 @@
 //! branch left per row is the validity check. Rank and small-window min/max run here; every
 //! output is an exact count or an exact selection, so it equals the row-at-a-time kernels'.
 
-/// Rows scanned side by side: four 512-bit vectors of f64 or u64, so four independent
-/// compare-and-select chains overlap (one chain waits on each compare's latency).
+/// Rows scanned side by side in a block: four 512-bit vectors of f64 or u64, so four
+/// independent compare-and-select chains overlap (one chain waits on each compare's latency).
 const LANES: usize = G * V;
 /// f64 per 512-bit vector.
 const V: usize = 8;
-/// Vectors per scan.
+/// Vectors per scan of a block.
 const G: usize = 4;
 
 /// Windows up to this length use the min/max scan (`n` selects a row, from the buffer in
@@ -41,13 +41,26 @@ impl Trail {
     /// until the window holds `n` values and while it holds a NaN.
     #[inline(always)]
     pub fn scan<K: Kernel>(&mut self, xs: &mut [f64]) {
-        let (n, h, len) = (self.n, self.n - 1, xs.len());
+        // A short block (one-row streaming, live) scans one vector of rows, not `G`.
+        if xs.len() < LANES {
+            self.scan_by::<K, 1>(xs);
+        } else {
+            self.scan_by::<K, G>(xs);
+        }
+    }
+
+    /// `scan` with `N` vectors of rows side by side.
+    #[inline(always)]
+    fn scan_by<K: Kernel, const N: usize>(&mut self, xs: &mut [f64]) {
+        let (n, h, len, lanes) = (self.n, self.n - 1, xs.len(), N * V);
         self.buf.extend_from_slice(xs);
         // Lanes past the block read padding; their outputs are dropped.
-        self.buf.resize(h + len.next_multiple_of(LANES), 0.0);
-        for (t0, out) in (0..len).step_by(LANES).zip(xs.chunks_mut(LANES)) {
-            let got = K::lanes(&self.buf[t0..t0 + h + LANES], n);
-            out.copy_from_slice(&got[..out.len()]);
+        self.buf.resize(h + len.next_multiple_of(lanes), 0.0);
+        for (t0, out) in (0..len).step_by(lanes).zip(xs.chunks_mut(lanes)) {
+            let got = K::lanes::<N>(&self.buf[t0..t0 + h + lanes], n);
+            for (l, o) in out.iter_mut().enumerate() {
+                *o = got[l / V][l % V];
+            }
         }
         for (t, v) in xs.iter_mut().enumerate() {
             let row = self.seen + t;
@@ -64,11 +77,12 @@ impl Trail {
     }
 }
 
-/// A window statistic of `LANES` rows at once. Static dispatch: a kernel passed as a fn
-/// value was compiled apart, without the caller's vector features, and called per chunk.
+/// A window statistic of `N` vectors of rows at once. Static dispatch: a kernel passed as a
+/// fn value was compiled apart, without the caller's vector features, and called per chunk.
 pub(super) trait Kernel {
-    /// Lane l's output for its window `s[l..l + n]`, whose current value is `s[l + n − 1]`.
-    fn lanes(s: &[f64], n: usize) -> [f64; LANES];
+    /// Lane (g, l)'s output for its window `s[i..i + n]` (i = g·V + l), whose current value
+    /// is `s[i + n − 1]`.
+    fn lanes<const N: usize>(s: &[f64], n: usize) -> [[f64; V]; N];
 }
 
 pub(super) struct Rank;
@@ -76,61 +90,50 @@ pub(super) struct Min;
 pub(super) struct Max;
 
 impl Kernel for Rank {
+    /// Average rank of each lane's value in its window divided by `n` (pandas
+    /// `rank(pct=True)`): below + at-or-below = 2·less + equal, counted exactly in integers
+    /// (under 2^53, so the halving is exact and equals less + (equal + 1) / 2).
     #[inline(always)]
-    fn lanes(s: &[f64], n: usize) -> [f64; LANES] {
-        rank_lanes(s, n)
+    fn lanes<const N: usize>(s: &[f64], n: usize) -> [[f64; V]; N] {
+        let x: [[f64; V]; N] = std::array::from_fn(|g| vector(s, n - 1 + g * V));
+        let mut twice = [[0_u64; V]; N];
+        for d in 0..n {
+            for (g, c) in twice.iter_mut().enumerate() {
+                let (w, x) = (vector(s, d + g * V), &x[g]);
+                for l in 0..V {
+                    c[l] += u64::from(w[l] < x[l]) + u64::from(w[l] <= x[l]);
+                }
+            }
+        }
+        twice.map(|c| c.map(|c| ((c + 1) as f64 / 2.0) / n as f64))
     }
 }
 
 impl Kernel for Min {
+    /// Each lane's window minimum; among equal values (0.0 and −0.0) the newest, as the queue.
     #[inline(always)]
-    fn lanes(s: &[f64], n: usize) -> [f64; LANES] {
-        min_lanes(s, n)
+    fn lanes<const N: usize>(s: &[f64], n: usize) -> [[f64; V]; N] {
+        select_lanes(s, n, |w, m| w <= m)
     }
 }
 
 impl Kernel for Max {
+    /// Each lane's window maximum; among equal values the newest (= −min(−x) bit for bit).
     #[inline(always)]
-    fn lanes(s: &[f64], n: usize) -> [f64; LANES] {
-        max_lanes(s, n)
+    fn lanes<const N: usize>(s: &[f64], n: usize) -> [[f64; V]; N] {
+        select_lanes(s, n, |w, m| w >= m)
     }
-}
-
-/// Average rank of each lane's value in its window divided by `n` (pandas `rank(pct=True)`):
-/// below + at-or-below = 2·less + equal, counted exactly in integers (under 2^53, so the
-/// halving is exact and equals less + (equal + 1) / 2).
-#[inline(always)]
-fn rank_lanes(s: &[f64], n: usize) -> [f64; LANES] {
-    let x: [[f64; V]; G] = std::array::from_fn(|g| vector(s, n - 1 + g * V));
-    let mut twice = [[0_u64; V]; G];
-    for d in 0..n {
-        for (g, c) in twice.iter_mut().enumerate() {
-            let (w, x) = (vector(s, d + g * V), &x[g]);
-            for l in 0..V {
-                c[l] += u64::from(w[l] < x[l]) + u64::from(w[l] <= x[l]);
-            }
-        }
-    }
-    std::array::from_fn(|i| ((twice[i / V][i % V] + 1) as f64 / 2.0) / n as f64)
-}
-
-/// Each lane's window minimum; among equal values (0.0 and −0.0) the newest, as the queue.
-#[inline(always)]
-fn min_lanes(s: &[f64], n: usize) -> [f64; LANES] {
-    select_lanes(s, n, |w, m| w <= m)
-}
-
-/// Each lane's window maximum; among equal values the newest (= −min(−x) bit for bit).
-#[inline(always)]
-fn max_lanes(s: &[f64], n: usize) -> [f64; LANES] {
-    select_lanes(s, n, |w, m| w >= m)
 }
 
 /// Scans each lane's window oldest to newest, taking a value `w` over the kept `m` when
 /// `take(w, m)`.
 #[inline(always)]
-fn select_lanes(s: &[f64], n: usize, take: impl Fn(f64, f64) -> bool + Copy) -> [f64; LANES] {
-    let mut m: [[f64; V]; G] = std::array::from_fn(|g| vector(s, g * V));
+fn select_lanes<const N: usize>(
+    s: &[f64],
+    n: usize,
+    take: impl Fn(f64, f64) -> bool + Copy,
+) -> [[f64; V]; N] {
+    let mut m: [[f64; V]; N] = std::array::from_fn(|g| vector(s, g * V));
     for d in 1..n {
         for (g, mg) in m.iter_mut().enumerate() {
             let w = vector(s, d + g * V);
@@ -141,7 +144,7 @@ fn select_lanes(s: &[f64], n: usize, take: impl Fn(f64, f64) -> bool + Copy) -> 
             }
         }
     }
-    std::array::from_fn(|i| m[i / V][i % V])
+    m
 }
 
 /// The `V` values from `s[d]`.
