@@ -34,7 +34,6 @@ from nexusforge.nexus.bar_feed import BAR_CLOSE_TS, BarSpec
 from nexusforge.nexus.ledger import Ledger
 from nexusforge.nexus.live_head import live_head
 from nexusforge.nexus.market_feed import (
-    DEFAULT_HEAD_SUPPORT,
     MAX_RECENT_BARS,
     SEED_PAGE,
     MarketFeed,
@@ -52,7 +51,15 @@ from nexusforge.nexus.venues.local.trades import Print
 from nexusforge.strategy import artifact, evaluate
 from nexusforge.strategy.artifact import Challenger
 from nexusforge.strategy.expr import warmup
-from nexusforge.strategy.head import NAMES, MetaHead, Window, adapt_np, apply_np, to_json
+from nexusforge.strategy.head import (
+    DEFAULT_SUPPORT,
+    NAMES,
+    MetaHead,
+    Window,
+    adapt_np,
+    apply_np,
+    to_json,
+)
 
 D = Decimal
 SPEC = BarSpec(300)
@@ -163,20 +170,20 @@ def live(feed: MarketFeed, raw: Raw, k: int, models: list[TradingModel]) -> None
 
 def test_the_feed_keeps_the_bars_its_heads_need(btc: Instrument) -> None:
     base = seed_bars_needed(SPEC)
-    assert MetaConfig().support == DEFAULT_HEAD_SUPPORT  # one default, in strategy/head.py
+    assert MetaConfig().support == DEFAULT_SUPPORT  # one default, in strategy/head.py
     feed = MarketFeed(btc, bars=SPEC)
-    assert feed.depth == base + DEFAULT_HEAD_SUPPORT > DEFAULT_HEAD_SUPPORT + 1
+    assert feed.depth == base + DEFAULT_SUPPORT > DEFAULT_SUPPORT + 1
     big = bar_model(400)
     want = base + warmup(expr(WINDOWED)) + 400
     assert warmup(expr(WINDOWED)) > 0 and bars_wanted(SPEC, [big]) == want
-    assert feed.want_bars_for([bar_model(DEFAULT_HEAD_SUPPORT), big]) == want == feed.depth
+    assert feed.want_bars_for([bar_model(DEFAULT_SUPPORT), big]) == want == feed.depth
     assert feed.want_bars(10) == want  # never fewer
     assert feed.want_bars(MAX_RECENT_BARS + 5) == MAX_RECENT_BARS
     # a tick model's head keeps the wall clock: it reads no bar rows
     tick_expr = expr({"op": "tanh", "args": [{"col": "imb_1"}]})
     tick = TradingModel(1, "t", "BTCUSDT", tick_expr, Ledger("t", "BTCUSDT", D(1)),
                         head=live_head(challenger(5_000)))  # fmt: skip
-    assert not tick.bar_clocked and bars_wanted(SPEC, [tick]) == base + DEFAULT_HEAD_SUPPORT
+    assert not tick.bar_clocked and bars_wanted(SPEC, [tick]) == base + DEFAULT_SUPPORT
     assert model_bars(SPEC, tick) == 0
     plain = TradingModel(2, "p", "BTCUSDT", expr(WINDOWED), Ledger("p", "BTCUSDT", D(1)))
     assert model_bars(SPEC, plain) == base + warmup(expr(WINDOWED))  # no head: no support
@@ -191,7 +198,7 @@ def test_a_restart_seeds_enough_bars_to_adapt_at_once_on_researchs_rows(
     the strategy's values equal research's from that bar on. Fewer bars (the old depth, or
     just support + 1 with cold features in the window) do not give research's rows."""
     win = research_window(research)
-    support = DEFAULT_HEAD_SUPPORT
+    support = DEFAULT_SUPPORT
     model = bar_model(support)
     feed = MarketFeed(btc, bars=SPEC)
     depth = feed.want_bars_for([model])
@@ -318,7 +325,7 @@ def test_a_resumed_shadow_warms_up_before_its_first_row(
     feed's recent bars, not the round's row first. Its head adapts on the newest bar on
     research's rows, and its values equal those of a shadow that never stopped."""
     win = research_window(research)
-    support = DEFAULT_HEAD_SUPPORT
+    support = DEFAULT_SUPPORT
     write_accepted(tmp_path, challenger(support))
     never = bar_model(support, "never")  # read every bar since the first
     before = MarketFeed(btc, bars=SPEC)

@@ -30,6 +30,7 @@ from nexusforge.market.mtfa import HIGHER_TIMEFRAMES_S, NS_PER_S, Bar, MtfaConfi
 
 log = logging.getLogger(__name__)
 TURNOVER_KINDS = ("estimated", "recorded")  # how VWAP's turnover is had (`BarSpec`)
+KEPT_CANDLES = 10_000  # the newest candles a feed keeps (35 days of 5 m bars)
 NAN = math.nan
 BAR_CLOSE_TS = "_bar_close_ts"
 BAR_ROW = "_bar_row"
@@ -148,6 +149,8 @@ class BarFeed:
         self._step_ms = spec.interval_s * 1000
         self.values: dict[str, float] = dict.fromkeys(self._names, NAN)
         self.values[BAR_CLOSE_TS] = NAN
+        # The candles that made bars, newest last: a fresh feed replays them to rebuild rows.
+        self.candles: deque[Candle] = deque(maxlen=KEPT_CANDLES)
 
     @property
     def columns(self) -> list[str]:
@@ -188,6 +191,7 @@ class BarFeed:
             log.warning("bars: %d ms without a candle before %d", c.start_ms - self._last_start
                         - self._step_ms, c.start_ms)  # fmt: skip
         self._last_start = c.start_ms
+        self.candles.append(c)
         open_ns = c.start_ms * 1_000_000
         turnover = c.turnover if self.spec.turnover == "recorded" else None
         if turnover is None:  # the research store's estimate (batch_mtfa.bars_from_candles)

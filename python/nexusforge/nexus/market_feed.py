@@ -34,7 +34,14 @@ from nexusforge.errors import ConfigError, NexusForgeError
 from nexusforge.market.book import OrderBook
 from nexusforge.market.features import FeatureConfig, FeatureStream
 from nexusforge.market.instruments import Instrument
-from nexusforge.nexus.bar_feed import BarFeed, BarSpec, Candle, candle_of, mixes_clocks
+from nexusforge.nexus.bar_feed import (
+    KEPT_CANDLES,
+    BarFeed,
+    BarSpec,
+    Candle,
+    candle_of,
+    mixes_clocks,
+)
 from nexusforge.nexus.model import TradingModel
 from nexusforge.nexus.venues.bybit import (
     BookUpdate,
@@ -48,9 +55,8 @@ from nexusforge.strategy.head import DEFAULT_SUPPORT
 
 log = logging.getLogger(__name__)
 SEED_PAGE = 1000  # GET /v5/market/kline's largest page
-DEFAULT_HEAD_SUPPORT = DEFAULT_SUPPORT  # Forge's default head support (`MetaConfig.support`)
-# Bars kept at most (35 days of 5 m bars, ~2 KB a row): a head wanting more adapts live later.
-MAX_RECENT_BARS = 10_000
+# Bars kept at most (~2 KB a row), as deep as the candles: a head wanting more adapts live later.
+MAX_RECENT_BARS = KEPT_CANDLES
 SIDES = {"Buy": 1, "Sell": -1}
 _ENCODER = msgspec.json.Encoder()
 
@@ -88,9 +94,12 @@ class MarketFeed:
         self._waiting: list[Candle] = []  # closed candles that arrived after the gap
         keep = bars_wanted(bars, ()) if bars is not None else 0
         self.recent_bars: deque[dict[str, float]] = deque(maxlen=keep)  # for new models
-        # The candles behind the rows, deeper: a later model that wants more bars than are
-        # kept reads rows rebuilt from them (`history`).
-        self.recent_candles: deque[Candle] = deque(maxlen=MAX_RECENT_BARS)
+
+    @property
+    def recent_candles(self) -> Sequence[Candle]:
+        """The candles behind the rows, deeper: a later model that wants more bars than are
+        kept reads rows rebuilt from them (`history`)."""
+        return self.bars.candles if self.bars is not None else ()
 
     @property
     def depth(self) -> int:
@@ -252,12 +261,7 @@ class MarketFeed:
 
     def _bar_rows(self, candles: list[Candle]) -> list[dict[str, float]]:
         assert self.bars is not None
-        rows = []
-        for c in sorted(candles, key=lambda k: k.start_ms):
-            row = self.bars.on_candle(c)
-            if row is not None:  # a new bar: its candle is kept for `history`
-                self.recent_candles.append(c)
-                rows.append(row)
+        rows = self.bars.on_candles(candles)
         self.recent_bars.extend(rows)
         if rows:  # bar rows carry the event features of the moment as well (all columns)
             event = {k: v for k, v in self.row.items() if k not in self.bars.values}
@@ -343,7 +347,7 @@ def bars_wanted(spec: BarSpec, models: Iterable[TradingModel]) -> int:
     """Closed bars after which a bar-clocked model matches research from its next bar: the
     features' warm-up, then its strategy's look-backs and its head's `support` rows on warm
     values (the newest bar adapts the head). At least what Forge's default head wants."""
-    default = seed_bars_needed(spec) + DEFAULT_HEAD_SUPPORT
+    default = seed_bars_needed(spec) + DEFAULT_SUPPORT  # Forge's default head (`MetaConfig`)
     return max([default, *(model_bars(spec, m) for m in models)])
 
 
