@@ -162,8 +162,8 @@ pub fn evaluate_and_backtest_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backtest::tests::research_config;
     use crate::backtest::{compute_metrics, run, InstrumentRules};
-    use crate::costs::CostModel;
     use crate::expr::{compile, evaluate};
 
     fn market_data(n: usize) -> (Vec<f64>, Vec<f64>) {
@@ -181,12 +181,9 @@ mod tests {
                 qty_step: 0.001,
                 min_qty: 0.001,
             },
-            costs: CostModel::default(),
             half_spread_bps: 1.0,
-            initial_capital: 10_000.0,
-            max_contracts: f64::INFINITY,
-            max_notional: f64::INFINITY,
             latency: 1,
+            ..research_config()
         }
     }
 

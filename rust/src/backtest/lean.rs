@@ -253,23 +253,11 @@ fn request(qty: f64, bid: f64, ask: f64, mark: f64) -> FillRequest<'static> {
 mod tests {
     use super::*;
     use crate::backtest::engine::touch_grid;
-    use crate::backtest::tests::market;
-    use crate::backtest::{compute_metrics, run, InstrumentRules};
+    use crate::backtest::tests::{market, research_config};
+    use crate::backtest::{compute_metrics, run};
 
     fn config() -> BacktestConfig {
-        BacktestConfig {
-            rules: InstrumentRules {
-                tick_size: 0.01,
-                qty_step: 0.0,
-                min_qty: 0.0,
-            },
-            costs: CostModel::default(),
-            half_spread_bps: 0.5,
-            initial_capital: 10_000.0,
-            max_contracts: f64::INFINITY,
-            max_notional: f64::INFINITY,
-            latency: 0,
-        }
+        research_config()
     }
 
     /// Lane k's target at bar t: smooth, stepped, sign flips, flat stretches, NaN and 0.

@@ -23,6 +23,24 @@ fn cfg(taker_fee: f64, latency: usize) -> BacktestConfig {
     }
 }
 
+/// The research backtest's settings in tests: 0.01 tick, no lot rules, the default costs,
+/// 0.5 bp half-spread, 10,000 capital, no limits, no latency (tests change what they need).
+pub(super) fn research_config() -> BacktestConfig {
+    BacktestConfig {
+        rules: InstrumentRules {
+            tick_size: 0.01,
+            qty_step: 0.0,
+            min_qty: 0.0,
+        },
+        costs: CostModel::default(),
+        half_spread_bps: 0.5,
+        initial_capital: 10_000.0,
+        max_contracts: f64::INFINITY,
+        max_notional: f64::INFINITY,
+        latency: 0,
+    }
+}
+
 pub(super) fn market(close: &[f64]) -> Market<'_> {
     Market {
         close,

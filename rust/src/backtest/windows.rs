@@ -301,24 +301,16 @@ pub fn evaluate_and_backtest_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backtest::tests::market;
-    use crate::backtest::{compute_metrics, run, InstrumentRules};
-    use crate::costs::CostModel;
+    use crate::backtest::tests::{market, research_config};
+    use crate::backtest::{compute_metrics, run};
     use crate::expr::{compile, evaluate};
 
     fn config(latency: usize) -> BacktestConfig {
         BacktestConfig {
-            rules: InstrumentRules {
-                tick_size: 0.01,
-                qty_step: 0.0,
-                min_qty: 0.0,
-            },
-            costs: CostModel::default(),
             half_spread_bps: 1.0,
-            initial_capital: 10_000.0,
-            max_contracts: f64::INFINITY,
             max_notional: 50_000.0,
             latency,
+            ..research_config()
         }
     }
 
